@@ -1,0 +1,67 @@
+/* cliopt.c - see cliopt.h. */
+#include "cli/cliopt.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+void cli_usage(const CliSpec *spec, FILE *out) {
+  fprintf(out, "usage: %s [options]%s%s\n\n%s\n\noptions:\n", spec->command,
+          spec->positional[0] ? " " : "", spec->positional, spec->summary);
+  for (const CliOpt *o = spec->opts; o->name; o++) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    fprintf(out, "  %-26s %s\n", left, o->help);
+  }
+  fprintf(out, "  %-26s %s\n", "-h, --help", "show this help and exit");
+}
+
+int cli_parse(const CliSpec *spec, int argc, char **argv, CliHandler handler, void *ctx,
+              int *first_positional) {
+  int n = 0;
+  while (spec->opts[n].name) n++;
+  struct option *lo = calloc((size_t)n + 2, sizeof *lo);
+  if (!lo) return CLI_ERROR;
+  for (int i = 0; i < n; i++) {
+    lo[i].name = spec->opts[i].name;
+    lo[i].has_arg = spec->opts[i].arg ? required_argument : no_argument;
+    lo[i].val = 1000 + i;
+  }
+  lo[n].name = "help";
+  lo[n].val = 'h';
+  optind = 1;
+  opterr = 0;
+  int rc = CLI_OK;
+  for (;;) {
+    int idx = -1;
+    int c = getopt_long(argc, argv, "h", lo, &idx);
+    if (c == -1) break;
+    if (c == 'h') {
+      if (mh_log_rank == 0) cli_usage(spec, stdout);
+      rc = CLI_HELP;
+      break;
+    }
+    if (c >= 1000 && c < 1000 + n) {
+      if (handler(ctx, spec->opts[c - 1000].name, optarg) != 0) {
+        rc = CLI_ERROR;
+        break;
+      }
+      continue;
+    }
+    if (mh_log_rank == 0) {
+      const char *bad = argv[optind - 1];
+      if (c == ':' || (optopt && c == '?' && optopt >= 1000))
+        fprintf(stderr, "%s: option %s needs a value\n", spec->command, bad);
+      else
+        fprintf(stderr, "%s: unknown option %s\n", spec->command, bad);
+      fprintf(stderr, "run '%s --help' for the options\n", spec->command);
+    }
+    rc = CLI_ERROR;
+    break;
+  }
+  free(lo);
+  *first_positional = optind;
+  return rc;
+}

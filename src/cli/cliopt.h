@@ -1,0 +1,36 @@
+/* cliopt.h - one option table per subcommand, parsed with getopt_long, and
+ * --help generated from the same table so that usage never drifts from the
+ * parser. Does not know any subcommand. */
+#ifndef MH_CLIOPT_H
+#define MH_CLIOPT_H
+
+#include <stdio.h>
+
+typedef struct {
+  const char *name; /* long name without dashes, e.g. "out" */
+  const char *arg;  /* metavar ("DIR") or NULL for a flag */
+  const char *help; /* one line; mention the default */
+} CliOpt;
+
+typedef struct {
+  const char *command;    /* "modyn run" */
+  const char *positional; /* "pipeline.yaml" or "" */
+  const char *summary;    /* one paragraph printed under the usage line */
+  const CliOpt *opts;     /* terminated by {NULL} */
+} CliSpec;
+
+/* Called once per option found: name is the long name, value NULL for flags. */
+typedef int (*CliHandler)(void *ctx, const char *name, const char *value);
+
+enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = 2 };
+
+/* Parse argv (argv[0] is the subcommand name). --help/-h is always accepted.
+ * On CLI_OK, *first_positional indexes the first non-option argument.
+ * On CLI_ERROR a message and a hint to --help are printed to stderr (by rank
+ * 0 only under MPI). A handler returning non-zero is an error whose message
+ * it printed itself. */
+int cli_parse(const CliSpec *spec, int argc, char **argv, CliHandler handler, void *ctx,
+              int *first_positional);
+void cli_usage(const CliSpec *spec, FILE *out);
+
+#endif

@@ -1,0 +1,22 @@
+/* commands.h - the subcommands of the modyn binary. Each takes argv with
+ * argv[0] = the subcommand name, runs with MPI already initialised (by
+ * main.c), and returns the process exit code. Fatal errors inside a
+ * collective phase end the job with mh_fatal (MPI_Abort). */
+#ifndef MH_COMMANDS_H
+#define MH_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *summary;
+} Command;
+
+/* The command table (commands.c); terminated by {NULL}. */
+extern const Command mh_commands[];
+
+#endif

@@ -1,0 +1,54 @@
+/* main.c - the modyn binary: initialise MPI, dispatch to a subcommand. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: modyn <command> [options]\n\n"
+          "modyn-hpc %s: continuous retraining pipelines on MPI (a C re-creation of Modyn).\n\n"
+          "commands:\n",
+          MODYN_VERSION);
+  for (const Command *c = mh_commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fprintf(out, "\nRun 'modyn <command> --help' for the options of a command.\n"
+               "Multi-process: mpirun -np N modyn run pipeline.yaml\n");
+}
+
+int main(int argc, char **argv) {
+  int provided = 0;
+  /* FUNNELED: only the main thread calls MPI; prefetch threads only do I/O. */
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    fprintf(stderr, "modyn: error: MPI_Init failed\n");
+    return 1;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  mh_log_init();
+  mh_hdf5_quiet();
+
+  int rc = 0;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (mh_log_rank == 0) usage(argc < 2 ? stderr : stdout);
+    rc = argc < 2 ? 2 : 0;
+  } else if (!strcmp(argv[1], "--version")) {
+    if (mh_log_rank == 0) printf("modyn-hpc %s\n", MODYN_VERSION);
+  } else {
+    const Command *cmd = NULL;
+    for (const Command *c = mh_commands; c->name; c++)
+      if (!strcmp(c->name, argv[1])) cmd = c;
+    if (!cmd) {
+      if (mh_log_rank == 0) {
+        fprintf(stderr, "modyn: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+      }
+      rc = 2;
+    } else {
+      rc = cmd->fn(argc - 1, argv + 1);
+    }
+  }
+  MPI_Finalize();
+  return rc;
+}

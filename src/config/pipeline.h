@@ -1,0 +1,139 @@
+/* pipeline.h - a pipeline YAML as typed structs.
+ *
+ * The sections the orchestrator itself uses (pipeline, training, data,
+ * evaluation, experiment) are parsed and validated here. Sections owned by a
+ * plug-in (model.config, trigger, selection_strategy, an evaluation
+ * strategy, a metric) are kept as CfgRefs: the plug-in named by their
+ * id/name validates them when it is created (orch/plugins.h), so adding a
+ * plug-in never touches this file. Names follow the original Modyn YAML. */
+#ifndef MH_PIPELINE_H
+#define MH_PIPELINE_H
+
+#include <stdint.h>
+
+#include "config/cfgtree.h"
+
+#define CFG_NAME 128
+#define CFG_PATH 1024
+#define CFG_MAX_GROUPS 8
+#define CFG_MAX_EVAL_DATASETS 8
+#define CFG_MAX_METRICS 8
+#define CFG_MAX_HANDLERS 8
+
+typedef struct {
+  char module[CFG_NAME]; /* param group "module" (default "model") */
+  double lr;             /* config.lr (required) */
+  double momentum;       /* config.momentum, default 0 */
+  double weight_decay;   /* config.weight_decay, default 0 */
+  int nesterov;          /* config.nesterov, default false */
+  double beta1, beta2;   /* config.betas [b1, b2] (Adam/AdamW), default [0.9, 0.999] */
+  double eps;            /* config.eps (Adam/AdamW), default 1e-8 */
+} ParamGroupConfig;
+
+typedef struct {
+  char name[CFG_NAME];      /* optimizers[i].name, default "default" */
+  char algorithm[CFG_NAME]; /* SGD | Adam | AdamW */
+  char source[CFG_NAME];    /* "PyTorch" accepted for compatibility; informational */
+  int num_groups;
+  ParamGroupConfig groups[CFG_MAX_GROUPS];
+} OptimizerConfig;
+
+typedef struct {
+  char device[CFG_NAME];            /* "cpu" | "cuda" | "cuda:N"; default "cpu" */
+  int64_t batch_size;               /* global batch size, split across ranks (required, >= 1) */
+  int drop_last_batch;              /* default false */
+  int shuffle;                      /* default true */
+  int64_t epochs_per_trigger;       /* default 1 */
+  int64_t num_samples_to_pass;      /* 0 = unused; otherwise overrides epochs */
+  int use_previous_model;           /* warm start from the previous trigger's model; default true */
+  char initial_model[CFG_NAME];     /* "random" | "pretrained"; default random */
+  char initial_model_path[CFG_PATH];/* initial_model_path, needed for pretrained */
+  int64_t seed;                     /* default 42 */
+  int amp;                          /* accepted, default false */
+  OptimizerConfig optimizer;        /* optimizers[0]; exactly one optimizer for now */
+  char optimization_criterion[CFG_NAME]; /* optimization_criterion.name: CrossEntropyLoss */
+  int64_t record_loss_every;        /* 0 = off */
+  int64_t num_prefetched_partitions;/* default 1 */
+  int64_t parallel_prefetch_requests; /* default 1 */
+  CfgRef lr_scheduler;              /* optional, validated by the training engine */
+  CfgRef checkpointing;             /* optional: activated, interval */
+} TrainingConfig;
+
+typedef struct {
+  char dataset_id[CFG_NAME]; /* data.dataset_id: a store under $MODYN_DATA_DIR (default ./data) */
+  char path[CFG_PATH];       /* resolved store directory (data.path wins over dataset_id) */
+  CfgRef transformations;    /* optional list, validated by the data module */
+} DataConfig;
+
+typedef struct {
+  char name[CFG_NAME]; /* metrics[i].name: Accuracy | F1Score | RocAuc | ... */
+  CfgRef ref;          /* the whole metric entry, for the metric plug-in */
+} MetricConfig;
+
+typedef struct {
+  char dataset_id[CFG_NAME];
+  char path[CFG_PATH]; /* resolved like data.path */
+  int64_t batch_size;  /* default 256 */
+  int num_metrics;
+  MetricConfig metrics[CFG_MAX_METRICS];
+} EvalDatasetConfig;
+
+typedef struct {
+  char name[CFG_NAME];           /* handlers[i].name, default "default" */
+  char execution_time[CFG_NAME]; /* after_training | after_pipeline; default after_training */
+  char models[CFG_NAME];         /* matrix | active | train; default matrix */
+  char strategy_type[CFG_NAME];  /* strategy.type, e.g. SlicingEvalStrategy */
+  CfgRef strategy;               /* the strategy map, for the eval-strategy plug-in */
+  int num_datasets;
+  char datasets[CFG_MAX_EVAL_DATASETS][CFG_NAME]; /* dataset ids; default: all */
+} EvalHandlerConfig;
+
+typedef struct {
+  int enabled; /* 0 when the evaluation section is absent */
+  char device[CFG_NAME];
+  int num_handlers;
+  EvalHandlerConfig handlers[CFG_MAX_HANDLERS];
+  int num_datasets;
+  EvalDatasetConfig datasets[CFG_MAX_EVAL_DATASETS];
+} EvaluationConfig;
+
+typedef struct {
+  int64_t start_replay_at;  /* first timestamp replayed; INT64_MIN = from the start */
+  int64_t stop_replay_at;   /* last timestamp replayed (exclusive); INT64_MAX = to the end */
+  int64_t maximum_triggers; /* stop after this many triggers; -1 = no limit */
+} ExperimentConfig;
+
+typedef struct {
+  CfgDoc doc;                /* owns the tree that the CfgRefs point into */
+  char name[CFG_NAME];       /* pipeline.name (required) */
+  char description[512];     /* pipeline.description */
+  char version[CFG_NAME];    /* pipeline.version */
+  char model_id[CFG_NAME];   /* model.id (required) */
+  CfgRef model_config;       /* model.config (may be absent) */
+  CfgRef model_storage;      /* model_storage (optional) */
+  TrainingConfig training;
+  DataConfig data;
+  char trigger_id[CFG_NAME]; /* trigger.id (required) */
+  CfgRef trigger;            /* the trigger map, for the trigger plug-in */
+  char selection_name[CFG_NAME]; /* selection_strategy.name (required) */
+  CfgRef selection;          /* the selection_strategy map, for the strategy plug-in */
+  EvaluationConfig evaluation;
+  ExperimentConfig experiment;
+} PipelineConfig;
+
+/* Parse text (already read; name is used in messages) with overrides
+ * ("a.b=v", applied in order before validation) into cfg. Validates the
+ * sections listed above; unknown keys anywhere in them are errors. Store
+ * paths are resolved against data_dir (NULL: $MODYN_DATA_DIR or "data") but
+ * not opened. Returns MH_OK or MH_ERR with a FILE:LINE: PATH: message; on
+ * error cfg holds nothing (pipeline_free is still safe). The CfgRefs in cfg
+ * point at cfg->doc, so parse into the struct's final place and do not copy
+ * it by value afterwards. */
+int pipeline_parse(const char *name, const char *text, const char *const *overrides,
+                   int num_overrides, const char *data_dir, PipelineConfig *cfg);
+/* Read the file and parse it. A missing file: "cannot read FILE: reason". */
+int pipeline_load(const char *path, const char *const *overrides, int num_overrides,
+                  const char *data_dir, PipelineConfig *cfg);
+void pipeline_free(PipelineConfig *cfg);
+
+#endif

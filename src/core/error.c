@@ -1,0 +1,129 @@
+/* error.c - see error.h. */
+#include "core/error.h"
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MSG_CAP 4096
+static _Thread_local char g_msg[MSG_CAP];
+
+int mh_errorf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+  va_end(ap);
+  return MH_ERR;
+}
+
+int mh_error_context(const char *fmt, ...) {
+  char ctx[MSG_CAP], old[MSG_CAP];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
+  va_end(ap);
+  memcpy(old, g_msg, sizeof old);
+  /* Concatenate by hand: the result is cut at MSG_CAP on purpose. */
+  size_t n = strlen(ctx);
+  if (n > MSG_CAP - 3) n = MSG_CAP - 3;
+  memcpy(g_msg, ctx, n);
+  memcpy(g_msg + n, ": ", 2);
+  size_t m = strlen(old);
+  if (m > MSG_CAP - n - 3) m = MSG_CAP - n - 3;
+  memcpy(g_msg + n + 2, old, m);
+  g_msg[n + 2 + m] = '\0';
+  return MH_ERR;
+}
+
+const char *mh_error(void) { return g_msg; }
+void mh_error_clear(void) { g_msg[0] = '\0'; }
+
+static _Noreturn void die_with(const char *msg) {
+  int inited = 0, finalized = 0, size = 1, rank = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  int mpi_live = inited && !finalized;
+  if (mpi_live) {
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  }
+  fflush(stdout);
+  /* Let rank 0 speak first: when every rank hits the same error, rank 0's
+   * abort ends the job before the others print, so the user reads one
+   * message. A rank that fails alone still prints after the pause. */
+  if (size > 1 && rank != 0) sleep(1);
+  if (size > 1) {
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    fprintf(stderr, "modyn: error [rank %d of %d on %s]: %s\n", rank, size, host, msg);
+  } else {
+    fprintf(stderr, "modyn: error: %s\n", msg);
+  }
+  fflush(stderr);
+  if (mpi_live && size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+  if (mpi_live) MPI_Finalize();
+  exit(1);
+}
+
+void mh_fatal(const char *fmt, ...) {
+  char msg[MSG_CAP];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  die_with(msg);
+}
+
+void mh_fatal_last(void) { die_with(g_msg[0] ? g_msg : "unknown error"); }
+
+void *mh_malloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) mh_errorf("out of memory allocating %zu bytes", n);
+  return p;
+}
+
+void *mh_calloc(size_t count, size_t size) {
+  void *p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) mh_errorf("out of memory allocating %zu x %zu bytes", count, size);
+  return p;
+}
+
+void *mh_realloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) mh_errorf("out of memory growing a buffer to %zu bytes", n);
+  return q;
+}
+
+char *mh_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = mh_malloc(n);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
+int mh_mpi_error(int rc, const char *call, const char *file, int line) {
+  char s[MPI_MAX_ERROR_STRING] = "";
+  int len = 0;
+  MPI_Error_string(rc, s, &len);
+  return mh_errorf("%s:%d: %s failed: %s", file, line, call, s);
+}
+
+/* Walk HDF5's error stack and keep the innermost (first) description. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  char *out = data;
+  if (n == 0 && e->desc) snprintf(out, 512, "%s (in %s)", e->desc, e->func_name);
+  return 0;
+}
+
+int mh_h5_error(const char *call, const char *file, int line) {
+  char detail[512] = "";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, detail);
+  H5Eclear2(H5E_DEFAULT);
+  return mh_errorf("%s:%d: HDF5 %s failed%s%s", file, line, call,
+                   detail[0] ? ": " : "", detail);
+}
+
+void mh_hdf5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -1,0 +1,63 @@
+/* error.h - status codes, error messages and fatal exit for modyn-hpc.
+ *
+ * Library code returns MH_OK (0) or MH_ERR (-1) and records a message with
+ * mh_errorf(); callers may add context with mh_error_context(). Only the top
+ * level decides to stop: mh_fatal() prints one message naming rank and host
+ * and ends the whole MPI job with MPI_Abort, so no rank is left waiting in a
+ * collective. Per-library check macros record file:line and the library's
+ * own error text. This module does not log progress (see log.h). */
+#ifndef MH_ERROR_H
+#define MH_ERROR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define MH_OK 0
+#define MH_ERR (-1)
+
+/* Record an error message (printf-style). Always returns MH_ERR. */
+int mh_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prepend context to the recorded message: "ctx: old message". */
+int mh_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last recorded message ("" if none). */
+const char *mh_error(void);
+void mh_error_clear(void);
+
+/* Print "modyn: error: MSG" (with rank and host when running under MPI with
+ * more than one rank) and end the job: MPI_Abort when MPI is initialised,
+ * exit(code) otherwise. */
+_Noreturn void mh_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* mh_fatal with the recorded message. */
+_Noreturn void mh_fatal_last(void);
+
+/* Return MH_ERR from the enclosing function when expr fails. */
+#define MH_TRY(expr)                                                          \
+  do {                                                                        \
+    if ((expr) != MH_OK) return MH_ERR;                                       \
+  } while (0)
+
+/* Allocation that records an error instead of returning silently. */
+void *mh_malloc(size_t n);
+void *mh_calloc(size_t count, size_t size);
+void *mh_realloc(void *p, size_t n);
+char *mh_strdup(const char *s);
+
+/* MPI calls: on failure record "file:line: MPI call: MPI's own message". */
+int mh_mpi_error(int rc, const char *call, const char *file, int line);
+#define MPI_CHECK(call)                                                       \
+  do {                                                                        \
+    int mh_rc_ = (call);                                                      \
+    if (mh_rc_ != 0) return mh_mpi_error(mh_rc_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+/* HDF5 calls return a negative value on failure. The message includes the
+ * innermost entry of HDF5's error stack (automatic printing is turned off by
+ * mh_hdf5_quiet()). */
+int mh_h5_error(const char *call, const char *file, int line);
+void mh_hdf5_quiet(void);
+#define H5_CHECK(call)                                                        \
+  do {                                                                        \
+    if ((long long)(call) < 0) return mh_h5_error(#call, __FILE__, __LINE__); \
+  } while (0)
+
+#endif

@@ -1,0 +1,32 @@
+/* log.h - rank-aware console output.
+ *
+ * Only rank 0 prints progress (LOG0); every rank may print diagnostics that
+ * name it (LOGR). stdout is made line-buffered by mh_log_init so batch logs
+ * update live. Machine-readable logs go to the run directory (events.h),
+ * never to the console. */
+#ifndef MH_LOG_H
+#define MH_LOG_H
+
+#include <stdio.h>
+
+extern int mh_log_rank;   /* this process's rank in MPI_COMM_WORLD */
+extern int mh_log_nranks; /* size of MPI_COMM_WORLD */
+extern int mh_log_quiet;  /* 1: LOG0 prints nothing (tests, --quiet) */
+
+/* Read rank/size from MPI (if initialised) and make stdout line-buffered. */
+void mh_log_init(void);
+
+#define LOG0(...)                                                             \
+  do {                                                                        \
+    if (mh_log_rank == 0 && !mh_log_quiet) {                                  \
+      printf(__VA_ARGS__);                                                    \
+    }                                                                         \
+  } while (0)
+
+#define LOGR(...)                                                             \
+  do {                                                                        \
+    fprintf(stderr, "[rank %d] ", mh_log_rank);                               \
+    fprintf(stderr, __VA_ARGS__);                                             \
+  } while (0)
+
+#endif

@@ -1,0 +1,50 @@
+/* accuracy.c - Accuracy with `topn` (default 1): a sample counts as correct
+ * when fewer than topn classes have a logit strictly greater than the true
+ * class's logit (so a tie at the top counts as correct).
+ * State: [correct, total]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "eval/metric.h"
+
+static void acc_update(Metric *m, const float *logits, const int32_t *labels, int64_t n, int K) {
+  int64_t topn = *(int64_t *)m->impl;
+  double correct = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float *z = logits + i * K;
+    float zy = z[labels[i]];
+    int64_t above = 0;
+    for (int k = 0; k < K; k++) above += z[k] > zy;
+    correct += above < topn;
+  }
+  m->state[0] += correct;
+  m->state[1] += (double)n;
+}
+
+static double acc_result(const Metric *m) {
+  return m->state[1] > 0 ? m->state[0] / m->state[1] : NAN;
+}
+
+static int acc_create(const CfgRef *cfg, int num_classes, Metric **out) {
+  static const char *const keys[] = {"name", "topn", "evaluation_transformer_function", NULL};
+  MH_TRY(cfg_check_keys(cfg, keys));
+  Metric *m = mh_calloc(1, sizeof *m);
+  if (!m) return MH_ERR;
+  *out = m;
+  m->impl = mh_calloc(1, sizeof(int64_t));
+  m->state_len = 2;
+  m->state = mh_calloc(2, sizeof(double));
+  if (!m->impl || !m->state) return MH_ERR;
+  int64_t topn = 1;
+  MH_TRY(cfg_get_int(cfg, "topn", 1, 1, num_classes, &topn));
+  *(int64_t *)m->impl = topn;
+  if (topn == 1) snprintf(m->label, sizeof m->label, "Accuracy");
+  else snprintf(m->label, sizeof m->label, "Accuracy@%lld", (long long)topn);
+  m->update = acc_update;
+  m->result = acc_result;
+  return MH_OK;
+}
+
+const MetricType metric_accuracy = {"Accuracy", acc_create};

@@ -1,0 +1,18 @@
+/* composite.h - composite models, as the paper defines them.
+ * For an evaluation interval with reference time ref:
+ *   currently active  = the newest model whose training data ended strictly
+ *                       before ref (what would have served traffic then);
+ *                       -1 when no model is active yet;
+ *   currently trained = the active model's successor (the model being
+ *                       trained while the active one served); the first
+ *                       model when none is active; -1 after the last model. */
+#ifndef MH_COMPOSITE_H
+#define MH_COMPOSITE_H
+
+#include <stdint.h>
+
+/* last_ts[i]: last training timestamp of model i (models in trigger order). */
+void composite_select(const int64_t *last_ts, int nmodels, int64_t ref, int *active,
+                      int *trained);
+
+#endif

@@ -1,0 +1,543 @@
+/* pipeline.c - see pipeline.h. */
+#include "orch/pipeline.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "core/timing.h"
+#include "core/vec.h"
+#include "data/store.h"
+#include "eval/composite.h"
+#include "eval/evaluation.h"
+#include "select/selector.h"
+#include "train/checkpoint.h"
+#include "train/dist.h"
+#include "train/model.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "trigger/trigger.h"
+
+/* Samples handed to the trigger per call while replaying. Results do not
+ * depend on it (triggers are chunking-invariant). */
+#define REPLAY_CHUNK 4096
+
+enum { CMD_TRAIN = 1, CMD_DONE = 2 };
+
+/* What rank 0 broadcasts at each trigger (then the keys). */
+typedef struct {
+  int64_t type;        /* CMD_TRAIN | CMD_DONE */
+  int64_t trigger;     /* trigger index */
+  int64_t nkeys;       /* training-set size */
+  int64_t first_ts;    /* first timestamp of the trigger's new data */
+  int64_t last_ts;     /* last timestamp of the trigger's new data */
+  int64_t index;       /* stream index of the trigger's last sample (-1: none yet) */
+  int64_t new_samples; /* samples that arrived since the previous trigger */
+  int64_t partition;   /* keys per broadcast partition */
+} Cmd;
+
+typedef struct {
+  int64_t trigger, index, timestamp, new_samples, trained, epochs;
+  double loss_first, loss_last, train_s, eval_s;
+} TriggerRow;
+
+typedef struct {
+  const PipelineConfig *cfg;
+  char dir[1024];
+  Store train;
+  ModelShape shape;
+  Model *model;
+  Optimizer opt;
+  Evaluation ev;
+  Trigger *trigger;   /* rank 0 only */
+  Selector *selector; /* rank 0 only */
+  FILE *events;       /* rank 0 only */
+  int nmodels;
+  CheckpointMeta *meta;  /* [nmodels] */
+  TriggerRow *rows;      /* [nmodels] */
+  double *values;        /* [nmodels * ev.values_per_model] */
+  int64_t *counts;       /* samples per interval, all tasks concatenated */
+  int64_t total_iv;
+  double t_start;
+} Run;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *fmt_ts(int64_t ts, char *buf, size_t cap) {
+  if (ts == INT64_MIN || ts == INT64_MAX) {
+    snprintf(buf, cap, "-");
+    return buf;
+  }
+  time_t t = (time_t)ts;
+  struct tm tm;
+  if (gmtime_r(&t, &tm)) strftime(buf, cap, "%Y-%m-%d", &tm);
+  else snprintf(buf, cap, "%lld", (long long)ts);
+  return buf;
+}
+
+static void event(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(Run *r, const char *fmt, ...) {
+  if (!r->events) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(r->events, fmt, ap);
+  va_end(ap);
+  fputc('\n', r->events);
+  fflush(r->events);
+}
+
+static int init_model_weights(Run *r) {
+  if (mh_log_rank == 0) {
+    Rng rng;
+    rng_seed(&rng, (uint64_t)r->cfg->training.seed);
+    r->model->init(r->model, &rng);
+  }
+  return dist_bcast_model(r->model);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) {
+  r->cfg = cfg;
+  CfgRef data_ref;
+  if (store_open(cfg->data.path, &r->train)) return mh_error_context("training data");
+  const StoreSchema *sc = &r->train.schema;
+  r->shape.ndims = sc->ndims;
+  for (int i = 0; i < sc->ndims; i++) r->shape.dims[i] = sc->dims[i];
+  r->shape.in_elems = r->train.feat_elems;
+  r->shape.num_classes = sc->num_classes;
+  CfgRef root = cfg_root(&cfg->doc), model_ref, id_ref;
+  cfg_child(&root, "model", &model_ref);
+  cfg_child(&model_ref, "id", &id_ref);
+  (void)data_ref;
+  MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &r->shape, &r->model));
+  MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model->nparams));
+  MH_TRY(evaluation_init(&r->ev, cfg, sc->num_classes, &r->shape));
+  for (int t = 0; t < r->ev.ntasks; t++) r->total_iv += r->ev.tasks[t].niv;
+  if (with_orchestrator) {
+    MH_TRY(trigger_create(&cfg->trigger, &r->trigger));
+    MH_TRY(selector_create(&cfg->selection, &r->selector));
+  }
+  return MH_OK;
+}
+
+static void close_parts(Run *r) {
+  if (r->events) fclose(r->events);
+  trigger_free(r->trigger);
+  selector_free(r->selector);
+  evaluation_free(&r->ev);
+  optim_free(&r->opt);
+  model_free(r->model);
+  store_close(&r->train);
+  free(r->meta);
+  free(r->rows);
+  free(r->values);
+  free(r->counts);
+}
+
+int pipeline_check(const PipelineConfig *cfg) {
+  Run r;
+  memset(&r, 0, sizeof r);
+  int rc = open_parts(&r, cfg, 1);
+  close_parts(&r);
+  return rc;
+}
+
+/* ---- outputs (rank 0) ----------------------------------------------------- */
+
+static int write_matrix(Run *r) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/eval/matrix.csv", r->dir);
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  fprintf(f.fp, "model,trigger_first_ts,trigger_last_ts,handler,dataset,interval_start,"
+                "interval_end,num_samples,metric,value\n");
+  for (int mi = 0; mi < r->nmodels; mi++) {
+    const double *v = r->values + (int64_t)mi * r->ev.values_per_model;
+    int64_t c = 0;
+    for (int t = 0; t < r->ev.ntasks; t++) {
+      const EvalTask *task = &r->ev.tasks[t];
+      const EvalDataset *d = &r->ev.datasets[task->dataset];
+      for (int i = 0; i < task->niv; i++, c++)
+        for (int k = 0; k < d->nmetrics; k++)
+          fprintf(f.fp, "%d,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.6f\n", mi,
+                  (long long)r->meta[mi].first_timestamp, (long long)r->meta[mi].last_timestamp,
+                  r->cfg->evaluation.handlers[task->handler].name, d->id,
+                  (long long)task->iv[i].start, (long long)task->iv[i].end,
+                  (long long)r->counts[c], d->metrics[k]->label, *v++);
+    }
+  }
+  return atomic_commit(&f);
+}
+
+static int write_triggers(Run *r) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/triggers.csv", r->dir);
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  fprintf(f.fp, "trigger,stream_index,first_timestamp,last_timestamp,new_samples,"
+                "trained_samples,epochs,loss_first_epoch,loss_last_epoch,train_seconds,"
+                "eval_seconds\n");
+  for (int i = 0; i < r->nmodels; i++) {
+    const TriggerRow *t = &r->rows[i];
+    fprintf(f.fp, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.6f,%.6f,%.4f,%.4f\n", (long long)t->trigger,
+            (long long)t->index, (long long)r->meta[i].first_timestamp,
+            (long long)r->meta[i].last_timestamp, (long long)t->new_samples, (long long)t->trained,
+            (long long)t->epochs, t->loss_first, t->loss_last, t->train_s, t->eval_s);
+  }
+  return atomic_commit(&f);
+}
+
+/* Composite models per interval; fills the summary from the first task's
+ * first metric. */
+static int write_composite(Run *r, RunSummary *sum) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/eval/composite.csv", r->dir);
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  fprintf(f.fp, "handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,"
+                "active_model,active_value,trained_model,trained_value\n");
+  int64_t *last_ts = mh_malloc((size_t)(r->nmodels + 1) * sizeof(int64_t));
+  if (!last_ts) return MH_ERR;
+  for (int i = 0; i < r->nmodels; i++) last_ts[i] = r->meta[i].last_timestamp;
+  double sa = 0, st = 0;
+  int na = 0, nt = 0;
+  int64_t c = 0;
+  for (int t = 0; t < r->ev.ntasks; t++) {
+    const EvalTask *task = &r->ev.tasks[t];
+    const EvalDataset *d = &r->ev.datasets[task->dataset];
+    int64_t off = evaluation_offset(&r->ev, t);
+    for (int i = 0; i < task->niv; i++, c++) {
+      int a, tr;
+      composite_select(last_ts, r->nmodels, task->iv[i].ref, &a, &tr);
+      for (int k = 0; k < d->nmetrics; k++) {
+        int64_t pos = off + (int64_t)i * d->nmetrics + k;
+        double va = a >= 0 ? r->values[(int64_t)a * r->ev.values_per_model + pos] : NAN;
+        double vt = tr >= 0 ? r->values[(int64_t)tr * r->ev.values_per_model + pos] : NAN;
+        fprintf(f.fp, "%s,%s,%s,%lld,%lld,%lld,%lld,%d,%.6f,%d,%.6f\n",
+                r->cfg->evaluation.handlers[task->handler].name, d->id, d->metrics[k]->label,
+                (long long)task->iv[i].start, (long long)task->iv[i].end,
+                (long long)task->iv[i].ref, (long long)r->counts[c], a, va, tr, vt);
+        if (t == 0 && k == 0 && r->counts[c] > 0) {
+          if (a >= 0) sa += va, na++;
+          if (tr >= 0) st += vt, nt++;
+        }
+      }
+    }
+  }
+  free(last_ts);
+  sum->mean_active = na ? sa / na : NAN;
+  sum->mean_trained = nt ? st / nt : NAN;
+  sum->intervals_scored = na;
+  return atomic_commit(&f);
+}
+
+/* Accuracy of model mi on the first task's interval that it serves first
+ * (the first interval whose reference time is after its training data). */
+static double next_interval_value(const Run *r, int mi) {
+  if (r->ev.ntasks == 0) return NAN;
+  const EvalTask *task = &r->ev.tasks[0];
+  int nm = r->ev.datasets[task->dataset].nmetrics;
+  for (int i = 0; i < task->niv; i++)
+    if (task->iv[i].ref > r->meta[mi].last_timestamp && r->counts[i] > 0)
+      return r->values[(int64_t)mi * r->ev.values_per_model + (int64_t)i * nm];
+  return NAN;
+}
+
+/* ---- one trigger, on every rank -------------------------------------------- */
+
+static int grow_results(Run *r) {
+  int n = r->nmodels + 1;
+  CheckpointMeta *meta = mh_realloc(r->meta, (size_t)n * sizeof *meta);
+  if (!meta) return MH_ERR;
+  r->meta = meta;
+  TriggerRow *rows = mh_realloc(r->rows, (size_t)n * sizeof *rows);
+  if (!rows) return MH_ERR;
+  r->rows = rows;
+  double *values = mh_realloc(r->values, (size_t)(n * r->ev.values_per_model + 1) * sizeof(double));
+  if (!values) return MH_ERR;
+  r->values = values;
+  return MH_OK;
+}
+
+static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double select_s) {
+  const TrainingConfig *tc = &r->cfg->training;
+  MH_TRY(grow_results(r));
+  int mi = r->nmodels;
+  if (!tc->use_previous_model && mi > 0) MH_TRY(init_model_weights(r));
+  /* Each trigger starts a fresh optimizer, as the original's trainer does. */
+  optim_reset(&r->opt);
+
+  TrainStats ts;
+  uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)cmd->trigger + 1);
+  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, seed, &ts))
+    return mh_error_context("trigger %lld", (long long)cmd->trigger);
+
+  CheckpointMeta *meta = &r->meta[mi];
+  meta->trigger = cmd->trigger;
+  meta->first_timestamp = cmd->first_ts;
+  meta->last_timestamp = cmd->last_ts;
+  meta->parent = tc->use_previous_model && mi > 0 ? mi - 1 : -1;
+  meta->num_samples = cmd->nkeys;
+  double t0 = mh_now();
+  if (mh_log_rank == 0) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/models/trigger_%04lld.h5", r->dir, (long long)cmd->trigger);
+    MH_TRY(checkpoint_write(path, r->model, &r->opt, meta));
+  }
+  double ckpt_s = mh_now() - t0;
+
+  t0 = mh_now();
+  if (r->ev.ntasks > 0) {
+    int64_t *counts = r->counts;
+    if (!counts) {
+      counts = mh_malloc((size_t)(r->total_iv + 1) * sizeof(int64_t));
+      if (!counts) return MH_ERR;
+      r->counts = counts;
+    }
+    MH_TRY(evaluation_run(&r->ev, r->model, r->values + (int64_t)mi * r->ev.values_per_model, counts));
+  }
+  double eval_s = mh_now() - t0;
+  r->nmodels++;
+
+  TriggerRow *row = &r->rows[mi];
+  row->trigger = cmd->trigger;
+  row->index = cmd->index;
+  row->timestamp = cmd->last_ts;
+  row->new_samples = cmd->new_samples;
+  row->trained = ts.samples;
+  row->epochs = ts.epochs;
+  row->loss_first = ts.first_loss;
+  row->loss_last = ts.last_loss;
+  row->train_s = ts.seconds;
+  row->eval_s = eval_s;
+
+  if (mh_log_rank == 0) {
+    if (r->ev.ntasks > 0) MH_TRY(write_matrix(r));
+    MH_TRY(write_triggers(r));
+    char d1[32];
+    double next = next_interval_value(r, mi);
+    LOG0("%7lld %9lld %11s %8lld %9lld %6lld %9.4f %9.4f %9.1f %10.0f\n", (long long)cmd->trigger,
+         (long long)cmd->index, fmt_ts(cmd->last_ts, d1, sizeof d1), (long long)cmd->new_samples,
+         (long long)ts.samples, (long long)ts.epochs, ts.last_loss, next, 1e3 * ts.seconds,
+         ts.seconds > 0 ? (double)ts.samples / ts.seconds : 0.0);
+    event(r,
+          "{\"event\":\"trigger\",\"trigger\":%lld,\"stream_index\":%lld,\"first_timestamp\":%lld,"
+          "\"last_timestamp\":%lld,\"new_samples\":%lld,\"training_set\":%lld,"
+          "\"samples_trained\":%lld,\"epochs\":%lld,\"steps\":%lld,\"loss_first_epoch\":%.6f,"
+          "\"loss_last_epoch\":%.6f,\"selection_s\":%.6f,\"train_s\":%.6f,\"read_s\":%.6f,"
+          "\"allreduce_s\":%.6f,\"checkpoint_s\":%.6f,\"eval_s\":%.6f}",
+          (long long)cmd->trigger, (long long)cmd->index, (long long)cmd->first_ts,
+          (long long)cmd->last_ts, (long long)cmd->new_samples, (long long)cmd->nkeys,
+          (long long)ts.samples, (long long)ts.epochs, (long long)ts.steps, ts.first_loss,
+          ts.last_loss, select_s, ts.seconds, ts.read_seconds, ts.comm_seconds, ckpt_s, eval_s);
+  }
+  return MH_OK;
+}
+
+/* ---- the command channel ------------------------------------------------- */
+
+static int bcast_cmd(Cmd *cmd) {
+  MPI_CHECK(MPI_Bcast(cmd, (int)(sizeof *cmd / sizeof(int64_t)), MPI_INT64_T, 0, MPI_COMM_WORLD));
+  return MH_OK;
+}
+
+/* Keys travel in partitions of cmd->partition keys. */
+static int bcast_keys(const Cmd *cmd, int64_t *keys) {
+  for (int64_t off = 0; off < cmd->nkeys; off += cmd->partition) {
+    int64_t c = cmd->nkeys - off < cmd->partition ? cmd->nkeys - off : cmd->partition;
+    MPI_CHECK(MPI_Bcast(keys + off, (int)c, MPI_INT64_T, 0, MPI_COMM_WORLD));
+  }
+  return MH_OK;
+}
+
+static int worker_loop(Run *r) {
+  for (;;) {
+    Cmd cmd;
+    MH_TRY(bcast_cmd(&cmd));
+    if (cmd.type == CMD_DONE) return MH_OK;
+    int64_t *keys = mh_malloc((size_t)cmd.nkeys * sizeof(int64_t));
+    if (!keys) return MH_ERR;
+    int rc = bcast_keys(&cmd, keys);
+    if (!rc) rc = handle_trigger(r, &cmd, keys, 0.0);
+    free(keys);
+    MH_TRY(rc);
+  }
+}
+
+/* ---- the orchestrator (rank 0) -------------------------------------------- */
+
+static const Store *g_order_store;
+static int cmp_replay(const void *a, const void *b) {
+  const Store *s = g_order_store;
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  if (s->timestamps[x] != s->timestamps[y]) return s->timestamps[x] < s->timestamps[y] ? -1 : 1;
+  return (s->keys[x] > s->keys[y]) - (s->keys[x] < s->keys[y]);
+}
+
+typedef struct {
+  int64_t count;    /* samples since the last trigger */
+  int64_t first_ts; /* of those */
+  int64_t last_ts;  /* last sample's timestamp seen so far */
+} Pending;
+
+static int fire(Run *r, int64_t trigger, int64_t index, Pending *p, TrainingSet *set) {
+  double t0 = mh_now();
+  MH_TRY(r->selector->select(r->selector, trigger, set));
+  double select_s = mh_now() - t0;
+  Cmd cmd = {CMD_TRAIN, trigger, set->keys.len, p->count ? p->first_ts : p->last_ts,
+             p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory};
+  MH_TRY(bcast_cmd(&cmd));
+  MH_TRY(bcast_keys(&cmd, set->keys.data));
+  MH_TRY(handle_trigger(r, &cmd, set->keys.data, select_s));
+  p->count = 0;
+  return MH_OK;
+}
+
+static int orchestrate(Run *r) {
+  const Store *s = &r->train;
+  const ExperimentConfig *ex = &r->cfg->experiment;
+  int64_t *order = mh_malloc((size_t)s->n * sizeof(int64_t));
+  int64_t *ck = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
+  int64_t *ct = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
+  int32_t *cl = mh_malloc(REPLAY_CHUNK * sizeof(int32_t));
+  I64Vec fired = {0};
+  TrainingSet set = {0};
+  int rc = (!order || !ck || !ct || !cl) ? MH_ERR : MH_OK;
+  int64_t n = 0;
+  for (int64_t i = 0; !rc && i < s->n; i++)
+    if (s->timestamps[i] >= ex->start_replay_at && s->timestamps[i] < ex->stop_replay_at)
+      order[n++] = i;
+  g_order_store = s;
+  if (!rc) qsort(order, (size_t)n, sizeof(int64_t), cmp_replay);
+
+  Pending p = {0, 0, INT64_MIN};
+  int64_t triggers = 0;
+  int stop = 0;
+  for (int64_t c0 = 0; !rc && !stop && c0 < n; c0 += REPLAY_CHUNK) {
+    int64_t cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
+    for (int64_t i = 0; i < cn; i++) {
+      ck[i] = s->keys[order[c0 + i]];
+      ct[i] = s->timestamps[order[c0 + i]];
+      cl[i] = s->labels[order[c0 + i]];
+    }
+    StreamChunk chunk = {ck, ct, cl, cn};
+    fired.len = 0;
+    rc = r->trigger->inform(r->trigger, &chunk, &fired);
+    int64_t prev = 0; /* first sample of the chunk not yet given to the selector */
+    for (int64_t f = 0; !rc && f <= fired.len; f++) {
+      int64_t end = f < fired.len ? fired.data[f] + 1 : cn; /* samples [prev, end) */
+      if (end > prev) {
+        StreamChunk part = {ck + prev, ct + prev, cl + prev, end - prev};
+        rc = r->selector->inform(r->selector, &part);
+        if (rc) break;
+        if (p.count == 0) p.first_ts = ct[prev];
+        p.count += end - prev;
+        p.last_ts = ct[end - 1];
+        prev = end;
+      }
+      if (f == fired.len) break;
+      rc = fire(r, triggers, c0 + fired.data[f], &p, &set);
+      triggers++;
+      if (ex->maximum_triggers > 0 && triggers >= ex->maximum_triggers) {
+        stop = 1;
+        break;
+      }
+    }
+  }
+  Cmd done = {CMD_DONE, 0, 0, 0, 0, 0, 0, 1};
+  if (!rc) rc = bcast_cmd(&done);
+  training_set_free(&set);
+  i64vec_free(&fired);
+  free(order);
+  free(ck);
+  free(ct);
+  free(cl);
+  return rc;
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+static int prepare_dir(Run *r, const char *run_dir) {
+  snprintf(r->dir, sizeof r->dir, "%s", run_dir);
+  if (mh_log_rank != 0) return MH_OK;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+  if (mh_path_exists(path))
+    return mh_errorf("run directory %s already holds a run; choose another --out", run_dir);
+  snprintf(path, sizeof path, "%s/models", run_dir);
+  MH_TRY(mh_mkdir_p(path));
+  snprintf(path, sizeof path, "%s/eval", run_dir);
+  MH_TRY(mh_mkdir_p(path));
+  snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+  MH_TRY(cfg_write_yaml(&r->cfg->doc, path));
+  snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
+  r->events = fopen(path, "w");
+  if (!r->events) return mh_errorf("cannot write %s", path);
+  return MH_OK;
+}
+
+static void print_ranks(void) {
+  char host[64] = "";
+  gethostname(host, sizeof host - 1);
+  char *all = mh_log_rank == 0 ? calloc((size_t)mh_log_nranks, sizeof host) : NULL;
+  MPI_Gather(host, sizeof host, MPI_CHAR, all, sizeof host, MPI_CHAR, 0, MPI_COMM_WORLD);
+  if (all)
+    for (int i = 0; i < mh_log_nranks; i++) LOG0("# rank %d on %s, device cpu\n", i, all + i * sizeof host);
+  free(all);
+}
+
+int pipeline_run(const PipelineConfig *cfg, const char *run_dir, RunSummary *sum) {
+  Run r;
+  memset(&r, 0, sizeof r);
+  memset(sum, 0, sizeof *sum);
+  r.t_start = mh_now();
+  r.cfg = cfg;
+  int rc = prepare_dir(&r, run_dir);
+  if (!rc) rc = open_parts(&r, cfg, mh_log_rank == 0);
+  /* Setup errors on one rank must not leave the others waiting: agree
+   * first, and let the lowest failing rank alone print its message. */
+  int mine = rc == MH_OK ? mh_log_nranks : mh_log_rank, first_bad = 0;
+  MPI_Allreduce(&mine, &first_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first_bad < mh_log_nranks) {
+    if (first_bad == mh_log_rank) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    close_parts(&r);
+    return PIPELINE_REPORTED;
+  }
+  print_ranks();
+  LOG0("# pipeline %s: model %s (%lld parameters), trigger %s, selection %s\n", cfg->name,
+       cfg->model_id, (long long)r.model->nparams, cfg->trigger_id, cfg->selection_name);
+  LOG0("# data %s: %lld samples, %d shards; %d evaluation tasks, %lld intervals\n",
+       cfg->data.path, (long long)r.train.n, r.train.nshards, r.ev.ntasks, (long long)r.total_iv);
+  LOG0("# run directory %s\n", run_dir);
+  LOG0("#%6s %9s %11s %8s %9s %6s %9s %9s %9s %10s\n", "trigger", "index", "data_up_to", "new",
+       "trained", "epochs", "loss", "acc_next", "train_ms", "samples/s");
+  event(&r, "{\"event\":\"pipeline_start\",\"pipeline\":\"%s\",\"ranks\":%d,\"samples\":%lld}",
+        cfg->name, mh_log_nranks, (long long)r.train.n);
+
+  rc = init_model_weights(&r);
+  if (!rc) rc = mh_log_rank == 0 ? orchestrate(&r) : worker_loop(&r);
+
+  if (!rc) {
+    sum->triggers = r.nmodels;
+    for (int i = 0; i < r.nmodels; i++) sum->samples_trained += r.rows[i].trained;
+    if (mh_log_rank == 0 && r.ev.ntasks > 0) rc = write_composite(&r, sum);
+    sum->wall_seconds = mh_now() - r.t_start;
+    char mean[32];
+    if (isfinite(sum->mean_active)) snprintf(mean, sizeof mean, "%.6f", sum->mean_active);
+    else snprintf(mean, sizeof mean, "null");
+    event(&r, "{\"event\":\"pipeline_end\",\"triggers\":%d,\"samples_trained\":%lld,"
+              "\"mean_composite_active\":%s,\"wall_s\":%.6f}",
+          sum->triggers, (long long)sum->samples_trained, mean, sum->wall_seconds);
+  }
+  close_parts(&r);
+  return rc;
+}

@@ -1,0 +1,73 @@
+/* selector.c - registry lookup and shared fields (see selector.h). */
+#include "select/selector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+extern const SelectorType *const selector_registry[];
+
+const char *const selector_common_keys[] = {
+    "name", "maximum_keys_in_memory", "limit", "tail_triggers", "uses_weights",
+    "storage_backend", "seed", NULL};
+
+void training_set_clear(TrainingSet *ts) {
+  ts->keys.len = 0;
+  ts->weights.len = 0;
+}
+
+void training_set_free(TrainingSet *ts) {
+  i64vec_free(&ts->keys);
+  f32vec_free(&ts->weights);
+}
+
+int selector_parse_common(const CfgRef *cfg, SelectorCommon *c) {
+  static const char *const backends[] = {"database", "local", NULL};
+  int backend = 0;
+  MH_TRY(cfg_req_int(cfg, "maximum_keys_in_memory", 1, INT64_MAX, &c->maximum_keys_in_memory));
+  MH_TRY(cfg_get_int(cfg, "limit", -1, -1, INT64_MAX, &c->limit));
+  CfgRef tail;
+  if (cfg_child(cfg, "tail_triggers", &tail) && !cfg_is_null(&tail))
+    MH_TRY(cfg_as_int(&tail, 0, INT32_MAX, &c->tail_triggers));
+  else
+    c->tail_triggers = -1;
+  MH_TRY(cfg_get_bool(cfg, "uses_weights", 0, &c->uses_weights));
+  MH_TRY(cfg_get_enum(cfg, "storage_backend", backends, 0, &backend));
+  snprintf(c->storage_backend, sizeof c->storage_backend, "%s", backends[backend]);
+  MH_TRY(cfg_get_int(cfg, "seed", 42, INT64_MIN, INT64_MAX, &c->seed));
+  return MH_OK;
+}
+
+int selector_create(const CfgRef *cfg, Selector **out) {
+  char name[128];
+  *out = NULL;
+  MH_TRY(cfg_req_string(cfg, "name", name, sizeof name));
+  for (int i = 0; selector_registry[i]; i++) {
+    if (!strcmp(selector_registry[i]->name, name)) {
+      if (selector_registry[i]->create(cfg, out)) {
+        selector_free(*out);
+        *out = NULL;
+        return MH_ERR;
+      }
+      (*out)->type = selector_registry[i];
+      return MH_OK;
+    }
+  }
+  char list[512] = "";
+  for (int i = 0; selector_registry[i]; i++) {
+    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    strncat(list, selector_registry[i]->name, sizeof list - strlen(list) - 1);
+  }
+  CfgRef at;
+  cfg_child(cfg, "name", &at);
+  return cfg_errorf(&at, "unknown selection strategy \"%s\"; available: %s", name, list);
+}
+
+void selector_free(Selector *s) {
+  if (!s) return;
+  if (s->destroy) s->destroy(s);
+  free(s->impl);
+  free(s);
+}

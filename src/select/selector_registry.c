@@ -1,0 +1,9 @@
+/* selector_registry.c - every selection strategy; adding one is one line here. */
+#include "select/selector.h"
+
+extern const SelectorType selector_new_data;
+
+const SelectorType *const selector_registry[] = {
+    &selector_new_data,
+    NULL,
+};

@@ -1,0 +1,77 @@
+/* logreg.c - LogisticRegression: a linear softmax classifier,
+ * logits = x W^T + b with W [K x D], b [K] (PyTorch nn.Linear layout).
+ * Initialisation follows nn.Linear: W, b ~ U(-1/sqrt(D), 1/sqrt(D)).
+ * model.config: num_classes (must match the store), input_dim (optional;
+ * must match the store's flattened feature size). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "train/model.h"
+
+static void logreg_init(Model *m, Rng *rng) {
+  double bound = 1.0 / sqrt((double)m->shape.in_elems);
+  for (int64_t i = 0; i < m->nparams; i++)
+    m->params[i] = (float)((2.0 * rng_uniform(rng) - 1.0) * bound);
+}
+
+static int logreg_forward(Model *m, const float *x, int64_t n, float *logits, int train) {
+  const int K = m->num_outputs;
+  const int64_t D = m->shape.in_elems;
+  const float *W = m->params, *b = m->params + (int64_t)K * D;
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < K; k++) logits[i * K + k] = b[k];
+  if (n > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)D, 1.0f, x, (int)D, W,
+                (int)D, 1.0f, logits, K);
+  return MH_OK;
+}
+
+static int logreg_backward(Model *m, const float *x, const float *dlogits, int64_t n) {
+  const int K = m->num_outputs;
+  const int64_t D = m->shape.in_elems;
+  float *dW = m->grads, *db = m->grads + (int64_t)K * D;
+  if (n == 0) return MH_OK;
+  /* dW += dlogits^T x ; db += column sums of dlogits */
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)D, (int)n, 1.0f, dlogits, K, x,
+              (int)D, 1.0f, dW, (int)D);
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < K; k++) db[k] += dlogits[i * K + k];
+  return MH_OK;
+}
+
+static int logreg_create(const CfgRef *config, const ModelShape *shape, Model **out) {
+  static const char *const keys[] = {"num_classes", "input_dim", NULL};
+  MH_TRY(cfg_check_keys(config, keys));
+  int64_t k = 0, d = 0;
+  MH_TRY(cfg_get_int(config, "num_classes", shape->num_classes, 2, 1 << 20, &k));
+  MH_TRY(cfg_get_int(config, "input_dim", shape->in_elems, 1, INT32_MAX, &d));
+  if (k != shape->num_classes) {
+    CfgRef at;
+    cfg_child(config, "num_classes", &at);
+    return cfg_errorf(&at, "is %lld but the training store has %d classes", (long long)k,
+                      shape->num_classes);
+  }
+  if (d != shape->in_elems) {
+    CfgRef at;
+    cfg_child(config, "input_dim", &at);
+    return cfg_errorf(&at, "is %lld but the training store has %lld features per sample",
+                      (long long)d, (long long)shape->in_elems);
+  }
+  Model *m = mh_calloc(1, sizeof *m);
+  if (!m) return MH_ERR;
+  m->num_outputs = (int)k;
+  m->shape = *shape;
+  if (model_alloc(m, k * d + k, 0)) {
+    model_free(m);
+    return MH_ERR;
+  }
+  m->init = logreg_init;
+  m->forward = logreg_forward;
+  m->backward = logreg_backward;
+  *out = m;
+  return MH_OK;
+}
+
+const ModelType model_logistic_regression = {"LogisticRegression", logreg_create};

@@ -1,0 +1,68 @@
+/* model.h - the model interface and registry.
+ *
+ * A model owns one flat buffer of trainable parameters and one of gradients
+ * in the same layout, so data-parallel training averages gradients with a
+ * single allreduce and broadcasts a model with a single broadcast. Buffers
+ * that are state but not trained (batchnorm running statistics) live in a
+ * second flat buffer. Each model type is a plug-in: one file that defines a
+ * ModelType, plus one line in model_registry.c. Losses are separate
+ * (loss.h); a model maps inputs to logits and back-propagates d(loss)/d(logits). */
+#ifndef MH_MODEL_H
+#define MH_MODEL_H
+
+#include <stdint.h>
+
+#include "config/cfgtree.h"
+#include "core/rng.h"
+
+typedef struct {
+  int ndims;           /* per-sample input dims */
+  int64_t dims[4];     /* per-sample input shape, e.g. {3, 32, 32} */
+  int64_t in_elems;    /* product of dims */
+  int num_classes;     /* from the store; model.config.num_classes must agree */
+} ModelShape;
+
+typedef struct Model Model;
+
+typedef struct {
+  const char *id; /* model.id in the YAML, e.g. "LogisticRegression" */
+  /* Validate model.config (keys, ranges; errors via cfg_errorf) and build an
+   * uninitialised model for inputs of the given shape. */
+  int (*create)(const CfgRef *config, const ModelShape *shape, Model **out);
+} ModelType;
+
+struct Model {
+  const ModelType *type;
+  ModelShape shape;
+  int num_outputs;   /* logits per sample */
+  int64_t nparams;   /* trainable parameters */
+  float *params;     /* [nparams] */
+  float *grads;      /* [nparams], accumulated by backward */
+  int64_t nbuffers;  /* non-trained state (e.g. BN running stats) */
+  float *buffers;    /* [nbuffers] or NULL */
+  void *impl;        /* the model type's own state */
+  /* Default initialisation (PyTorch's rules), drawn from rng. */
+  void (*init)(Model *m, Rng *rng);
+  /* logits[n * num_outputs] for x[n * in_elems]. train = 1 keeps what
+   * backward needs and uses training-mode layers. */
+  int (*forward)(Model *m, const float *x, int64_t n, float *logits, int train);
+  /* Add to grads the gradient of sum_i loss_i, given dlogits = d(sum loss)/d(logits)
+   * of the last forward(train = 1) on the same x. */
+  int (*backward)(Model *m, const float *x, const float *dlogits, int64_t n);
+  void (*destroy)(Model *m);
+};
+
+/* Look up a model type by id; NULL if unknown. */
+const ModelType *model_find(const char *id);
+/* Comma-separated list of registered ids, for error messages. */
+const char *model_list(void);
+/* Create model.id with model.config: unknown ids give a FILE:LINE error. */
+int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,
+                 const ModelShape *shape, Model **out);
+void model_free(Model *m);
+void model_zero_grad(Model *m);
+
+/* Helpers for model implementations: allocate params/grads (zeroed). */
+int model_alloc(Model *m, int64_t nparams, int64_t nbuffers);
+
+#endif

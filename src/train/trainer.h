@@ -1,0 +1,36 @@
+/* trainer.h - data-parallel training of one trigger's training set.
+ *
+ * Every rank calls trainer_run with the same key list (broadcast by rank
+ * 0). Each epoch visits the keys in a seeded order that does not depend on
+ * the number of ranks; each global batch of training.batch_size keys is
+ * split into per-rank slices (dist_slice); each rank reads its slice from
+ * the store, runs forward/backward, and the summed gradients are averaged
+ * over the global batch with one allreduce, so every rank applies the same
+ * update. Losses are weighted when weights are given. */
+#ifndef MH_TRAINER_H
+#define MH_TRAINER_H
+
+#include <stdint.h>
+
+#include "config/pipeline.h"
+#include "data/store.h"
+#include "train/model.h"
+#include "train/optim.h"
+
+typedef struct {
+  int64_t samples;      /* samples passed, all epochs, all ranks */
+  int64_t steps;        /* optimizer steps */
+  int64_t epochs;       /* epochs run */
+  double first_loss;    /* mean loss of the first epoch */
+  double last_loss;     /* mean loss of the last epoch */
+  double seconds;       /* wall time of trainer_run */
+  double read_seconds;  /* this rank: reading features */
+  double comm_seconds;  /* this rank: allreduce */
+} TrainStats;
+
+/* Train m on keys[n] (weights may be NULL). seed decides the shuffle order
+ * (derived per epoch). NaN or infinite loss is an error that says what to do. */
+int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
+                int64_t n, const TrainingConfig *tc, uint64_t seed, TrainStats *st);
+
+#endif

@@ -1,0 +1,11 @@
+/* trigger_registry.c - every trigger; adding a trigger is one line here. */
+#include "trigger/trigger.h"
+
+extern const TriggerType trigger_time;
+extern const TriggerType trigger_data_amount;
+
+const TriggerType *const trigger_registry[] = {
+    &trigger_time,
+    &trigger_data_amount,
+    NULL,
+};

@@ -1,0 +1,62 @@
+# cli_errors.sh - bad input gets one clear message and a non-zero exit, on
+# one rank and on two, and never hangs; every command has --help.
+. "$(dirname "$0")/lib.sh"
+W=$PWD/tmp_cli
+rm -rf "$W" && mkdir -p "$W"
+CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
+
+for c in run validate synth ingest; do
+  check "modyn $c --help" bash -c "'$MODYN_BIN' $c --help | grep -q '^usage: modyn $c'"
+done
+check "modyn --help lists commands" bash -c "'$MODYN_BIN' --help | grep -q '^  validate'"
+"$MODYN_BIN" frobnicate > /dev/null 2>&1
+check_eq "unknown command exit code" "$?" 2
+"$MODYN_BIN" run --no-such-option x.yaml > /dev/null 2> "$W/opt.err"
+check_eq "unknown option exit code" "$?" 2
+check_eq "unknown option message" "$(head -1 "$W/opt.err")" "modyn run: unknown option --no-such-option"
+
+# Missing file.
+"$MODYN_BIN" validate "$W/nope.yaml" > /dev/null 2> "$W/missing.err"
+check_eq "missing config exit" "$?" 1
+check_eq "missing config message" "$(cat "$W/missing.err")" \
+  "modyn: error: cannot read $W/nope.yaml: No such file or directory"
+
+# Plug-in errors found by validate, with file:line and path.
+sed 's/id: TimeTrigger/id: TimeTriger/' "$CFG" > "$W/bad_trigger.yaml"
+"$MODYN_BIN" validate --data-dir "$W" "$W/bad_trigger.yaml" > /dev/null 2> "$W/bt.err"
+check_eq "unknown trigger exit" "$?" 1
+line=$(grep -n 'id: TimeTriger' "$W/bad_trigger.yaml" | cut -d: -f1)
+check_eq "unknown trigger message" "$(cat "$W/bt.err")" \
+  "modyn: error: $W/bad_trigger.yaml:$line: trigger.id: unknown trigger \"TimeTriger\"; available: TimeTrigger, DataAmountTrigger"
+
+"$MODYN_BIN" validate --syntax-only --set trigger.every=1year "$CFG" > /dev/null 2>&1
+check_eq "syntax-only ignores plug-in fields" "$?" 0
+"$MODYN_BIN" validate --data-dir "$W" --set trigger.every=1year "$CFG" > /dev/null 2> "$W/every.err"
+check_eq "bad duration via --set" "$(cat "$W/every.err")" \
+  "modyn: error: --set trigger.every: expected a duration like 30d (<int> then one of s m h d w y), got \"1year\""
+
+# A store that does not exist: the message says how to make one.
+"$MODYN_BIN" validate --data-dir "$W/none" "$CFG" > /dev/null 2> "$W/store.err"
+check_eq "missing store exit" "$?" 1
+check "missing store message names the store" grep -q "cannot open store $W/none/quickstart/train" "$W/store.err"
+
+# The same under mpirun -n 2: one message, exit 1, no hang.
+start=$(date +%s)
+mpi 2 "$MODYN_BIN" run --data-dir "$W/none" --out "$W/run2" "$CFG" > "$W/run2.out" 2> "$W/run2.err"
+rc=$?
+took=$(( $(date +%s) - start ))
+check "2-rank run with a missing store fails" test "$rc" -ne 0
+check "2-rank failure ends in under 30 s (took ${took}s)" test "$took" -lt 30
+check_eq "one error message for 2 ranks" "$(grep -c 'modyn: error' "$W/run2.err")" 1
+
+# A model/store mismatch found at setup.
+mkdir -p "$W/d" && "$MODYN_BIN" synth --out "$W/d/quickstart" --years 2 --train-per-year 20 --test-per-year 10 > /dev/null
+"$MODYN_BIN" validate --data-dir "$W/d" --set model.config.num_classes=3 "$CFG" > /dev/null 2> "$W/k.err"
+check_eq "num_classes mismatch" "$(cat "$W/k.err")" \
+  "modyn: error: --set model.config.num_classes: is 3 but the training store has 4 classes"
+sed 's/num_classes: 4/num_classes: 5/' "$CFG" > "$W/k5.yaml"
+"$MODYN_BIN" validate --data-dir "$W/d" "$W/k5.yaml" > /dev/null 2> "$W/k5.err"
+line=$(grep -n 'num_classes: 5' "$W/k5.yaml" | cut -d: -f1)
+check_eq "num_classes mismatch in the file" "$(cat "$W/k5.err")" \
+  "modyn: error: $W/k5.yaml:$line: model.config.num_classes: is 5 but the training store has 4 classes"
+finish cli_errors

@@ -1,0 +1,186 @@
+/* test_train.c - the training core: softmax cross-entropy against hand
+ * values, a finite-difference check of LogisticRegression's gradient,
+ * SGD/Adam steps against hand-computed updates, and a bit-identical
+ * checkpoint round trip. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfgtree.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "testutil.h"
+#include "train/checkpoint.h"
+#include "train/loss.h"
+#include "train/model.h"
+#include "train/optim.h"
+
+static void test_loss(void) {
+  const float z[6] = {1, 2, 3, 0, 0, 0};
+  const int32_t y[2] = {2, 0};
+  const float w[2] = {2.0f, 1.0f};
+  float d[6], per[2];
+  double sum = 0;
+  CHECK_OK(loss_softmax_ce(z, y, w, 2, 3, d, &sum, per));
+  /* log(e + e^2 + e^3) - 3 = 0.4076059645; log 3 = 1.0986122887 */
+  CHECK_NEAR(per[0], 0.4076059645, 1e-6);
+  CHECK_NEAR(per[1], 1.0986122887, 1e-6);
+  CHECK_NEAR(sum, 2 * 0.4076059645 + 1.0986122887, 1e-6);
+  /* softmax(1,2,3) = 0.0900305732, 0.2447284711, 0.6652409558; times w = 2 */
+  CHECK_NEAR(d[0], 2 * 0.0900305732, 1e-6);
+  CHECK_NEAR(d[1], 2 * 0.2447284711, 1e-6);
+  CHECK_NEAR(d[2], 2 * (0.6652409558 - 1), 1e-6);
+  CHECK_NEAR(d[3], 1.0 / 3 - 1, 1e-6);
+  CHECK_NEAR(d[4], 1.0 / 3, 1e-6);
+  const int32_t bad[1] = {3};
+  CHECK(loss_softmax_ce(z, bad, NULL, 1, 3, d, &sum, NULL) == MH_ERR);
+  CHECK_STR(mh_error(), "label 3 is outside [0, 3)");
+}
+
+static Model *make_logreg(int D, int K, CfgDoc *doc) {
+  char yaml[64];
+  snprintf(yaml, sizeof yaml, "num_classes: %d\n", K);
+  if (cfg_load_string("model.yaml", yaml, doc)) return NULL;
+  CfgRef root = cfg_root(doc), id = root;
+  ModelShape shape = {1, {D, 0, 0, 0}, D, K};
+  Model *m = NULL;
+  if (model_create("LogisticRegression", &id, &root, &shape, &m)) return NULL;
+  return m;
+}
+
+static double batch_loss(Model *m, const float *x, const int32_t *y, int n, float *logits) {
+  double sum = 0;
+  m->forward(m, x, n, logits, 1);
+  loss_softmax_ce(logits, y, NULL, n, m->num_outputs, NULL, &sum, NULL);
+  return sum;
+}
+
+/* Central differences on every parameter; tolerance 1e-3 abs + 1e-2 rel
+ * (float32 forward, step 1e-2). */
+static void test_gradcheck(void) {
+  enum { D = 5, K = 3, N = 7 };
+  CfgDoc doc;
+  Model *m = make_logreg(D, K, &doc);
+  CHECK(m != NULL);
+  if (!m) return;
+  Rng rng;
+  rng_seed(&rng, 1);
+  m->init(m, &rng);
+  float x[N * D], logits[N * K], dl[N * K];
+  int32_t y[N];
+  for (int i = 0; i < N * D; i++) x[i] = (float)rng_normal(&rng);
+  for (int i = 0; i < N; i++) y[i] = (int32_t)rng_below(&rng, K);
+  double sum;
+  model_zero_grad(m);
+  m->forward(m, x, N, logits, 1);
+  loss_softmax_ce(logits, y, NULL, N, K, dl, &sum, NULL);
+  m->backward(m, x, dl, N);
+  double worst = 0;
+  const double h = 1e-2;
+  for (int64_t p = 0; p < m->nparams; p++) {
+    float keep = m->params[p];
+    m->params[p] = keep + (float)h;
+    double up = batch_loss(m, x, y, N, logits);
+    m->params[p] = keep - (float)h;
+    double down = batch_loss(m, x, y, N, logits);
+    m->params[p] = keep;
+    double num = (up - down) / (2 * h);
+    double err = fabs(num - m->grads[p]) / (1e-3 + 1e-2 * fabs(num));
+    if (err > worst) worst = err;
+  }
+  printf("logreg gradcheck: worst scaled error %.3g (must be <= 1)\n", worst);
+  CHECK(worst <= 1.0);
+  model_free(m);
+  cfg_doc_free(&doc);
+}
+
+static void test_optim(void) {
+  OptimizerConfig oc;
+  memset(&oc, 0, sizeof oc);
+  oc.num_groups = 1;
+  oc.groups[0] = (ParamGroupConfig){"model", 0.1, 0.9, 0.1, 0, 0.9, 0.999, 1e-8};
+  strcpy(oc.algorithm, "SGD");
+  Optimizer o;
+  float p[1] = {1.0f};
+  const float g[1] = {0.5f};
+  CHECK_OK(optim_init(&o, &oc, 1));
+  optim_step(&o, p, g); /* d = 0.5 + 0.1*1 = 0.6; buf = 0.6; p = 0.94 */
+  CHECK_NEAR(p[0], 0.94, 1e-6);
+  optim_step(&o, p, g); /* d = 0.594; buf = 0.9*0.6 + 0.594 = 1.134; p = 0.8266 */
+  CHECK_NEAR(p[0], 0.8266, 1e-6);
+  optim_free(&o);
+
+  oc.groups[0].nesterov = 1;
+  p[0] = 1.0f;
+  CHECK_OK(optim_init(&o, &oc, 1));
+  optim_step(&o, p, g); /* d = 0.6 + 0.9*0.6 = 1.14; p = 0.886 */
+  CHECK_NEAR(p[0], 0.886, 1e-6);
+  optim_free(&o);
+
+  strcpy(oc.algorithm, "Adam");
+  oc.groups[0].weight_decay = 0;
+  p[0] = 1.0f;
+  CHECK_OK(optim_init(&o, &oc, 1));
+  optim_step(&o, p, g); /* first Adam step moves by lr * sign(g) */
+  CHECK_NEAR(p[0], 0.9, 1e-6);
+  optim_free(&o);
+
+  strcpy(oc.algorithm, "AdamW");
+  oc.groups[0].weight_decay = 0.5;
+  p[0] = 1.0f;
+  CHECK_OK(optim_init(&o, &oc, 1));
+  optim_step(&o, p, g); /* p = 1*(1 - 0.1*0.5) - 0.1 = 0.85 */
+  CHECK_NEAR(p[0], 0.85, 1e-6);
+  optim_free(&o);
+}
+
+static void test_checkpoint(void) {
+  const char *dir = test_tmpdir("checkpoint");
+  char path[600];
+  snprintf(path, sizeof path, "%s/trigger_0003.h5", dir);
+  CfgDoc d1, d2;
+  Model *a = make_logreg(6, 4, &d1), *b = make_logreg(6, 4, &d2);
+  CHECK(a && b);
+  if (!a || !b) return;
+  Rng rng;
+  rng_seed(&rng, 5);
+  a->init(a, &rng);
+  OptimizerConfig oc;
+  memset(&oc, 0, sizeof oc);
+  oc.num_groups = 1;
+  oc.groups[0] = (ParamGroupConfig){"model", 0.01, 0.9, 0, 0, 0.9, 0.999, 1e-8};
+  strcpy(oc.algorithm, "Adam");
+  Optimizer oa, ob;
+  CHECK_OK(optim_init(&oa, &oc, a->nparams));
+  CHECK_OK(optim_init(&ob, &oc, b->nparams));
+  for (int64_t i = 0; i < a->nparams; i++) a->grads[i] = (float)rng_normal(&rng);
+  optim_step(&oa, a->params, a->grads);
+  optim_step(&oa, a->params, a->grads);
+  CheckpointMeta meta = {3, 100, 199, 2, 1234}, back;
+  CHECK_OK(checkpoint_write(path, a, &oa, &meta));
+  CHECK_OK(checkpoint_read(path, b, &ob, &back));
+  CHECK(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0);
+  CHECK(memcmp(oa.m, ob.m, (size_t)a->nparams * sizeof(float)) == 0);
+  CHECK(memcmp(oa.v, ob.v, (size_t)a->nparams * sizeof(float)) == 0);
+  CHECK_EQ_INT(ob.step, 2);
+  CHECK_EQ_INT(back.trigger, 3);
+  CHECK_EQ_INT(back.first_timestamp, 100);
+  CHECK_EQ_INT(back.last_timestamp, 199);
+  CHECK_EQ_INT(back.parent, 2);
+  CHECK_EQ_INT(back.num_samples, 1234);
+  optim_free(&oa);
+  optim_free(&ob);
+  model_free(a);
+  model_free(b);
+  cfg_doc_free(&d1);
+  cfg_doc_free(&d2);
+}
+
+int main(void) {
+  mh_hdf5_quiet();
+  test_loss();
+  test_gradcheck();
+  test_optim();
+  test_checkpoint();
+  return test_finish("test_train");
+}

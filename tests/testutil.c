@@ -1,0 +1,24 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+int test_failures = 0;
+int test_checks = 0;
+
+int test_finish(const char *name) {
+  printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
+  return test_failures ? 1 : 0;
+}
+
+const char *test_tmpdir(const char *name) {
+  static char path[512];
+  char cmd[600];
+  snprintf(path, sizeof path, "tmp_%s", name);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "cannot create %s\n", path);
+    exit(1);
+  }
+  return path;
+}
