@@ -258,7 +258,7 @@ static void test_overrides_tree(void) {
   CHECK_FAILS_WITH(cfg_apply_override(&doc, "a.s=x: y"),
                    "--set a.s=x: y: the value must be a scalar, [a, sequence] or {a: mapping}; "
                    "quote values that contain \": \" or start with \"- \"");
-  /* Failed overrides leave the tree as it was. */
+  /* A failed override leaves the value it aimed at alone. */
   CHECK_OK(cfg_get_int(&a, "s", 0, 0, 100, &v));
   CHECK_EQ_INT(v, 7);
   cfg_doc_free(&doc);

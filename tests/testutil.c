@@ -13,7 +13,7 @@ int test_finish(const char *name) {
 
 const char *test_tmpdir(const char *name) {
   static char path[512];
-  char cmd[600];
+  char cmd[1200];
   snprintf(path, sizeof path, "tmp_%s", name);
   snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
   if (system(cmd) != 0) {

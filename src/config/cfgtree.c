@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -617,8 +616,8 @@ static const char *kind_name(CfgKind k) {
   return k == CFG_MAP ? "a mapping" : k == CFG_SEQ ? "a sequence" : "a scalar";
 }
 
-/* The child slot named by step in container c, or NULL when absent. Sets
- * *err when the step does not fit the container's kind. */
+/* The child slot named by step s in container c (whose kind the caller has
+ * checked), or NULL when absent. */
 static CfgNode **override_slot(CfgNode *c, const OverrideStep *s) {
   if (s->key[0]) {
     int i = node_find(c, s->key);
@@ -712,7 +711,7 @@ int cfg_apply_override(CfgDoc *doc, const char *assignment) {
     memcpy(path, child_path, sizeof path);
   }
   node_free(value); /* not reached: the last step returns */
-  return MH_OK;
+  return MH_ERR;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -8,7 +8,6 @@
 #include "config/pipeline.h"
 
 #include <float.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
