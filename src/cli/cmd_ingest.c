@@ -155,8 +155,8 @@ int cmd_ingest(int argc, char **argv) {
       fprintf(stderr, "modyn: error: %s\n", mh_error());
       rc = 1;
     } else {
-      LOG0("wrote %s: %lld samples in %d shards (keys %lld..%lld, %d classes)\n", a.o.out,
-           (long long)res.samples, res.shards, (long long)res.first_key,
+      LOG0("wrote %s: %lld samples in %d shard%s (keys %lld..%lld, %d classes)\n", a.o.out,
+           (long long)res.samples, res.shards, res.shards == 1 ? "" : "s", (long long)res.first_key,
            (long long)(res.first_key + res.samples - 1), res.num_classes);
     }
   }

@@ -138,8 +138,8 @@ int cmd_synth(int argc, char **argv) {
       rc = 1;
     } else {
       for (int s = 0; s < 2; s++)
-        LOG0("wrote %s: %lld samples in %d shards\n", info[s].dir, (long long)info[s].samples,
-             info[s].shards);
+        LOG0("wrote %s: %lld samples in %d shard%s\n", info[s].dir, (long long)info[s].samples,
+             info[s].shards, info[s].shards == 1 ? "" : "s");
     }
   }
   int inited = 0;

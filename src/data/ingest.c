@@ -1,0 +1,151 @@
+/* ingest.c - see ingest.h: the format registry, option access, and the sink
+ * that turns rows into shards. */
+#include "data/ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+extern const IngestFormat ingest_format_idx; /* ingest_idx.c */
+extern const IngestFormat ingest_format_csv; /* ingest_csv.c */
+
+/* The registry: adding a format is one file plus one line here. */
+const IngestFormat *const ingest_formats[] = {
+    &ingest_format_idx,
+    &ingest_format_csv,
+    NULL,
+};
+
+const IngestFormat *ingest_find(const char *name) {
+  for (int i = 0; ingest_formats[i]; i++)
+    if (!strcmp(ingest_formats[i]->name, name)) return ingest_formats[i];
+  return NULL;
+}
+
+void ingest_options_init(IngestOptions *o) {
+  memset(o, 0, sizeof *o);
+  o->shard_size = 100000;
+}
+
+int ingest_set(IngestOptions *o, const char *name, const char *value) {
+  for (int i = 0; i < o->nargs; i++) {
+    if (!strcmp(o->args[i].name, name)) {
+      o->args[i].value = value ? value : "";
+      return MH_OK;
+    }
+  }
+  if (o->nargs == INGEST_MAX_ARGS) return mh_errorf("too many ingest options (at most %d)", INGEST_MAX_ARGS);
+  o->args[o->nargs].name = name;
+  o->args[o->nargs].value = value ? value : "";
+  o->nargs++;
+  return MH_OK;
+}
+
+const char *ingest_get(const IngestOptions *o, const char *name) {
+  for (int i = 0; i < o->nargs; i++)
+    if (!strcmp(o->args[i].name, name)) return o->args[i].value;
+  return NULL;
+}
+
+int ingest_get_i64(const IngestOptions *o, const char *name, int64_t def, int64_t *out) {
+  const char *v = ingest_get(o, name);
+  if (!v) {
+    *out = def;
+    return MH_OK;
+  }
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || end == v || *end) return mh_errorf("--%s expects an integer, got \"%s\"", name, v);
+  *out = x;
+  return MH_OK;
+}
+
+static int format_has(const IngestFormat *f, const char *name) {
+  for (const IngestOpt *op = f->opts; op->name; op++)
+    if (!strcmp(op->name, name)) return 1;
+  return 0;
+}
+
+int ingest_run(const char *format, const IngestOptions *o, IngestResult *res) {
+  memset(res, 0, sizeof *res);
+  const IngestFormat *f = format ? ingest_find(format) : NULL;
+  if (!f) {
+    char names[256] = "";
+    for (int i = 0; ingest_formats[i]; i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+               ingest_formats[i]->name);
+    if (!format) return mh_errorf("--format is required (one of: %s)", names);
+    return mh_errorf("unknown --format %s (one of: %s)", format, names);
+  }
+  if (!o->out || !o->out[0]) return mh_errorf("--out DIR is required");
+  if (o->shard_size < 1)
+    return mh_errorf("--shard-size must be >= 1, got %lld", (long long)o->shard_size);
+  if (o->num_classes < 0) return mh_errorf("--num-classes must be >= 1, got %d", o->num_classes);
+  for (int i = 0; i < o->nargs; i++) {
+    if (format_has(f, o->args[i].name)) continue;
+    const char *owner = NULL;
+    for (int j = 0; ingest_formats[j] && !owner; j++)
+      if (format_has(ingest_formats[j], o->args[i].name)) owner = ingest_formats[j]->name;
+    if (owner)
+      return mh_errorf("--%s is an option of --format %s, not %s", o->args[i].name, owner,
+                       f->name);
+    return mh_errorf("--%s is not an option of --format %s", o->args[i].name, f->name);
+  }
+  return f->run(o, res);
+}
+
+int ingest_sink_open(IngestSink *k, const IngestOptions *o, const StoreSchema *schema,
+                     IngestResult *res) {
+  memset(k, 0, sizeof *k);
+  k->shard_size = o->shard_size;
+  k->res = res;
+  k->next_key = o->key_start;
+  if (store_writer_open(o->out, schema, o->append, &k->w) != MH_OK) {
+    if (!o->append && strstr(mh_error(), "already holds a store")) {
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", mh_error());
+      mh_errorf("%s, or add to it with --append", msg);
+    }
+    return MH_ERR;
+  }
+  if (o->append && !o->has_key_start && k->w.next_shard > 0) {
+    /* Continue after the largest key already in the store. */
+    Store s;
+    MH_TRY(store_open(o->out, &s));
+    int64_t mx = s.keys[s.key_order[s.n - 1]];
+    store_close(&s);
+    k->next_key = mx + 1;
+  }
+  res->num_classes = schema->num_classes;
+  res->first_key = k->next_key;
+  return MH_OK;
+}
+
+int ingest_sink_write(IngestSink *k, int64_t n, const int64_t *timestamps, const int32_t *labels,
+                      const void *features) {
+  const StoreSchema *sc = &k->w.schema;
+  int64_t elems = 1;
+  for (int i = 0; i < sc->ndims; i++) elems *= sc->dims[i];
+  const size_t row_bytes = (size_t)elems * (size_t)feat_type_size(sc->type);
+  int64_t cap = n < k->shard_size ? n : k->shard_size;
+  int64_t *keys = mh_malloc((size_t)cap * sizeof *keys);
+  if (!keys) return MH_ERR;
+  int rc = MH_OK;
+  for (int64_t r0 = 0; r0 < n && !rc; r0 += cap) {
+    int64_t len = n - r0 < cap ? n - r0 : cap;
+    for (int64_t i = 0; i < len; i++) keys[i] = k->next_key + i;
+    rc = store_write_shard(&k->w, len, keys, timestamps + r0, labels + r0,
+                           (const unsigned char *)features + (size_t)r0 * row_bytes);
+    if (!rc) {
+      k->next_key += len;
+      k->res->samples += len;
+      k->res->shards++;
+    }
+  }
+  free(keys);
+  return rc;
+}
