@@ -1,4 +1,5 @@
 /* main.c - the modyn binary: initialise MPI, dispatch to a subcommand. */
+#include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,9 @@ int main(int argc, char **argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   mh_log_init();
   mh_hdf5_quiet();
+  /* HDF5 1.10 can crash in its atexit cleanup after a failed write (a full
+   * disk); we close our handles ourselves, so skip that cleanup. */
+  H5dont_atexit();
 
   int rc = 0;
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

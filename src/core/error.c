@@ -111,16 +111,28 @@ int mh_mpi_error(int rc, const char *call, const char *file, int line) {
   return mh_errorf("%s:%d: %s failed: %s", file, line, call, s);
 }
 
-/* Walk HDF5's error stack and keep the innermost (first) description. */
+/* Walking downward, entry 0 is the API call's own message ("can't write
+ * data") and the last entry the innermost cause ("No space left on
+ * device"): keep both. */
+typedef struct {
+  char outer[256];
+  char inner[256];
+} H5Detail;
+
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  char *out = data;
-  if (n == 0 && e->desc) snprintf(out, 512, "%s (in %s)", e->desc, e->func_name);
+  H5Detail *d = data;
+  if (!e->desc) return 0;
+  if (n == 0) snprintf(d->outer, sizeof d->outer, "%s (in %s)", e->desc, e->func_name);
+  else snprintf(d->inner, sizeof d->inner, "%s", e->desc);
   return 0;
 }
 
 int mh_h5_error(const char *call, const char *file, int line) {
-  char detail[512] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, detail);
+  H5Detail d = {"", ""};
+  char detail[560] = "";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &d);
+  if (d.inner[0]) snprintf(detail, sizeof detail, "%s: %s", d.outer, d.inner);
+  else snprintf(detail, sizeof detail, "%s", d.outer);
   H5Eclear2(H5E_DEFAULT);
   return mh_errorf("%s:%d: HDF5 %s failed%s%s", file, line, call,
                    detail[0] ? ": " : "", detail);

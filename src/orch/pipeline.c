@@ -105,9 +105,14 @@ static int init_model_weights(Run *r) {
 
 /* ---- setup -------------------------------------------------------------- */
 
+/* Plug-ins that need only the configuration come first, so `modyn
+ * validate` reports configuration mistakes before it touches any store. */
 static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) {
   r->cfg = cfg;
-  CfgRef data_ref;
+  if (with_orchestrator) {
+    MH_TRY(trigger_create(&cfg->trigger, &r->trigger));
+    MH_TRY(selector_create(&cfg->selection, &r->selector));
+  }
   if (store_open(cfg->data.path, &r->train)) return mh_error_context("training data");
   const StoreSchema *sc = &r->train.schema;
   r->shape.ndims = sc->ndims;
@@ -117,15 +122,10 @@ static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) 
   CfgRef root = cfg_root(&cfg->doc), model_ref, id_ref;
   cfg_child(&root, "model", &model_ref);
   cfg_child(&model_ref, "id", &id_ref);
-  (void)data_ref;
   MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &r->shape, &r->model));
   MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model->nparams));
   MH_TRY(evaluation_init(&r->ev, cfg, sc->num_classes, &r->shape));
   for (int t = 0; t < r->ev.ntasks; t++) r->total_iv += r->ev.tasks[t].niv;
-  if (with_orchestrator) {
-    MH_TRY(trigger_create(&cfg->trigger, &r->trigger));
-    MH_TRY(selector_create(&cfg->selection, &r->selector));
-  }
   return MH_OK;
 }
 
