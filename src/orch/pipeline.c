@@ -94,12 +94,26 @@ static void event(Run *r, const char *fmt, ...) {
   fflush(r->events);
 }
 
+/* The starting weights: seeded initialisation, or the weights of a stored
+ * checkpoint (initial_model: pretrained). Rank 0 makes them, all get them. */
 static int init_model_weights(Run *r) {
+  const TrainingConfig *tc = &r->cfg->training;
+  int rc = MH_OK;
   if (mh_log_rank == 0) {
-    Rng rng;
-    rng_seed(&rng, (uint64_t)r->cfg->training.seed);
-    r->model->init(r->model, &rng);
+    if (!strcmp(tc->initial_model, "pretrained")) {
+      CheckpointMeta meta;
+      rc = checkpoint_read(tc->initial_model_path, r->model, NULL, &meta);
+      if (rc) mh_error_context("training.initial_model_path");
+    } else {
+      Rng rng;
+      rng_seed(&rng, (uint64_t)tc->seed);
+      r->model->init(r->model, &rng);
+    }
   }
+  /* Rank 0 alone may fail: tell the others before the broadcast. */
+  int ok = rc == MH_OK;
+  MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (!ok) return mh_log_rank == 0 ? MH_ERR : mh_errorf("rank 0 could not build the initial model");
   return dist_bcast_model(r->model);
 }
 
@@ -109,6 +123,9 @@ static int init_model_weights(Run *r) {
  * validate` reports configuration mistakes before it touches any store. */
 static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) {
   r->cfg = cfg;
+  if (strcmp(cfg->training.optimization_criterion, "CrossEntropyLoss"))
+    return mh_errorf("training.optimization_criterion.name: %s is not implemented yet; use "
+                     "CrossEntropyLoss", cfg->training.optimization_criterion);
   if (with_orchestrator) {
     MH_TRY(trigger_create(&cfg->trigger, &r->trigger));
     MH_TRY(selector_create(&cfg->selection, &r->selector));
