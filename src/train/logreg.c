@@ -16,7 +16,18 @@ static void logreg_init(Model *m, Rng *rng) {
     m->params[i] = (float)((2.0 * rng_uniform(rng) - 1.0) * bound);
 }
 
+/* The "penultimate layer" of a linear model is its input: keep a pointer to
+ * the last forward's x (valid while the caller keeps x alive). */
+typedef struct {
+  const float *last_x;
+} LogReg;
+
+static const float *logreg_embedding(const Model *m) { return ((const LogReg *)m->impl)->last_x; }
+
+static void logreg_destroy(Model *m) { free(m->impl); }
+
 static int logreg_forward(Model *m, const float *x, int64_t n, float *logits, int train) {
+  ((LogReg *)m->impl)->last_x = x;
   const int K = m->num_outputs;
   const int64_t D = m->shape.in_elems;
   const float *W = m->params, *b = m->params + (int64_t)K * D;
@@ -67,6 +78,14 @@ static int logreg_create(const CfgRef *config, const ModelShape *shape, Model **
     model_free(m);
     return MH_ERR;
   }
+  m->impl = mh_calloc(1, sizeof(LogReg));
+  if (!m->impl) {
+    model_free(m);
+    return MH_ERR;
+  }
+  m->embed_dim = (int)d;
+  m->embedding = logreg_embedding;
+  m->destroy = logreg_destroy;
   m->init = logreg_init;
   m->forward = logreg_forward;
   m->backward = logreg_backward;

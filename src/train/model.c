@@ -54,3 +54,18 @@ void model_free(Model *m) {
   free(m->buffers);
   free(m);
 }
+
+int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, float *out) {
+  if (m->embed_dim <= 0 || !m->embedding) return mh_errorf("model %s has no embedding", m->type->id);
+  const float *emb = m->embedding(m);
+  const int K = m->num_outputs, E = m->embed_dim;
+  for (int64_t i = 0; i < n; i++) {
+    float *g = out + i * (int64_t)K * (E + 1);
+    for (int k = 0; k < K; k++) {
+      float d = dlogits[i * K + k];
+      for (int e = 0; e < E; e++) g[k * (E + 1) + e] = d * emb[i * E + e];
+      g[k * (E + 1) + E] = d;
+    }
+  }
+  return MH_OK;
+}

@@ -40,6 +40,8 @@ struct Model {
   float *grads;      /* [nparams], accumulated by backward */
   int64_t nbuffers;  /* non-trained state (e.g. BN running stats) */
   float *buffers;    /* [nbuffers] or NULL */
+  int embed_dim;     /* size of the penultimate representation (the input of the
+                        last linear layer); 0 when the model has none */
   void *impl;        /* the model type's own state */
   /* Default initialisation (PyTorch's rules), drawn from rng. */
   void (*init)(Model *m, Rng *rng);
@@ -49,6 +51,10 @@ struct Model {
   /* Add to grads the gradient of sum_i loss_i, given dlogits = d(sum loss)/d(logits)
    * of the last forward(train = 1) on the same x. */
   int (*backward)(Model *m, const float *x, const float *dlogits, int64_t n);
+  /* Penultimate-layer embeddings of the last forward(), [n * embed_dim],
+   * valid until the next forward; NULL when embed_dim is 0. Drift
+   * detection, KCenter and CRAIG use these. */
+  const float *(*embedding)(const Model *m);
   void (*destroy)(Model *m);
 };
 
@@ -61,6 +67,12 @@ int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,
                  const ModelShape *shape, Model **out);
 void model_free(Model *m);
 void model_zero_grad(Model *m);
+
+/* Per-sample gradient of the last linear layer (weights then bias), in
+ * closed form from the embedding of the last forward and dlogits:
+ * out[i] = dlogits_i (x) [emb_i, 1], [n * num_outputs * (embed_dim + 1)].
+ * GradNorm, CRAIG and GradMatch use it. MH_ERR when embed_dim is 0. */
+int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, float *out);
 
 /* Helpers for model implementations: allocate params/grads (zeroed). */
 int model_alloc(Model *m, int64_t nparams, int64_t nbuffers);
