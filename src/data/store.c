@@ -20,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/sort.h"
 
 /* What users are told to do about a malformed shard. */
 #define SHARD_FIX "rewrite the shard (the layout is in docs/data.md)"
@@ -38,12 +42,26 @@ typedef struct {
   hid_t file;  /* shard file, opened read-only */
   hid_t feats; /* its /features dataset */
   hid_t space; /* dataspace of /features (reused for hyperslab selections) */
+  /* Direct path: for contiguous, unfiltered /features in native byte order,
+   * the file is mapped read-only and rows are copied straight from the
+   * mapping (no HDF5 call per read). NULL when the shard needs HDF5. */
+  const unsigned char *map; /* whole file */
+  size_t map_len;
+  const unsigned char *feat; /* map + offset of /features */
 } ShardHandles;
 
 typedef struct {
   ShardHandles *h;       /* [nshards], parallel to Store.shards */
   int64_t staging_bytes; /* cap on the feature read buffer */
+  int direct;            /* 1 when every shard has the direct path */
+  int dense;             /* keys are exactly dense_base .. dense_base + n - 1 */
+  int64_t dense_base;
+  int force_hdf5;        /* store_set_read_path(s, STORE_READ_HDF5) */
 } StorePriv;
+
+/* The Debian HDF5 build is not thread-safe: reads through HDF5 from
+ * prefetch threads take this lock. The direct path needs none. */
+static pthread_mutex_t g_h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One shard read and checked on its own, before it joins a store. */
 typedef struct {
@@ -85,6 +103,8 @@ static int feat_type_parse(const char *s, FeatType *t) {
 }
 
 static void handles_close(ShardHandles *h) {
+  if (h->map) munmap((void *)h->map, h->map_len);
+  h->map = h->feat = NULL;
   /* Reverse order of opening. */
   if (h->space >= 0) H5Sclose(h->space);
   if (h->feats >= 0) H5Dclose(h->feats);
@@ -337,6 +357,48 @@ static int read_meta(hid_t file, const char *path, const char *name, const TypeR
 
 /* Open one shard, read its attributes and metadata, and check everything
  * that can be checked without the other shards. */
+/* Set up the direct path when /features is contiguous, unfiltered and
+ * stored in this machine's byte order; otherwise leave it to HDF5. Only a
+ * failing mmap of a file that qualifies is an error. */
+static int shard_map(ShardLoad *L) {
+  hid_t dcpl = H5Dget_create_plist(L->h.feats);
+  if (dcpl < 0) return mh_h5_error("H5Dget_create_plist", __FILE__, __LINE__);
+  int contiguous = H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl) == 0;
+  H5Pclose(dcpl);
+  hid_t ft = H5Dget_type(L->h.feats);
+  hid_t native = L->schema.type == FEAT_F32  ? H5T_NATIVE_FLOAT
+                 : L->schema.type == FEAT_U8 ? H5T_NATIVE_UCHAR
+                                             : H5T_NATIVE_INT32;
+  int same_type = ft >= 0 && H5Tequal(ft, native) > 0;
+  if (ft >= 0) H5Tclose(ft);
+  haddr_t off = H5Dget_offset(L->h.feats);
+  H5Eclear2(H5E_DEFAULT);
+  if (!contiguous || !same_type || off == HADDR_UNDEF || L->n == 0) return MH_OK;
+  int fd = open(L->path, O_RDONLY);
+  if (fd < 0) return mh_errorf("cannot open %s: %s", L->path, strerror(errno));
+  struct stat st;
+  int rc = MH_OK;
+  int64_t bytes = L->n * feat_type_size(L->schema.type);
+  for (int i = 0; i < L->schema.ndims; i++) bytes *= L->schema.dims[i];
+  if (fstat(fd, &st) != 0) {
+    rc = mh_errorf("cannot stat %s: %s", L->path, strerror(errno));
+  } else if ((int64_t)off + bytes > (int64_t)st.st_size) {
+    rc = mh_errorf("%s: /features extends past the end of the file (truncated copy?); %s",
+                   L->path, SHARD_FIX);
+  } else {
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+      rc = mh_errorf("cannot map %s: %s", L->path, strerror(errno));
+    } else {
+      L->h.map = m;
+      L->h.map_len = (size_t)st.st_size;
+      L->h.feat = L->h.map + off;
+    }
+  }
+  close(fd);
+  return rc;
+}
+
 static int shard_load(const char *path, ShardLoad *L) {
   static const TypeRule key_rule = {H5T_INTEGER, 8, 0, "a 64-bit integer"};
   static const TypeRule label_rule = {H5T_INTEGER, 4, 0, "a 32-bit integer"};
@@ -347,6 +409,7 @@ static int shard_load(const char *path, ShardLoad *L) {
   };
   memset(L, 0, sizeof *L);
   L->h.file = L->h.feats = L->h.space = -1;
+  L->h.map = L->h.feat = NULL;
   snprintf(L->path, sizeof L->path, "%s", path);
 
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -449,6 +512,8 @@ static int shard_load(const char *path, ShardLoad *L) {
     rc = mh_h5_error("H5Dget_space", __FILE__, __LINE__);
     goto fail;
   }
+
+  if ((rc = shard_map(L))) goto fail;
 
   /* Values. */
   for (int64_t i = 0; i < L->n; i++) {
@@ -600,32 +665,68 @@ static int schema_mismatch(const char *path, const StoreSchema *got, const char 
                    path, what);
 }
 
-/* Sort rows by key into *order_out and reject duplicate keys. */
-static int build_key_order(const Store *s, int64_t n, const int64_t *keys, const StoreShard *sh,
+/* Sort rows by key into *order_out and reject duplicate keys. Radix sort
+ * on key - min (10M keys in well under a second); qsort when the key range
+ * does not fit. Also notes whether the keys are one dense range, which
+ * makes lookups O(1). */
+static int build_key_order(Store *s, int64_t n, const int64_t *keys, const StoreShard *sh,
                            int nshards, int64_t **order_out) {
-  KeyRow *kr = mh_malloc((size_t)n * sizeof *kr);
+  int64_t *k = mh_malloc((size_t)n * sizeof *k);
   int64_t *order = mh_malloc((size_t)n * sizeof *order);
-  if (!kr || !order) {
-    free(kr);
+  int64_t *t1 = mh_malloc((size_t)n * sizeof *t1);
+  int64_t *t2 = mh_malloc((size_t)n * sizeof *t2);
+  if (!k || !order || !t1 || !t2) {
+    free(k);
     free(order);
+    free(t1);
+    free(t2);
     return MH_ERR;
   }
-  for (int64_t i = 0; i < n; i++) kr[i] = (KeyRow){keys[i], i};
-  qsort(kr, (size_t)n, sizeof *kr, keyrow_cmp);
+  int64_t kmin = INT64_MAX, kmax = INT64_MIN;
   for (int64_t i = 0; i < n; i++) {
-    if (i > 0 && kr[i].key == kr[i - 1].key) {
-      int a = shard_of_row(sh, nshards, kr[i - 1].row), b = shard_of_row(sh, nshards, kr[i].row);
+    kmin = keys[i] < kmin ? keys[i] : kmin;
+    kmax = keys[i] > kmax ? keys[i] : kmax;
+  }
+  int radix = n == 0 || !(kmin < 0 && kmax > INT64_MAX + kmin);
+  if (radix) {
+    for (int64_t i = 0; i < n; i++) {
+      k[i] = keys[i] - kmin;
+      order[i] = i;
+    }
+    sort_pairs_i64(k, order, n, t1, t2);
+  } else {
+    KeyRow *all = mh_malloc((size_t)n * sizeof *all);
+    if (!all) {
+      free(k);
+      free(order);
+      free(t1);
+      free(t2);
+      return MH_ERR;
+    }
+    for (int64_t i = 0; i < n; i++) all[i] = (KeyRow){keys[i], i};
+    qsort(all, (size_t)n, sizeof *all, keyrow_cmp);
+    for (int64_t i = 0; i < n; i++) order[i] = all[i].row;
+    free(all);
+  }
+  free(k);
+  free(t1);
+  free(t2);
+  for (int64_t i = 1; i < n; i++) {
+    if (keys[order[i]] == keys[order[i - 1]]) {
+      int a = shard_of_row(sh, nshards, order[i - 1]), b = shard_of_row(sh, nshards, order[i]);
       mh_errorf("%s: key %lld appears twice: %s row %lld and %s row %lld; keys must be unique "
                 "across the store (modyn ingest --key-start sets the first key)",
-                s->dir, (long long)kr[i].key, sh[a].path, (long long)(kr[i - 1].row - sh[a].first_row),
-                sh[b].path, (long long)(kr[i].row - sh[b].first_row));
-      free(kr);
+                s->dir, (long long)keys[order[i]], sh[a].path,
+                (long long)(order[i - 1] - sh[a].first_row), sh[b].path,
+                (long long)(order[i] - sh[b].first_row));
       free(order);
       return MH_ERR;
     }
-    order[i] = kr[i].row;
   }
-  free(kr);
+  /* Unique keys spanning exactly n values are the dense range kmin..kmax. */
+  StorePriv *pv = s->priv;
+  pv->dense = n > 0 && kmax - kmin == n - 1;
+  pv->dense_base = kmin;
   *order_out = order;
   return MH_OK;
 }
@@ -690,6 +791,7 @@ static int add_shards(Store *s, char **names, int count) {
   for (int i = 0; i < count; i++) {
     pv->h[s->nshards + i] = L[i].h;
     L[i].h.file = L[i].h.feats = L[i].h.space = -1; /* now owned by the store */
+    L[i].h.map = L[i].h.feat = NULL;
     shard_load_free(&L[i]);
   }
   free(L);
@@ -697,6 +799,8 @@ static int add_shards(Store *s, char **names, int count) {
   s->key_order = order;
   s->nshards = ns;
   s->n = n_new;
+  pv->direct = 1;
+  for (int i = 0; i < ns; i++) pv->direct &= pv->h[i].feat != NULL;
   return MH_OK;
 fail:
   for (int i = 0; i < loaded && i < count; i++) shard_load_free(&L[i]);
@@ -793,6 +897,17 @@ int store_refresh(Store *s, int64_t *added) {
 }
 
 int store_find_rows(const Store *s, const int64_t *keys, int64_t n, int64_t *rows) {
+  const StorePriv *pv = s->priv;
+  if (pv->dense) {
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t off = (uint64_t)keys[i] - (uint64_t)pv->dense_base;
+      if (off >= (uint64_t)s->n)
+        return mh_errorf("key %lld is not in store %s (%lld samples)", (long long)keys[i],
+                         s->dir, (long long)s->n);
+      rows[i] = s->key_order[off];
+    }
+    return MH_OK;
+  }
   for (int64_t i = 0; i < n; i++) {
     int64_t lo = 0, hi = s->n - 1, found = -1;
     while (lo <= hi) {
@@ -873,12 +988,58 @@ static void to_f32(FeatType t, const void *src, int64_t n, float *dst) {
   }
 }
 
+/* Direct path: copy each requested row from the mapped files. Rows are
+ * visited in the caller's order; the reader (reader.h) sorts large requests
+ * so that the mapping is walked forwards. */
+static void read_direct(const Store *s, const int64_t *rows, const int64_t *dest, int64_t n,
+                        float *out) {
+  const StorePriv *pv = s->priv;
+  const int64_t E = s->feat_elems;
+  const int64_t row_bytes = E * feat_type_size(s->schema.type);
+  int sh = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t r = rows[i];
+    if (r < s->shards[sh].first_row || r >= s->shards[sh].first_row + s->shards[sh].nrows)
+      sh = shard_of_row(s->shards, s->nshards, r);
+    const unsigned char *src = pv->h[sh].feat + (r - s->shards[sh].first_row) * row_bytes;
+    to_f32(s->schema.type, src, E, out + (dest ? dest[i] : i) * E);
+  }
+}
+
+int store_set_read_path(Store *s, StoreReadPath path) {
+  StorePriv *pv = s->priv;
+  pv->force_hdf5 = path == STORE_READ_HDF5;
+  return pv->direct;
+}
+
+static int read_hdf5(Store *s, const int64_t *rows, const int64_t *dest, int64_t n, float *out);
+
 int store_read_features_f32(Store *s, const int64_t *rows, int64_t n, float *out) {
+  return store_read_features_to(s, rows, NULL, n, out);
+}
+
+int store_read_features_to(Store *s, const int64_t *rows, const int64_t *dest, int64_t n,
+                           float *out) {
   if (n <= 0) return MH_OK;
   for (int64_t i = 0; i < n; i++)
     if (rows[i] < 0 || rows[i] >= s->n)
       return mh_errorf("row %lld is outside store %s (%lld samples)", (long long)rows[i], s->dir,
                        (long long)s->n);
+  StorePriv *pv = s->priv;
+  if (pv->direct && !pv->force_hdf5) {
+    read_direct(s, rows, dest, n, out);
+    return MH_OK;
+  }
+  pthread_mutex_lock(&g_h5_lock);
+  int rc = read_hdf5(s, rows, dest, n, out);
+  pthread_mutex_unlock(&g_h5_lock);
+  return rc;
+}
+
+/* HDF5 path: sort the request, coalesce consecutive rows into runs, read
+ * each run with a hyperslab selection into a staging buffer, then convert
+ * and scatter to the requested positions. Works for any layout. */
+static int read_hdf5(Store *s, const int64_t *rows, const int64_t *dest, int64_t n, float *out) {
   const int64_t E = s->feat_elems;
   const size_t esz = (size_t)feat_type_size(s->schema.type);
   const int64_t row_bytes = E * (int64_t)esz;
@@ -896,7 +1057,7 @@ int store_read_features_f32(Store *s, const int64_t *rows, int64_t n, float *out
     rc = MH_ERR;
     goto done;
   }
-  for (int64_t i = 0; i < n; i++) rp[i] = (RowPos){rows[i], i};
+  for (int64_t i = 0; i < n; i++) rp[i] = (RowPos){rows[i], dest ? dest[i] : i};
   qsort(rp, (size_t)n, sizeof *rp, rowpos_cmp);
   int64_t nu = 0;
   for (int64_t i = 0; i < n; i++)

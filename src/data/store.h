@@ -78,6 +78,22 @@ int store_find_rows(const Store *s, const int64_t *keys, int64_t n, int64_t *row
  * into out[n * feat_elems]. uint8 features are scaled to [0, 1] (like
  * torchvision's ToTensor); int32 token ids are converted to float. */
 int store_read_features_f32(Store *s, const int64_t *rows, int64_t n, float *out);
+/* The same, writing row rows[i] to out[dest[i] * feat_elems] (dest NULL =
+ * i), so a caller can read in sorted row order and land in any order.
+ * Safe to call from several threads at once. */
+int store_read_features_to(Store *s, const int64_t *rows, const int64_t *dest, int64_t n,
+                           float *out);
+
+/* How features are read. DIRECT copies rows from read-only memory mappings
+ * of the shard files (used automatically when every shard's /features is
+ * contiguous, unfiltered and in native byte order, as modyn writes them);
+ * HDF5 reads coalesced runs of rows through hyperslab selections (any
+ * layout: chunked, compressed, other byte order). Both return the same
+ * bytes. */
+typedef enum { STORE_READ_AUTO = 0, STORE_READ_HDF5 = 1 } StoreReadPath;
+/* Force the HDF5 path (tests, benchmarks) or go back to AUTO. Returns 1 when
+ * the direct path is available for this store. */
+int store_set_read_path(Store *s, StoreReadPath path);
 
 /* Writing a store. */
 typedef struct {

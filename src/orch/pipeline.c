@@ -295,7 +295,9 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
 
   TrainStats ts;
   uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)cmd->trigger + 1);
-  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, seed, &ts))
+  ReaderConfig io = {cmd->partition, 0, (int)tc->num_prefetched_partitions,
+                     (int)tc->parallel_prefetch_requests};
+  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, &io, seed, &ts))
     return mh_error_context("trigger %lld", (long long)cmd->trigger);
 
   CheckpointMeta *meta = &r->meta[mi];

@@ -13,78 +13,60 @@
 #include "train/loss.h"
 
 typedef struct {
-  int64_t *rows;    /* [n] store rows of the keys */
-  int64_t *order;   /* [n] visiting order of this epoch */
-  int64_t *lrows;   /* [batch] this rank's rows of the current batch */
-  int32_t *labels;  /* [batch] */
-  float *weights;   /* [batch] */
-  float *x;         /* [batch * in_elems] */
-  float *logits;    /* [batch * K] */
-  float *dlogits;   /* [batch * K] */
+  int64_t *rows;    /* [n] store rows of the keys, in key-list order */
+  int64_t *order;   /* [n] this epoch's visiting order (positions) */
+  int64_t *erows;   /* [n] rows in visiting order */
+  float *eweights;  /* [n] weights in visiting order (when weighted) */
+  float *logits;    /* [local batch * K] */
+  float *dlogits;   /* [local batch * K] */
   float *comm;      /* [nparams + 1]: gradients and the loss sum, reduced together */
 } Buffers;
 
 static void buffers_free(Buffers *b) {
   free(b->rows);
   free(b->order);
-  free(b->lrows);
-  free(b->labels);
-  free(b->weights);
-  free(b->x);
+  free(b->erows);
+  free(b->eweights);
   free(b->logits);
   free(b->dlogits);
   free(b->comm);
 }
 
-static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t batch) {
+static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch, int weighted) {
   memset(b, 0, sizeof *b);
   const int K = m->num_outputs;
   b->rows = mh_malloc((size_t)n * sizeof(int64_t));
   b->order = mh_malloc((size_t)n * sizeof(int64_t));
-  b->lrows = mh_malloc((size_t)batch * sizeof(int64_t));
-  b->labels = mh_malloc((size_t)batch * sizeof(int32_t));
-  b->weights = mh_malloc((size_t)batch * sizeof(float));
-  b->x = mh_malloc((size_t)(batch * m->shape.in_elems) * sizeof(float));
-  b->logits = mh_malloc((size_t)(batch * K) * sizeof(float));
-  b->dlogits = mh_malloc((size_t)(batch * K) * sizeof(float));
+  b->erows = mh_malloc((size_t)n * sizeof(int64_t));
+  b->eweights = weighted ? mh_malloc((size_t)n * sizeof(float)) : NULL;
+  b->logits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
+  b->dlogits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
   b->comm = mh_malloc((size_t)(m->nparams + 1) * sizeof(float));
-  if (!b->rows || !b->order || !b->lrows || !b->labels || !b->weights || !b->x || !b->logits ||
+  if (!b->rows || !b->order || !b->erows || (weighted && !b->eweights) || !b->logits ||
       !b->dlogits || !b->comm)
     return MH_ERR;
   return MH_OK;
 }
 
-/* One global batch: positions [b0, b0 + len) of the epoch order. Returns the
- * global loss sum in *loss. */
-static int train_step(Model *m, Optimizer *o, Store *store, Buffers *b, const float *weights,
-                      int64_t b0, int64_t len, double *loss, TrainStats *st) {
-  int64_t lo, hi;
-  dist_slice(len, mh_log_rank, mh_log_nranks, &lo, &hi);
-  int64_t nl = hi - lo;
-  for (int64_t i = 0; i < nl; i++) {
-    int64_t pos = b->order[b0 + lo + i];
-    b->lrows[i] = b->rows[pos];
-    b->labels[i] = store->labels[b->rows[pos]];
-    b->weights[i] = weights ? weights[pos] : 1.0f;
-  }
-  double t0 = mh_now();
-  MH_TRY(store_read_features_f32(store, b->lrows, nl, b->x));
-  st->read_seconds += mh_now() - t0;
-
+/* One global batch: forward/backward on this rank's share, one allreduce of
+ * the summed gradients and loss, one identical optimizer step everywhere.
+ * Returns the global loss sum in *loss. */
+static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double *loss,
+                      TrainStats *st) {
   model_zero_grad(m);
   double lsum = 0.0;
-  if (nl > 0) {
-    MH_TRY(m->forward(m, b->x, nl, b->logits, 1));
-    MH_TRY(loss_softmax_ce(b->logits, b->labels, weights ? b->weights : NULL, nl, m->num_outputs,
-                           b->dlogits, &lsum, NULL));
-    MH_TRY(m->backward(m, b->x, b->dlogits, nl));
+  if (bt->n > 0) {
+    MH_TRY(m->forward(m, bt->x, bt->n, b->logits, 1));
+    MH_TRY(loss_softmax_ce(b->logits, bt->labels, bt->weights, bt->n, m->num_outputs, b->dlogits,
+                           &lsum, NULL));
+    MH_TRY(m->backward(m, bt->x, b->dlogits, bt->n));
   }
   memcpy(b->comm, m->grads, (size_t)m->nparams * sizeof(float));
   b->comm[m->nparams] = (float)lsum;
-  t0 = mh_now();
+  double t0 = mh_now();
   MH_TRY(dist_allreduce_sum_f32(b->comm, m->nparams + 1));
   st->comm_seconds += mh_now() - t0;
-  const float scale = 1.0f / (float)len;
+  const float scale = 1.0f / (float)bt->global_len;
   for (int64_t i = 0; i < m->nparams; i++) m->grads[i] = b->comm[i] * scale;
   *loss = b->comm[m->nparams];
   optim_step(o, m->params, m->grads);
@@ -92,14 +74,18 @@ static int train_step(Model *m, Optimizer *o, Store *store, Buffers *b, const fl
 }
 
 int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, uint64_t seed, TrainStats *st) {
+                int64_t n, const TrainingConfig *tc, const ReaderConfig *io, uint64_t seed,
+                TrainStats *st) {
   memset(st, 0, sizeof *st);
   double t_start = mh_now();
   if (n == 0) return MH_OK;
   const int64_t B = tc->batch_size;
+  const int64_t local_batch = (B + mh_log_nranks - 1) / mh_log_nranks;
   Buffers b;
-  int rc = buffers_alloc(&b, m, n, B);
+  Reader *rd = NULL;
+  int rc = buffers_alloc(&b, m, n, local_batch, weights != NULL);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
+  if (!rc) rc = reader_create(store, io, mh_log_rank, mh_log_nranks, &rd);
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
                                                      : tc->epochs_per_trigger * n;
@@ -110,14 +96,23 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       rng_seed(&rng, rng_derive(seed, (uint64_t)epoch));
       rng_shuffle_i64(&rng, b.order, n);
     }
+    for (int64_t i = 0; i < n; i++) {
+      b.erows[i] = b.rows[b.order[i]];
+      if (weights) b.eweights[i] = weights[b.order[i]];
+    }
+    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, B, tc->drop_last_batch,
+                      target - st->samples);
     double epoch_loss = 0.0;
     int64_t epoch_samples = 0;
-    for (int64_t b0 = 0; b0 < n && st->samples < target; b0 += B) {
-      int64_t len = n - b0 < B ? n - b0 : B;
-      if (len < B && tc->drop_last_batch) break;
-      if (st->samples + len > target) len = target - st->samples;
+    Batch bt;
+    int more;
+    while (!rc && (more = reader_next(rd, &bt)) != 0) {
+      if (more < 0) {
+        rc = MH_ERR;
+        break;
+      }
       double loss = 0.0;
-      rc = train_step(m, o, store, &b, weights, b0, len, &loss, st);
+      rc = train_step(m, o, &b, &bt, &loss, st);
       if (rc) break;
       if (!isfinite(loss)) {
         rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
@@ -127,10 +122,12 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
         break;
       }
       epoch_loss += loss;
-      epoch_samples += len;
-      st->samples += len;
+      epoch_samples += bt.global_len;
+      st->samples += bt.global_len;
       st->steps++;
     }
+    st->read_seconds += reader_wait_seconds(rd);
+    reader_finish(rd);
     if (!rc && epoch_samples > 0) {
       st->epochs++;
       double mean = epoch_loss / (double)epoch_samples;
@@ -139,6 +136,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     }
     if (!rc && epoch_samples == 0) break; /* drop_last with fewer keys than a batch */
   }
+  reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;
   return rc;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config/pipeline.h"
+#include "data/reader.h"
 #include "data/store.h"
 #include "train/model.h"
 #include "train/optim.h"
@@ -24,13 +25,16 @@ typedef struct {
   double first_loss;    /* mean loss of the first epoch */
   double last_loss;     /* mean loss of the last epoch */
   double seconds;       /* wall time of trainer_run */
-  double read_seconds;  /* this rank: reading features */
+  double read_seconds;  /* this rank: waiting for features (all of the reading when
+                           nothing is prefetched, only the stalls otherwise) */
   double comm_seconds;  /* this rank: allreduce */
 } TrainStats;
 
 /* Train m on keys[n] (weights may be NULL). seed decides the shuffle order
- * (derived per epoch). NaN or infinite loss is an error that says what to do. */
+ * (derived per epoch). io says how the reader partitions and prefetches.
+ * NaN or infinite loss is an error that says what to do. */
 int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, uint64_t seed, TrainStats *st);
+                int64_t n, const TrainingConfig *tc, const ReaderConfig *io, uint64_t seed,
+                TrainStats *st);
 
 #endif

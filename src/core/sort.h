@@ -1,0 +1,13 @@
+/* sort.h - radix sort of (key, value) int64 pairs by key, for the read
+ * path: sorting the rows of a 100k-key partition with qsort would cost more
+ * than reading them. Keys must be >= 0. Stable. */
+#ifndef MH_SORT_H
+#define MH_SORT_H
+
+#include <stdint.h>
+
+/* Sort key[n] ascending, permuting val[n] alongside. tmp_key/tmp_val are
+ * scratch arrays of n elements each. */
+void sort_pairs_i64(int64_t *key, int64_t *val, int64_t n, int64_t *tmp_key, int64_t *tmp_val);
+
+#endif

@@ -1,0 +1,333 @@
+/* reader.c - see reader.h. */
+#include "data/reader.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/sort.h"
+#include "core/timing.h"
+
+#define DEFAULT_MAX_BYTES ((int64_t)256 << 20)
+
+/* A partition being read or consumed. */
+enum { SLOT_EMPTY = 0, SLOT_PLANNING, SLOT_READING, SLOT_READY };
+
+typedef struct {
+  int64_t part;        /* partition number held; -1 = empty */
+  int state;           /* SLOT_* */
+  int parts_done;      /* thread shares finished */
+  int failed;          /* a share failed; msg holds why */
+  char msg[1024];
+  int64_t nlocal;      /* this rank's samples in the partition */
+  float *x;            /* [cap * E] */
+  int32_t *labels;     /* [cap] */
+  float *weights;      /* [cap] */
+  int64_t *rows;       /* [cap] rows to read, sorted (per share) */
+  int64_t *dest;       /* [cap] slot of each row */
+  int64_t *tmp_a, *tmp_b; /* [cap] radix scratch */
+} Slot;
+
+struct Reader {
+  Store *store;
+  ReaderConfig cfg;
+  int rank, nranks;
+  int64_t E;             /* floats per sample */
+  /* the pass */
+  const int64_t *rows;
+  const float *weights;
+  int64_t total;         /* positions in the pass, after drop_last and limit */
+  int64_t B;             /* global batch size */
+  int64_t P;             /* positions per partition (whole batches) */
+  int64_t nparts;
+  int64_t cap;           /* samples a slot can hold */
+  /* consumer */
+  int64_t batch;         /* next global batch */
+  int64_t cur_part;      /* partition of the slot being consumed; -1 none */
+  int64_t local_off;     /* this rank's offset of the next batch in the partition */
+  double wait_s;
+  /* slots and threads */
+  int nslots;
+  Slot *slots;
+  int nthreads;
+  pthread_t *threads;
+  int threads_running;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int64_t next_task;     /* next (partition * nthreads + share) to read */
+  int64_t consumed;      /* partitions released by the consumer */
+  int stop;
+};
+
+/* ---- geometry ------------------------------------------------------------ */
+
+static void rank_slice(const Reader *r, int64_t len, int64_t *lo, int64_t *hi) {
+  *lo = len * r->rank / r->nranks;
+  *hi = len * (r->rank + 1) / r->nranks;
+}
+
+/* Fill the slot's row list for partition p (training order), labels and
+ * weights; rows are sorted later per share. */
+static void part_plan(Reader *r, Slot *s, int64_t p) {
+  int64_t begin = p * r->P, end = begin + r->P < r->total ? begin + r->P : r->total, k = 0;
+  for (int64_t b0 = begin; b0 < end; b0 += r->B) {
+    int64_t len = end - b0 < r->B ? end - b0 : r->B, lo, hi;
+    rank_slice(r, len, &lo, &hi);
+    for (int64_t i = b0 + lo; i < b0 + hi; i++, k++) {
+      int64_t row = r->rows[i];
+      s->rows[k] = row;
+      s->dest[k] = k;
+      s->labels[k] = r->store->labels[row];
+      if (r->weights) s->weights[k] = r->weights[i];
+    }
+  }
+  s->nlocal = k;
+}
+
+/* Read share q (of nshares) of the slot's rows: sort by row, then read
+ * forwards into the slots. */
+static int read_share(Reader *r, Slot *s, int q, int nshares) {
+  int64_t lo = s->nlocal * q / nshares, hi = s->nlocal * (q + 1) / nshares;
+  if (hi <= lo) return MH_OK;
+  sort_pairs_i64(s->rows + lo, s->dest + lo, hi - lo, s->tmp_a + lo, s->tmp_b + lo);
+  return store_read_features_to(r->store, s->rows + lo, s->dest + lo, hi - lo, s->x);
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+static void *worker(void *arg) {
+  Reader *r = arg;
+  pthread_mutex_lock(&r->mu);
+  for (;;) {
+    int64_t task = r->next_task;
+    int64_t p = task / r->nthreads;
+    int q = (int)(task % r->nthreads);
+    while (!r->stop && p < r->nparts && p >= r->consumed + r->nslots) {
+      pthread_cond_wait(&r->cv, &r->mu);
+      task = r->next_task;
+      p = task / r->nthreads;
+      q = (int)(task % r->nthreads);
+    }
+    if (r->stop || p >= r->nparts) break;
+    r->next_task++;
+    Slot *s = &r->slots[p % r->nslots];
+    if (q == 0) {
+      /* First share of a partition: the slot is free (the consumer released
+       * it), so plan the partition; the other shares wait for the plan. */
+      s->part = p;
+      s->state = SLOT_PLANNING;
+      s->parts_done = 0;
+      s->failed = 0;
+      pthread_mutex_unlock(&r->mu);
+      part_plan(r, s, p);
+      pthread_mutex_lock(&r->mu);
+      s->state = SLOT_READING;
+      pthread_cond_broadcast(&r->cv);
+    }
+    while (!r->stop && !(s->part == p && s->state == SLOT_READING))
+      pthread_cond_wait(&r->cv, &r->mu);
+    if (r->stop) break;
+    pthread_mutex_unlock(&r->mu);
+    int rc = read_share(r, s, q, r->nthreads);
+    pthread_mutex_lock(&r->mu);
+    if (rc && !s->failed) {
+      s->failed = 1;
+      snprintf(s->msg, sizeof s->msg, "%s", mh_error());
+    }
+    if (++s->parts_done == r->nthreads) s->state = SLOT_READY;
+    pthread_cond_broadcast(&r->cv);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+static void stop_threads(Reader *r) {
+  if (!r->threads_running) return;
+  pthread_mutex_lock(&r->mu);
+  r->stop = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  for (int i = 0; i < r->nthreads; i++) pthread_join(r->threads[i], NULL);
+  r->threads_running = 0;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+static void slot_free(Slot *s) {
+  free(s->x);
+  free(s->labels);
+  free(s->weights);
+  free(s->rows);
+  free(s->dest);
+  free(s->tmp_a);
+  free(s->tmp_b);
+  memset(s, 0, sizeof *s);
+}
+
+static int slot_alloc(Slot *s, int64_t cap, int64_t E) {
+  s->part = -1;
+  s->x = mh_malloc((size_t)(cap * E) * sizeof(float));
+  s->labels = mh_malloc((size_t)cap * sizeof(int32_t));
+  s->weights = mh_malloc((size_t)cap * sizeof(float));
+  s->rows = mh_malloc((size_t)cap * sizeof(int64_t));
+  s->dest = mh_malloc((size_t)cap * sizeof(int64_t));
+  s->tmp_a = mh_malloc((size_t)cap * sizeof(int64_t));
+  s->tmp_b = mh_malloc((size_t)cap * sizeof(int64_t));
+  if (!s->x || !s->labels || !s->weights || !s->rows || !s->dest || !s->tmp_a || !s->tmp_b)
+    return MH_ERR;
+  return MH_OK;
+}
+
+int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reader **out) {
+  Reader *r = mh_calloc(1, sizeof *r);
+  if (!r) return MH_ERR;
+  r->store = s;
+  r->cfg = *cfg;
+  if (r->cfg.partition_keys < 1) r->cfg.partition_keys = 1;
+  if (r->cfg.max_bytes <= 0) r->cfg.max_bytes = DEFAULT_MAX_BYTES;
+  if (r->cfg.prefetched < 0) r->cfg.prefetched = 0;
+  if (r->cfg.parallel < 1) r->cfg.parallel = 1;
+  r->rank = rank;
+  r->nranks = nranks;
+  r->E = s->feat_elems;
+  r->cur_part = -1;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  *out = r;
+  return MH_OK;
+}
+
+int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t B,
+                 int drop_last, int64_t limit) {
+  reader_finish(r);
+  r->rows = rows;
+  r->weights = weights;
+  r->B = B;
+  r->total = drop_last ? n / B * B : n;
+  if (limit >= 0 && limit < r->total) r->total = limit;
+  /* Partition: whole global batches, bounded by keys and by bytes. */
+  int64_t by_keys = r->cfg.partition_keys / B;
+  int64_t local_per_batch = (B + r->nranks - 1) / r->nranks;
+  int64_t by_bytes = r->cfg.max_bytes / (local_per_batch * r->E * (int64_t)sizeof(float));
+  int64_t batches = by_keys < by_bytes ? by_keys : by_bytes;
+  if (batches < 1) batches = 1;
+  r->P = batches * B;
+  r->nparts = (r->total + r->P - 1) / r->P;
+  r->batch = 0;
+  r->cur_part = -1;
+  r->wait_s = 0;
+  r->consumed = 0;
+  r->next_task = 0;
+  r->stop = 0;
+  int64_t cap = batches * local_per_batch;
+  int nslots = r->cfg.prefetched > 0 ? r->cfg.prefetched + 1 : 1;
+  if (nslots > r->nparts && r->nparts > 0) nslots = (int)r->nparts;
+  if (nslots < 1) nslots = 1;
+  /* Reuse the slots when they are big enough. */
+  if (r->nslots != nslots || r->cap < cap) {
+    for (int i = 0; i < r->nslots; i++) slot_free(&r->slots[i]);
+    free(r->slots);
+    r->slots = mh_calloc((size_t)nslots, sizeof(Slot));
+    if (!r->slots) return MH_ERR;
+    r->nslots = nslots;
+    r->cap = cap;
+    for (int i = 0; i < nslots; i++) MH_TRY(slot_alloc(&r->slots[i], cap, r->E));
+  }
+  for (int i = 0; i < r->nslots; i++) {
+    r->slots[i].part = -1;
+    r->slots[i].state = SLOT_EMPTY;
+  }
+  if (r->cfg.prefetched > 0 && r->nparts > 0) {
+    r->nthreads = r->cfg.parallel;
+    free(r->threads);
+    r->threads = mh_calloc((size_t)r->nthreads, sizeof(pthread_t));
+    if (!r->threads) return MH_ERR;
+    for (int i = 0; i < r->nthreads; i++)
+      if (pthread_create(&r->threads[i], NULL, worker, r) != 0) {
+        r->nthreads = i;
+        r->threads_running = i > 0;
+        stop_threads(r);
+        return mh_errorf("cannot start prefetch thread %d", i);
+      }
+    r->threads_running = 1;
+  }
+  return MH_OK;
+}
+
+/* Make partition p available in its slot: read it now (no threads) or wait
+ * for the threads. */
+static int acquire(Reader *r, int64_t p, Slot **out) {
+  Slot *s = &r->slots[p % r->nslots];
+  double t0 = mh_now();
+  if (!r->threads_running) {
+    part_plan(r, s, p);
+    s->part = p;
+    int rc = read_share(r, s, 0, 1);
+    r->wait_s += mh_now() - t0;
+    MH_TRY(rc);
+    *out = s;
+    return MH_OK;
+  }
+  pthread_mutex_lock(&r->mu);
+  while (!(s->part == p && s->state == SLOT_READY)) pthread_cond_wait(&r->cv, &r->mu);
+  int failed = s->failed;
+  pthread_mutex_unlock(&r->mu);
+  r->wait_s += mh_now() - t0;
+  if (failed) return mh_errorf("%s", s->msg);
+  *out = s;
+  return MH_OK;
+}
+
+static void release(Reader *r) {
+  if (!r->threads_running) return;
+  pthread_mutex_lock(&r->mu);
+  r->consumed++;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+int reader_next(Reader *r, Batch *b) {
+  int64_t b0 = r->batch * r->B;
+  if (b0 >= r->total) return 0;
+  int64_t p = b0 / r->P;
+  if (p != r->cur_part) {
+    if (r->cur_part >= 0) release(r);
+    Slot *s;
+    MH_TRY(acquire(r, p, &s));
+    r->cur_part = p;
+    r->local_off = 0;
+  }
+  Slot *s = &r->slots[p % r->nslots];
+  int64_t off = r->local_off;
+  int64_t len = r->total - b0 < r->B ? r->total - b0 : r->B, lo, hi;
+  rank_slice(r, len, &lo, &hi);
+  b->index = r->batch;
+  b->n = hi - lo;
+  b->global_len = len;
+  b->x = s->x + off * r->E;
+  b->labels = s->labels + off;
+  b->weights = r->weights ? s->weights + off : NULL;
+  r->local_off += b->n;
+  r->batch++;
+  return 1;
+}
+
+void reader_finish(Reader *r) {
+  stop_threads(r);
+  r->cur_part = -1;
+}
+
+double reader_wait_seconds(const Reader *r) { return r->wait_s; }
+
+void reader_free(Reader *r) {
+  if (!r) return;
+  reader_finish(r);
+  for (int i = 0; i < r->nslots; i++) slot_free(&r->slots[i]);
+  free(r->slots);
+  free(r->threads);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r);
+}

@@ -1,0 +1,60 @@
+/* reader.h - one pass over a training set as this rank's batches, read
+ * ahead by prefetch threads.
+ *
+ * The caller gives the store rows in visiting order (already shuffled) and
+ * the global batch size. Global batch b covers positions [b*B, (b+1)*B);
+ * this rank's share of it is the slice dist_slice gives, so the split does
+ * not depend on anything but the rank count, and a rank may get nothing.
+ * Positions are grouped into partitions of whole global batches (at most
+ * partition_keys positions and at most max_bytes of this rank's features).
+ * For each partition this rank's rows are sorted, read in row order (so the
+ * store is walked forwards) and scattered into their batch slots.
+ *
+ * prefetched = 0 reads each partition when the trainer reaches it. With
+ * prefetched = k >= 1, `parallel` threads read up to k partitions ahead
+ * while the trainer works on the current one; each partition is split among
+ * the threads. Threads only call store_read_features_to, which is
+ * thread-safe. Errors in a thread are returned by reader_next. */
+#ifndef MH_READER_H
+#define MH_READER_H
+
+#include <stdint.h>
+
+#include "data/store.h"
+
+typedef struct {
+  int64_t partition_keys; /* maximum_keys_in_memory (>= 1) */
+  int64_t max_bytes;      /* feature bytes per partition and rank; 0 = 256 MiB */
+  int prefetched;         /* num_prefetched_partitions (>= 0) */
+  int parallel;           /* parallel_prefetch_requests (>= 1) */
+} ReaderConfig;
+
+typedef struct {
+  int64_t index;          /* global batch number in this pass */
+  int64_t n;              /* this rank's samples (may be 0) */
+  int64_t global_len;     /* samples in the global batch */
+  const float *x;         /* [n * feat_elems] */
+  const int32_t *labels;  /* [n] */
+  const float *weights;   /* [n], or NULL when the pass has no weights */
+} Batch;
+
+typedef struct Reader Reader;
+
+/* rank/nranks say which share this process reads. */
+int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reader **out);
+/* Start a pass over rows[n] (weights may be NULL) with global batch size B.
+ * drop_last drops a final partial batch; limit (>= 0) stops after that
+ * many samples, cutting the last batch short (num_samples_to_pass). The
+ * arrays must stay valid until the pass ends. */
+int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t B,
+                 int drop_last, int64_t limit);
+/* 1 and the next batch, 0 at the end of the pass, MH_ERR on a read error.
+ * The batch stays valid until the next call. */
+int reader_next(Reader *r, Batch *b);
+/* End the pass early (or after the end): stops and joins the threads. */
+void reader_finish(Reader *r);
+void reader_free(Reader *r);
+/* Seconds the consumer spent waiting for data in this pass. */
+double reader_wait_seconds(const Reader *r);
+
+#endif
