@@ -5,8 +5,11 @@
 
 #include "core/error.h"
 
-/* MPI counts are int; send large buffers in pieces. */
-#define CHUNK (1 << 28)
+/* Buffers are reduced in buckets of at most this many elements: MPI counts
+ * are int, and 16 MiB messages keep Open MPI on its pipelined large-message
+ * path without one huge temporary. A model under 4M parameters needs one
+ * call per step. */
+#define CHUNK (1 << 22)
 
 int dist_bcast_model(Model *m) {
   for (int64_t off = 0; off < m->nparams; off += CHUNK) {

@@ -3,7 +3,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -48,6 +50,46 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_ba
   return MH_OK;
 }
 
+/* Fault injection for tests of failure handling: MODYN_FAULT=RANK:STEP:KIND
+ * makes rank RANK fail at its STEP-th training step of the run (counted over
+ * all triggers): KIND "exit" ends the process abruptly (a crashed node),
+ * "error" reports an error (a failed read), "nan" poisons the loss. */
+typedef struct {
+  int rank;
+  int64_t step;
+  char kind[16];
+} Fault;
+
+static int fault_parse(Fault *f) {
+  const char *e = getenv("MODYN_FAULT");
+  f->rank = -1;
+  if (!e || !*e) return 0;
+  long long step = 0;
+  if (sscanf(e, "%d:%lld:%15s", &f->rank, &step, f->kind) != 3) f->rank = -1;
+  f->step = step;
+  return f->rank >= 0;
+}
+
+static int64_t g_steps_run; /* training steps of this process, all triggers */
+
+static int fault_check(float *loss) {
+  static Fault f;
+  static int parsed;
+  if (!parsed) {
+    parsed = 1;
+    fault_parse(&f);
+  }
+  g_steps_run++;
+  if (f.rank != mh_log_rank || g_steps_run != f.step) return MH_OK;
+  if (!strcmp(f.kind, "exit")) _exit(3);
+  if (!strcmp(f.kind, "nan")) {
+    *loss = NAN;
+    return MH_OK;
+  }
+  return mh_errorf("injected fault at step %lld (MODYN_FAULT=%s)", (long long)f.step,
+                   getenv("MODYN_FAULT"));
+}
+
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients and loss, one identical optimizer step everywhere.
  * Returns the global loss sum in *loss. */
@@ -63,6 +105,7 @@ static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, doubl
   }
   memcpy(b->comm, m->grads, (size_t)m->nparams * sizeof(float));
   b->comm[m->nparams] = (float)lsum;
+  MH_TRY(fault_check(&b->comm[m->nparams]));
   double t0 = mh_now();
   MH_TRY(dist_allreduce_sum_f32(b->comm, m->nparams + 1));
   st->comm_seconds += mh_now() - t0;
