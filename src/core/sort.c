@@ -2,6 +2,7 @@
  * passes as the largest key needs. */
 #include "core/sort.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define BITS 11
@@ -34,4 +35,28 @@ void sort_pairs_i64(int64_t *key, int64_t *val, int64_t n, int64_t *tmp_key, int
     memcpy(key, sk, (size_t)n * sizeof *key);
     memcpy(val, sv, (size_t)n * sizeof *val);
   }
+}
+
+void sort_pairs_i64_blocks(int64_t *key, int64_t *val, int64_t n, int64_t max_key, int bits,
+                           int64_t *tmp_key, int64_t *tmp_val) {
+  if (n < 2) return;
+  int top = 0;
+  while (top < 63 && (max_key >> top) > 0) top++;
+  int shift = top > bits ? top - bits : 0;
+  int64_t nb = (max_key >> shift) + 1;
+  int64_t *count = calloc((size_t)nb + 1, sizeof *count);
+  if (!count) { /* out of memory: fall back to the full sort */
+    sort_pairs_i64(key, val, n, tmp_key, tmp_val);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) count[(key[i] >> shift) + 1]++;
+  for (int64_t b = 0; b < nb; b++) count[b + 1] += count[b];
+  for (int64_t i = 0; i < n; i++) {
+    int64_t d = count[key[i] >> shift]++;
+    tmp_key[d] = key[i];
+    tmp_val[d] = val[i];
+  }
+  free(count);
+  memcpy(key, tmp_key, (size_t)n * sizeof *key);
+  memcpy(val, tmp_val, (size_t)n * sizeof *val);
 }

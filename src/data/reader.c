@@ -10,7 +10,7 @@
 #include "core/sort.h"
 #include "core/timing.h"
 
-#define DEFAULT_MAX_BYTES ((int64_t)256 << 20)
+#define DEFAULT_MAX_BYTES ((int64_t)64 << 20)
 
 /* A partition being read or consumed. */
 enum { SLOT_EMPTY = 0, SLOT_PLANNING, SLOT_READING, SLOT_READY };
@@ -79,7 +79,6 @@ static void part_plan(Reader *r, Slot *s, int64_t p) {
       int64_t row = r->rows[i];
       s->rows[k] = row;
       s->dest[k] = k;
-      s->labels[k] = r->store->labels[row];
       if (r->weights) s->weights[k] = r->weights[i];
     }
   }
@@ -87,11 +86,17 @@ static void part_plan(Reader *r, Slot *s, int64_t p) {
 }
 
 /* Read share q (of nshares) of the slot's rows: sort by row, then read
- * forwards into the slots. */
+ * features and labels forwards into their slots (random access to a large
+ * store's label array would cost a cache miss per sample). */
 static int read_share(Reader *r, Slot *s, int q, int nshares) {
   int64_t lo = s->nlocal * q / nshares, hi = s->nlocal * (q + 1) / nshares;
   if (hi <= lo) return MH_OK;
-  sort_pairs_i64(s->rows + lo, s->dest + lo, hi - lo, s->tmp_a + lo, s->tmp_b + lo);
+  /* Group rows into 2048 blocks of the store (a few hundred KB each): the
+   * reads then walk the store forwards, which is all a full sort would buy. */
+  sort_pairs_i64_blocks(s->rows + lo, s->dest + lo, hi - lo, r->store->n - 1, 11, s->tmp_a + lo,
+                        s->tmp_b + lo);
+  const int32_t *labels = r->store->labels;
+  for (int64_t i = lo; i < hi; i++) s->labels[s->dest[i]] = labels[s->rows[i]];
   return store_read_features_to(r->store, s->rows + lo, s->dest + lo, hi - lo, s->x);
 }
 

@@ -1038,18 +1038,41 @@ static void to_f32(FeatType t, const void *src, int64_t n, float *dst) {
 /* Direct path: copy each requested row from the mapped files. Rows are
  * visited in the caller's order; the reader (reader.h) sorts large requests
  * so that the mapping is walked forwards. */
+/* Address of global row r's features in the mapping; *sh caches the shard. */
+static inline const unsigned char *row_src(const Store *s, const StorePriv *pv, int64_t r,
+                                           int64_t row_bytes, int *sh) {
+  const StoreShard *x = &s->shards[*sh];
+  if (r < x->first_row || r >= x->first_row + x->nrows) {
+    *sh = shard_of_row(s->shards, s->nshards, r);
+    x = &s->shards[*sh];
+  }
+  return pv->h[*sh].feat + (r - x->first_row) * row_bytes;
+}
+
+/* Direct path: copy each requested row from the mapped files. Reads are
+ * memory-latency bound when rows are scattered, so the source rows and the
+ * destination slots AHEAD requests ahead are prefetched: many cache misses
+ * then overlap instead of being paid one after another. */
+#define AHEAD 8
 static void read_direct(const Store *s, const int64_t *rows, const int64_t *dest, int64_t n,
                         float *out) {
   const StorePriv *pv = s->priv;
   const int64_t E = s->feat_elems;
   const int64_t row_bytes = E * feat_type_size(s->schema.type);
-  int sh = 0;
+  int sh = 0, shp = 0;
   for (int64_t i = 0; i < n; i++) {
-    int64_t r = rows[i];
-    if (r < s->shards[sh].first_row || r >= s->shards[sh].first_row + s->shards[sh].nrows)
-      sh = shard_of_row(s->shards, s->nshards, r);
-    const unsigned char *src = pv->h[sh].feat + (r - s->shards[sh].first_row) * row_bytes;
-    to_f32(s->schema.type, src, E, out + (dest ? dest[i] : i) * E);
+    if (i + AHEAD < n) {
+      const char *p = (const char *)row_src(s, pv, rows[i + AHEAD], row_bytes, &shp);
+      float *d = out + (dest ? dest[i + AHEAD] : i + AHEAD) * E;
+      for (int64_t b = 0; b < row_bytes && b < 1024; b += 64) {
+        __builtin_prefetch(p + b, 0, 0);
+        __builtin_prefetch((const char *)d + b, 1, 0);
+      }
+    }
+    const unsigned char *src = row_src(s, pv, rows[i], row_bytes, &sh);
+    float *dst = out + (dest ? dest[i] : i) * E;
+    if (s->schema.type == FEAT_F32) memcpy(dst, src, (size_t)row_bytes);
+    else to_f32(s->schema.type, src, E, dst);
   }
 }
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# run_read_bench.sh - selected-subset reads vs full sequential reads of the
+# same store, Yearbook-like (100k x 3x32x32 float32, 1.2 GB) and Criteo-like
+# (5M x 39 float32, 780 MB), on 1 and 2 ranks. Stores are created once under
+# $BENCH_DATA (default ./bench_data; needs about 2.1 GB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+BIN=build/bench/bench_read
+[ -x "$BIN" ] || bash scripts/build.sh
+DATA=${BENCH_DATA:-bench_data}
+mkdir -p "$DATA"
+for np in 1 2; do
+  mpirun -np $np "$BIN" --kind yearbook --dir "$DATA/yearbook" --samples 100000 "$@"
+  mpirun -np $np "$BIN" --kind criteo --dir "$DATA/criteo" --samples 5000000 "$@"
+done
