@@ -549,7 +549,7 @@ static const struct {
      "7: training.batchsize: unknown field; expected one of: device, batch_size, drop_last_batch, "
      "shuffle, epochs_per_trigger, num_samples_to_pass, use_previous_model, initial_model, "
      "initial_model_path, seed, amp, optimizers, optimization_criterion, record_loss_every, "
-     "num_prefetched_partitions, parallel_prefetch_requests, lr_scheduler, checkpointing"},
+     "num_prefetched_partitions, parallel_prefetch_requests, lr_scheduler, checkpointing, clip_grad_norm"},
     {"bad_missing_name.yaml", "3: pipeline.name: missing required field"},
     {"bad_missing_batch_size.yaml", "7: training.batch_size: missing required field"},
     {"bad_batch_size_type.yaml", "7: training.batch_size: expected an integer, got \"abc\""},
@@ -615,7 +615,7 @@ static void test_bad_overrides(void) {
        "--set training.lr: unknown field; expected one of: device, batch_size, drop_last_batch, "
        "shuffle, epochs_per_trigger, num_samples_to_pass, use_previous_model, initial_model, "
        "initial_model_path, seed, amp, optimizers, optimization_criterion, record_loss_every, "
-       "num_prefetched_partitions, parallel_prefetch_requests, lr_scheduler, checkpointing"},
+       "num_prefetched_partitions, parallel_prefetch_requests, lr_scheduler, checkpointing, clip_grad_norm"},
       {"trigger.id=", "--set trigger.id: missing required field"},
       {"experiment.maximum_triggers=0", "--set experiment.maximum_triggers: must be -1 (no limit) or at least 1, got 0"},
       {"training.batch_size={a: 1", "--set training.batch_size={a: 1: YAML syntax error: did not find "

@@ -12,8 +12,10 @@
 #include "testutil.h"
 #include "train/checkpoint.h"
 #include "train/loss.h"
+#include "train/model_storage.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/sched.h"
 
 static void test_loss(void) {
   const float z[6] = {1, 2, 3, 0, 0, 0};
@@ -157,7 +159,7 @@ static void test_checkpoint(void) {
   optim_step(&oa, a->params, a->grads);
   optim_step(&oa, a->params, a->grads);
   CheckpointMeta meta = {3, 100, 199, 2, 1234}, back;
-  CHECK_OK(checkpoint_write(path, a, &oa, &meta));
+  CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
   CHECK_OK(checkpoint_read(path, b, &ob, &back));
   CHECK(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0);
   CHECK(memcmp(oa.m, ob.m, (size_t)a->nparams * sizeof(float)) == 0);
@@ -176,8 +178,111 @@ static void test_checkpoint(void) {
   cfg_doc_free(&d2);
 }
 
+/* A chain of models stored as WeightsDifference (sub and xor) with a full
+ * model every 3 triggers, and a deflated full model: every one loads back
+ * bit-identically, and the differences take less space than full models. */
+static void test_model_storage(void) {
+  const char *dir = test_tmpdir("storage");
+  enum { D = 2000, K = 10, T = 7 };
+  for (int op = 0; op < 2; op++) {
+    CfgDoc d1, d2, sd;
+    Model *a = make_logreg(D, K, &d1), *b = make_logreg(D, K, &d2);
+    CHECK(a && b);
+    if (!a || !b) return;
+    const char *yaml = op ? "incremental_model_strategy:\n  name: WeightsDifference\n  config: {operator: xor}\n  full_model_interval: 3\n"
+                          : "full_model_strategy: {name: BinaryFullModel, zip: true}\nincremental_model_strategy:\n  name: WeightsDifference\n  config: {operator: sub}\n  full_model_interval: 3\n";
+    CHECK_OK(cfg_load_string("storage.yaml", yaml, &sd));
+    CfgRef root = cfg_root(&sd);
+    ModelStorage ms;
+    CHECK_OK(model_storage_parse(&root, &ms));
+    CHECK_EQ_INT(ms.incremental, 1);
+    CHECK_EQ_INT(ms.op, op ? DELTA_XOR : DELTA_SUB);
+    CHECK_EQ_INT(ms.full_model_interval, 3);
+    Rng rng;
+    rng_seed(&rng, 9);
+    a->init(a, &rng);
+    float *hist = malloc(sizeof(float) * (size_t)(a->nparams * T));
+    float *prev = malloc(sizeof(float) * (size_t)a->nparams);
+    int64_t bytes[T];
+    for (int t = 0; t < T; t++) {
+      /* A training-like small change to every weight (relative 1e-3). */
+      for (int64_t i = 0; i < a->nparams; i++)
+        a->params[i] += 1e-3f * a->params[i] * (float)rng_normal(&rng);
+      memcpy(hist + t * a->nparams, a->params, sizeof(float) * (size_t)a->nparams);
+      char path[600];
+      snprintf(path, sizeof path, "%s/trigger_%04d.h5", dir, t);
+      CheckpointMeta meta = {t, 0, t, t - 1, 1};
+      CHECK_OK(checkpoint_write(path, a, NULL, &meta, &ms, t ? prev : NULL, &bytes[t]));
+      memcpy(prev, a->params, sizeof(float) * (size_t)a->nparams);
+    }
+    for (int t = 0; t < T; t++) {
+      char path[600];
+      snprintf(path, sizeof path, "%s/trigger_%04d.h5", dir, t);
+      CheckpointMeta back;
+      memset(b->params, 0, sizeof(float) * (size_t)b->nparams);
+      CHECK_OK(checkpoint_read(path, b, NULL, &back));
+      CHECK(memcmp(b->params, hist + t * a->nparams, sizeof(float) * (size_t)a->nparams) == 0);
+    }
+    printf("model storage (%s): bytes per trigger:", op ? "xor" : "sub, zip");
+    for (int t = 0; t < T; t++) printf(" %lld", (long long)bytes[t]);
+    printf(" (full float32 weights: %lld)\n", (long long)(a->nparams * 4));
+    /* Triggers 1, 2, 4, 5 are differences: at least 25% smaller than the
+     * full models 0, 3 and 6. */
+    CHECK(bytes[1] < 0.75 * bytes[3] && bytes[2] < 0.75 * bytes[3] && bytes[4] < 0.75 * bytes[3]);
+    free(hist);
+    free(prev);
+    model_free(a);
+    model_free(b);
+    cfg_doc_free(&d1);
+    cfg_doc_free(&d2);
+    cfg_doc_free(&sd);
+  }
+}
+
+/* Learning-rate schedules against hand-computed values, and their errors. */
+static void test_sched(void) {
+  struct {
+    const char *yaml;
+    int64_t t;
+    double want;
+  } cases[] = {
+      {"name: StepLR\nconfig: {step_size: 3, gamma: 0.5}\n", 2, 0.1},
+      {"name: StepLR\nconfig: {step_size: 3, gamma: 0.5}\n", 3, 0.05},
+      {"name: StepLR\nconfig: {step_size: 3, gamma: 0.5}\n", 7, 0.025},
+      {"name: CosineAnnealingLR\nconfig: {T_max: 10, eta_min: 0.01}\n", 0, 0.1},
+      {"name: CosineAnnealingLR\nconfig: {T_max: 10, eta_min: 0.01}\n", 5, 0.055},
+      {"name: CosineAnnealingLR\nconfig: {T_max: 10, eta_min: 0.01}\n", 10, 0.01},
+      {"name: LinearLR\nstep_every: batch\nconfig: {start_factor: 0.25, total_iters: 4}\n", 0, 0.025},
+      {"name: LinearLR\nstep_every: batch\nconfig: {start_factor: 0.25, total_iters: 4}\n", 2, 0.0625},
+      {"name: LinearLR\nstep_every: batch\nconfig: {start_factor: 0.25, total_iters: 4}\n", 9, 0.1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    CfgDoc doc;
+    LrSchedule s;
+    CHECK_OK(cfg_load_string("sched.yaml", cases[i].yaml, &doc));
+    CfgRef root = cfg_root(&doc);
+    CHECK_OK(sched_parse(&root, &s));
+    CHECK_NEAR(sched_lr(&s, 0.1, cases[i].t), cases[i].want, 1e-12);
+    cfg_doc_free(&doc);
+  }
+  CfgDoc doc;
+  LrSchedule s;
+  CHECK_OK(cfg_load_string("sched.yaml", "name: StepLR\nconfig: {gamma: 0.5}\n", &doc));
+  CfgRef root = cfg_root(&doc);
+  CHECK(sched_parse(&root, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sched.yaml:2: config.step_size: missing required field");
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sched.yaml", "name: ExponentialLR\n", &doc));
+  root = cfg_root(&doc);
+  CHECK(sched_parse(&root, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sched.yaml:1: name: expected one of StepLR, CosineAnnealingLR, LinearLR, got \"ExponentialLR\"");
+  cfg_doc_free(&doc);
+}
+
 int main(void) {
   mh_hdf5_quiet();
+  test_sched();
+  test_model_storage();
   test_loss();
   test_gradcheck();
   test_optim();

@@ -29,6 +29,7 @@ static const char *const k_training[] = {
     "num_samples_to_pass", "use_previous_model", "initial_model", "initial_model_path", "seed",
     "amp", "optimizers", "optimization_criterion", "record_loss_every",
     "num_prefetched_partitions", "parallel_prefetch_requests", "lr_scheduler", "checkpointing",
+    "clip_grad_norm",
     NULL};
 static const char *const k_optimizer[] = {"name", "algorithm", "source", "param_groups", NULL};
 static const char *const k_group[] = {"module", "config", NULL};
@@ -279,6 +280,7 @@ static int parse_training(const CfgRef *root, TrainingConfig *t) {
   MH_TRY(get_enum_name(&crit, "name", e_criterion, 0, t->optimization_criterion,
                        sizeof t->optimization_criterion));
   MH_TRY(cfg_get_int(&sec, "record_loss_every", 0, 0, INT64_MAX, &t->record_loss_every));
+  MH_TRY(cfg_get_double(&sec, "clip_grad_norm", 0, 0, 1e30, &t->clip_grad_norm));
   MH_TRY(cfg_get_int(&sec, "num_prefetched_partitions", 1, 0, 1024, &t->num_prefetched_partitions));
   MH_TRY(cfg_get_int(&sec, "parallel_prefetch_requests", 1, 1, 1024,
                      &t->parallel_prefetch_requests));

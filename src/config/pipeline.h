@@ -53,6 +53,7 @@ typedef struct {
   OptimizerConfig optimizer;        /* optimizers[0]; exactly one optimizer for now */
   char optimization_criterion[CFG_NAME]; /* optimization_criterion.name: CrossEntropyLoss */
   int64_t record_loss_every;        /* 0 = off */
+  double clip_grad_norm;            /* clip the global gradient norm to this; 0 = off */
   int64_t num_prefetched_partitions;/* default 1 */
   int64_t parallel_prefetch_requests; /* default 1 */
   CfgRef lr_scheduler;              /* optional, validated by the training engine */

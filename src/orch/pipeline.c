@@ -20,6 +20,7 @@
 #include "eval/evaluation.h"
 #include "select/selector.h"
 #include "train/checkpoint.h"
+#include "train/model_storage.h"
 #include "train/dist.h"
 #include "train/model.h"
 #include "train/optim.h"
@@ -56,6 +57,9 @@ typedef struct {
   ModelShape shape;
   Model *model;
   Optimizer opt;
+  LrSchedule sched;
+  ModelStorage storage;
+  float *stored_params;  /* rank 0: weights of the last stored model (delta base) */
   Evaluation ev;
   Trigger *trigger;   /* rank 0 only */
   Selector *selector; /* rank 0 only */
@@ -126,6 +130,8 @@ static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) 
   if (strcmp(cfg->training.optimization_criterion, "CrossEntropyLoss"))
     return mh_errorf("training.optimization_criterion.name: %s is not implemented yet; use "
                      "CrossEntropyLoss", cfg->training.optimization_criterion);
+  MH_TRY(sched_parse(&cfg->training.lr_scheduler, &r->sched));
+  MH_TRY(model_storage_parse(&cfg->model_storage, &r->storage));
   if (with_orchestrator) {
     MH_TRY(trigger_create(&cfg->trigger, &r->trigger));
     MH_TRY(selector_create(&cfg->selection, &r->selector));
@@ -154,6 +160,7 @@ static void close_parts(Run *r) {
   optim_free(&r->opt);
   model_free(r->model);
   store_close(&r->train);
+  free(r->stored_params);
   free(r->meta);
   free(r->rows);
   free(r->values);
@@ -295,9 +302,10 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
 
   TrainStats ts;
   uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)cmd->trigger + 1);
-  ReaderConfig io = {cmd->partition, 0, (int)tc->num_prefetched_partitions,
-                     (int)tc->parallel_prefetch_requests};
-  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, &io, seed, &ts))
+  TrainPlan plan = {{cmd->partition, 0, (int)tc->num_prefetched_partitions,
+                     (int)tc->parallel_prefetch_requests},
+                    r->sched, seed};
+  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, &plan, &ts))
     return mh_error_context("trigger %lld", (long long)cmd->trigger);
 
   CheckpointMeta *meta = &r->meta[mi];
@@ -307,10 +315,17 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
   meta->parent = tc->use_previous_model && mi > 0 ? mi - 1 : -1;
   meta->num_samples = cmd->nkeys;
   double t0 = mh_now();
+  int64_t ckpt_bytes = 0;
   if (mh_log_rank == 0) {
     char path[1100];
     snprintf(path, sizeof path, "%s/models/trigger_%04lld.h5", r->dir, (long long)cmd->trigger);
-    MH_TRY(checkpoint_write(path, r->model, &r->opt, meta));
+    if (!r->stored_params) {
+      r->stored_params = mh_malloc((size_t)r->model->nparams * sizeof(float));
+      if (!r->stored_params) return MH_ERR;
+    }
+    MH_TRY(checkpoint_write(path, r->model, &r->opt, meta, &r->storage,
+                            mi > 0 ? r->stored_params : NULL, &ckpt_bytes));
+    memcpy(r->stored_params, r->model->params, (size_t)r->model->nparams * sizeof(float));
   }
   double ckpt_s = mh_now() - t0;
 
@@ -353,11 +368,13 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
           "\"last_timestamp\":%lld,\"new_samples\":%lld,\"training_set\":%lld,"
           "\"samples_trained\":%lld,\"epochs\":%lld,\"steps\":%lld,\"loss_first_epoch\":%.6f,"
           "\"loss_last_epoch\":%.6f,\"selection_s\":%.6f,\"train_s\":%.6f,\"read_s\":%.6f,"
-          "\"allreduce_s\":%.6f,\"checkpoint_s\":%.6f,\"eval_s\":%.6f}",
+          "\"allreduce_s\":%.6f,\"checkpoint_s\":%.6f,\"checkpoint_bytes\":%lld,"
+          "\"eval_s\":%.6f}",
           (long long)cmd->trigger, (long long)cmd->index, (long long)cmd->first_ts,
           (long long)cmd->last_ts, (long long)cmd->new_samples, (long long)cmd->nkeys,
           (long long)ts.samples, (long long)ts.epochs, (long long)ts.steps, ts.first_loss,
-          ts.last_loss, select_s, ts.seconds, ts.read_seconds, ts.comm_seconds, ckpt_s, eval_s);
+          ts.last_loss, select_s, ts.seconds, ts.read_seconds, ts.comm_seconds, ckpt_s,
+          (long long)ckpt_bytes, eval_s);
   }
   return MH_OK;
 }

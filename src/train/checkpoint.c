@@ -1,22 +1,73 @@
 /* checkpoint.c - see checkpoint.h. */
 #include "train/checkpoint.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/h5util.h"
 
+/* A 1-D dataset, chunked and deflated when compress is set. */
+static int write_weights(hid_t f, const char *name, hid_t type, int64_t n, const void *data,
+                         int compress) {
+  if (!compress || n == 0) {
+    if (type == H5T_NATIVE_FLOAT) return h5_write_f32(f, name, n, data);
+  }
+  hsize_t dims[1] = {(hsize_t)n}, chunk[1] = {(hsize_t)(n < (1 << 20) ? n : (1 << 20))};
+  hid_t sp = H5Screate_simple(1, dims, NULL);
+  hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+  int rc = MH_OK;
+  if (sp < 0 || pl < 0) rc = mh_h5_error("H5Screate/H5Pcreate", __FILE__, __LINE__);
+  /* Shuffle groups the bytes of each word by significance, so the
+   * sign/exponent bytes that neighbouring weights (and small differences)
+   * share become long runs for deflate. */
+  if (!rc && compress &&
+      (H5Pset_chunk(pl, 1, chunk) < 0 || H5Pset_shuffle(pl) < 0 || H5Pset_deflate(pl, 6) < 0))
+    rc = mh_h5_error("H5Pset_deflate", __FILE__, __LINE__);
+  hid_t ds = rc ? -1 : H5Dcreate2(f, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  if (!rc && ds < 0) rc = mh_h5_error("H5Dcreate2", __FILE__, __LINE__);
+  if (!rc && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    rc = mh_h5_error("H5Dwrite", __FILE__, __LINE__);
+  if (ds >= 0) H5Dclose(ds);
+  if (pl >= 0) H5Pclose(pl);
+  if (sp >= 0) H5Sclose(sp);
+  return rc;
+}
+
+/* models/trigger_NNNN.h5 beside path, for trigger t. */
+static void sibling_path(const char *path, int64_t t, char *out, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  int dir_len = slash ? (int)(slash - path + 1) : 0;
+  snprintf(out, cap, "%.*strigger_%04lld.h5", dir_len, path, (long long)t);
+}
+
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
-                     const CheckpointMeta *meta) {
+                     const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                     int64_t *bytes) {
   hid_t f = h5_create_tmp(path);
   if (f < 0) return MH_ERR;
+  int delta = ms && base && model_storage_is_delta(ms, meta->trigger);
   int rc = h5_attr_write_str(f, "model_id", m->type->id);
   if (!rc) rc = h5_attr_write_i64(f, "trigger", meta->trigger);
   if (!rc) rc = h5_attr_write_i64(f, "first_timestamp", meta->first_timestamp);
   if (!rc) rc = h5_attr_write_i64(f, "last_timestamp", meta->last_timestamp);
   if (!rc) rc = h5_attr_write_i64(f, "parent", meta->parent);
   if (!rc) rc = h5_attr_write_i64(f, "num_samples", meta->num_samples);
-  if (!rc) rc = h5_write_f32(f, "params", m->nparams, m->params);
+  if (!rc && delta) {
+    uint32_t *d = mh_malloc((size_t)m->nparams * sizeof *d);
+    if (!d) rc = MH_ERR;
+    if (!rc) {
+      model_storage_delta(ms->op, m->params, base, m->nparams, d);
+      rc = write_weights(f, "params_delta", H5T_NATIVE_UINT32, m->nparams, d, 1);
+    }
+    free(d);
+    if (!rc) rc = h5_attr_write_str(f, "delta_operator", ms->op == DELTA_XOR ? "xor" : "sub");
+    if (!rc) rc = h5_attr_write_i64(f, "base_trigger", meta->trigger - 1);
+  } else if (!rc) {
+    rc = write_weights(f, "params", H5T_NATIVE_FLOAT, m->nparams, m->params, ms && ms->zip);
+  }
   if (!rc) rc = h5_write_f32(f, "buffers", m->nbuffers, m->buffers);
   if (!rc && o) {
     hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -31,6 +82,10 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     return mh_error_context("writing checkpoint %s", path);
   }
   if (h5_commit(f, path)) return mh_error_context("writing checkpoint %s", path);
+  if (bytes) {
+    struct stat st;
+    *bytes = stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+  }
   return MH_OK;
 }
 
@@ -46,7 +101,37 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
   if (!rc) rc = h5_attr_read_i64(f, "last_timestamp", &meta->last_timestamp);
   if (!rc) rc = h5_attr_read_i64(f, "parent", &meta->parent);
   if (!rc) rc = h5_attr_read_i64(f, "num_samples", &meta->num_samples);
-  if (!rc) rc = h5_read_f32(f, "params", m->nparams, m->params);
+  if (!rc && H5Lexists(f, "params_delta", H5P_DEFAULT) > 0) {
+    /* Difference model: load the base (recursively), then apply. */
+    int64_t base_t = -1;
+    char op[8] = "", base_path[2048];
+    rc = h5_attr_read_i64(f, "base_trigger", &base_t);
+    if (!rc) rc = h5_attr_read_str(f, "delta_operator", op, sizeof op);
+    if (!rc && (base_t < 0 || base_t >= meta->trigger))
+      rc = mh_errorf("base_trigger %lld is not an earlier trigger", (long long)base_t);
+    if (!rc) {
+      sibling_path(path, base_t, base_path, sizeof base_path);
+      CheckpointMeta bm;
+      rc = checkpoint_read(base_path, m, NULL, &bm);
+    }
+    uint32_t *d = rc ? NULL : mh_malloc((size_t)m->nparams * sizeof *d);
+    if (!rc && !d) rc = MH_ERR;
+    int64_t len = 0;
+    if (!rc) rc = h5_len(f, "params_delta", &len);
+    if (!rc && len != m->nparams)
+      rc = mh_errorf("params_delta has %lld values, the model %lld", (long long)len,
+                     (long long)m->nparams);
+    if (!rc) {
+      hid_t ds = H5Dopen2(f, "params_delta", H5P_DEFAULT);
+      if (ds < 0 || H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) < 0)
+        rc = mh_h5_error("H5Dread", __FILE__, __LINE__);
+      if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) model_storage_apply(strcmp(op, "xor") ? DELTA_SUB : DELTA_XOR, d, m->params, m->nparams);
+    free(d);
+  } else if (!rc) {
+    rc = h5_read_f32(f, "params", m->nparams, m->params);
+  }
   if (!rc) rc = h5_read_f32(f, "buffers", m->nbuffers, m->buffers);
   if (!rc && o) {
     hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);

@@ -1,15 +1,20 @@
 /* checkpoint.h - one model per trigger: weights, non-trained buffers,
  * optimizer state and where the model came from, in one HDF5 file
  * (models/trigger_NNNN.h5), written atomically.
- *   /params float32[n]  /buffers float32[m]  /optimizer/m, /optimizer/v
+ *   /params float32[n] (deflated with model_storage zip), or, for a
+ *   WeightsDifference model, /params_delta uint32[n] (deflated) with
+ *   attributes delta_operator ("sub"|"xor") and base_trigger (the previous
+ *   trigger's model in the same directory, which it is applied to)
+ *   /buffers float32[m]  /optimizer/m, /optimizer/v (attribute step)
  *   attributes: model_id, trigger, first_timestamp, last_timestamp,
- *   parent (trigger warm-started from, -1 = none), num_samples, optimizer_step */
+ *   parent (trigger warm-started from, -1 = none), num_samples */
 #ifndef MH_CHECKPOINT_H
 #define MH_CHECKPOINT_H
 
 #include <stdint.h>
 
 #include "train/model.h"
+#include "train/model_storage.h"
 #include "train/optim.h"
 
 typedef struct {
@@ -20,9 +25,14 @@ typedef struct {
   int64_t num_samples;      /* samples in the training set */
 } CheckpointMeta;
 
+/* ms may be NULL (full, uncompressed). base: the previous trigger's stored
+ * weights, needed when ms stores this trigger as a difference. *bytes (may
+ * be NULL) gets the file size. */
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
-                     const CheckpointMeta *meta);
-/* Load into an existing model of the same type and size; o may be NULL. */
+                     const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                     int64_t *bytes);
+/* Load into an existing model of the same type and size; o may be NULL.
+ * Difference models are resolved through their base models (bit-exact). */
 int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta);
 
 #endif

@@ -93,8 +93,8 @@ static int fault_check(float *loss) {
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients and loss, one identical optimizer step everywhere.
  * Returns the global loss sum in *loss. */
-static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double *loss,
-                      TrainStats *st) {
+static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double clip,
+                      double *loss, TrainStats *st) {
   model_zero_grad(m);
   double lsum = 0.0;
   if (bt->n > 0) {
@@ -112,13 +112,22 @@ static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, doubl
   const float scale = 1.0f / (float)bt->global_len;
   for (int64_t i = 0; i < m->nparams; i++) m->grads[i] = b->comm[i] * scale;
   *loss = b->comm[m->nparams];
+  if (clip > 0) {
+    /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
+    double sq = 0;
+    for (int64_t i = 0; i < m->nparams; i++) sq += (double)m->grads[i] * m->grads[i];
+    double norm = sqrt(sq);
+    if (norm > clip) {
+      float f = (float)(clip / (norm + 1e-6));
+      for (int64_t i = 0; i < m->nparams; i++) m->grads[i] *= f;
+    }
+  }
   optim_step(o, m->params, m->grads);
   return MH_OK;
 }
 
 int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, const ReaderConfig *io, uint64_t seed,
-                TrainStats *st) {
+                int64_t n, const TrainingConfig *tc, const TrainPlan *plan, TrainStats *st) {
   memset(st, 0, sizeof *st);
   double t_start = mh_now();
   if (n == 0) return MH_OK;
@@ -128,7 +137,8 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   Reader *rd = NULL;
   int rc = buffers_alloc(&b, m, n, local_batch, weights != NULL);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
-  if (!rc) rc = reader_create(store, io, mh_log_rank, mh_log_nranks, &rd);
+  if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
+  const double lr0 = o->lr;
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
                                                      : tc->epochs_per_trigger * n;
@@ -136,7 +146,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     for (int64_t i = 0; i < n; i++) b.order[i] = i;
     if (tc->shuffle) {
       Rng rng;
-      rng_seed(&rng, rng_derive(seed, (uint64_t)epoch));
+      rng_seed(&rng, rng_derive(plan->seed, (uint64_t)epoch));
       rng_shuffle_i64(&rng, b.order, n);
     }
     for (int64_t i = 0; i < n; i++) {
@@ -154,8 +164,9 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
         rc = MH_ERR;
         break;
       }
+      o->lr = sched_lr(&plan->sched, lr0, plan->sched.per_batch ? st->steps : epoch);
       double loss = 0.0;
-      rc = train_step(m, o, &b, &bt, &loss, st);
+      rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, &loss, st);
       if (rc) break;
       if (!isfinite(loss)) {
         rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
@@ -179,6 +190,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     }
     if (!rc && epoch_samples == 0) break; /* drop_last with fewer keys than a batch */
   }
+  o->lr = lr0;
   reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;

@@ -17,6 +17,7 @@
 #include "data/store.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/sched.h"
 
 typedef struct {
   int64_t samples;      /* samples passed, all epochs, all ranks */
@@ -30,11 +31,18 @@ typedef struct {
   double comm_seconds;  /* this rank: allreduce */
 } TrainStats;
 
-/* Train m on keys[n] (weights may be NULL). seed decides the shuffle order
- * (derived per epoch). io says how the reader partitions and prefetches.
- * NaN or infinite loss is an error that says what to do. */
+/* How one trigger trains, besides the training section itself. */
+typedef struct {
+  ReaderConfig io;     /* partitions and prefetching */
+  LrSchedule sched;    /* parsed training.lr_scheduler; restarts each call */
+  uint64_t seed;       /* decides the shuffle order (derived per epoch) */
+} TrainPlan;
+
+/* Train m on keys[n] (weights may be NULL). The optimizer's lr follows the
+ * schedule from the configured lr; the global gradient norm is clipped to
+ * training.clip_grad_norm when set. NaN or infinite loss is an error that
+ * says what to do. */
 int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, const ReaderConfig *io, uint64_t seed,
-                TrainStats *st);
+                int64_t n, const TrainingConfig *tc, const TrainPlan *plan, TrainStats *st);
 
 #endif
