@@ -20,6 +20,7 @@ static const CliOpt synth_opts[] = {
     {"seed", "N", "random seed (default 42)"},
     {"classes", "K", "number of classes (default 4)"},
     {"features", "D", "features per sample (default 16)"},
+    {"image", "C,H,W", "store each sample as a C x H x W image (sets --features to C*H*W), e.g. 3,32,32 for YearbookNet"},
     {"years", "Y", "years of data (default 20)"},
     {"train-per-year", "N", "training samples per year (default 500)"},
     {"test-per-year", "N", "held-out test samples per year (default 200)"},
@@ -102,6 +103,17 @@ static int on_option(void *ctx, const char *name, const char *v) {
   }
   if (!strcmp(name, "classes")) return parse_int(name, v, &p->classes);
   if (!strcmp(name, "features")) return parse_int(name, v, &p->features);
+  if (!strcmp(name, "image")) {
+    int c = 0, h = 0, w = 0;
+    char extra;
+    if (sscanf(v, "%d,%d,%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
+      return arg_error("--image expects C,H,W with positive integers, got \"%s\"", v);
+    p->image[0] = c;
+    p->image[1] = h;
+    p->image[2] = w;
+    p->features = c * h * w;
+    return 0;
+  }
   if (!strcmp(name, "years")) return parse_int(name, v, &p->years);
   if (!strcmp(name, "train-per-year")) return parse_i64(name, v, &p->train_per_year);
   if (!strcmp(name, "test-per-year")) return parse_i64(name, v, &p->test_per_year);

@@ -31,6 +31,10 @@ void synth_defaults(SynthParams *p) {
 int synth_check(const SynthParams *p) {
   if (p->classes < 2) return mh_errorf("--classes must be >= 2, got %d", p->classes);
   if (p->classes > 100000) return mh_errorf("--classes must be <= 100000, got %d", p->classes);
+  if (p->image[0] > 0 && (int64_t)p->image[0] * p->image[1] * p->image[2] != p->features)
+    return mh_errorf("--image %d,%d,%d has %lld values per sample but --features is %d", p->image[0],
+                     p->image[1], p->image[2], (long long)p->image[0] * p->image[1] * p->image[2],
+                     p->features);
   if (p->features < 2) return mh_errorf("--features must be >= 2, got %d", p->features);
   if (p->features > 1000000) return mh_errorf("--features must be <= 1000000, got %d", p->features);
   if (p->years < 1) return mh_errorf("--years must be >= 1, got %d", p->years);
@@ -125,8 +129,13 @@ static int write_split(const SynthParams *p, const double *A, SynthSplit split, 
   StoreSchema sc;
   memset(&sc, 0, sizeof sc);
   sc.type = FEAT_F32;
-  sc.ndims = 1;
-  sc.dims[0] = p->features;
+  if (p->image[0] > 0) {
+    sc.ndims = 3;
+    for (int i = 0; i < 3; i++) sc.dims[i] = p->image[i];
+  } else {
+    sc.ndims = 1;
+    sc.dims[0] = p->features;
+  }
   sc.num_classes = p->classes;
   StoreWriter w;
   MH_TRY(store_writer_open(dir, &sc, 0, &w));

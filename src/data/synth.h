@@ -50,6 +50,8 @@ typedef struct {
   double noise;            /* sigma, --noise, default 1.0 */
   int years_per_shard;     /* --years-per-shard, default 5 */
   int64_t start;           /* timestamp of year 0, --start, default 0 */
+  int image[3];            /* --image C,H,W: store features as [C, H, W] (D = C*H*W);
+                              {0} = a flat [D] vector */
 } SynthParams;
 
 typedef struct {
