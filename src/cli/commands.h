@@ -9,6 +9,8 @@ int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 typedef struct {
   const char *name;

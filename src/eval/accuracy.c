@@ -9,8 +9,9 @@
 #include "core/error.h"
 #include "eval/metric.h"
 
-static void acc_update(Metric *m, const float *logits, const int32_t *labels, int64_t n, int K) {
-  int64_t topn = *(int64_t *)m->impl;
+static void acc_update(const Metric *m, double *state, const float *logits, const int32_t *labels,
+                       int64_t n, int K) {
+  int64_t topn = *(const int64_t *)m->impl;
   double correct = 0;
   for (int64_t i = 0; i < n; i++) {
     const float *z = logits + i * K;
@@ -19,12 +20,12 @@ static void acc_update(Metric *m, const float *logits, const int32_t *labels, in
     for (int k = 0; k < K; k++) above += z[k] > zy;
     correct += above < topn;
   }
-  m->state[0] += correct;
-  m->state[1] += (double)n;
+  state[0] += correct;
+  state[1] += (double)n;
 }
 
-static double acc_result(const Metric *m) {
-  return m->state[1] > 0 ? m->state[0] / m->state[1] : NAN;
+static double acc_result(const Metric *m, const double *state) {
+  return state[1] > 0 ? state[0] / state[1] : NAN;
 }
 
 static int acc_create(const CfgRef *cfg, int num_classes, Metric **out) {
@@ -34,9 +35,8 @@ static int acc_create(const CfgRef *cfg, int num_classes, Metric **out) {
   if (!m) return MH_ERR;
   *out = m;
   m->impl = mh_calloc(1, sizeof(int64_t));
+  if (!m->impl) return MH_ERR;
   m->state_len = 2;
-  m->state = mh_calloc(2, sizeof(double));
-  if (!m->impl || !m->state) return MH_ERR;
   int64_t topn = 1;
   MH_TRY(cfg_get_int(cfg, "topn", 1, 1, num_classes, &topn));
   *(int64_t *)m->impl = topn;

@@ -2,13 +2,18 @@
 #include "eval/evaluation.h"
 
 #include <math.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/log.h"
+#include "core/timing.h"
 #include "train/dist.h"
+
+/* ---- setup ---------------------------------------------------------------- */
 
 static const Store *g_sort_store; /* qsort comparator context (single-threaded setup) */
 
@@ -37,10 +42,10 @@ static int dataset_init(EvalDataset *d, const EvalDatasetConfig *dc, int num_cla
     return mh_error_context("evaluation dataset \"%s\"", d->id);
   if (d->store.schema.num_classes != num_classes || d->store.feat_elems != shape->in_elems)
     return mh_errorf("evaluation dataset \"%s\" (%s) has %d classes and %lld features per "
-                     "sample, but the training store has %d and %lld",
+                     "sample, but the model has %d and %lld",
                      d->id, dc->path, d->store.schema.num_classes, (long long)d->store.feat_elems,
                      num_classes, (long long)shape->in_elems);
-  d->rows_by_ts = mh_malloc((size_t)d->store.n * sizeof(int64_t));
+  d->rows_by_ts = mh_malloc((size_t)(d->store.n + 1) * sizeof(int64_t));
   if (!d->rows_by_ts) return MH_ERR;
   for (int64_t i = 0; i < d->store.n; i++) d->rows_by_ts[i] = i;
   g_sort_store = &d->store;
@@ -49,6 +54,44 @@ static int dataset_init(EvalDataset *d, const EvalDatasetConfig *dc, int num_cla
   for (int m = 0; m < dc->num_metrics; m++) {
     MH_TRY(metric_create(&dc->metrics[m].ref, num_classes, &d->metrics[m]));
     d->nmetrics++;
+    d->state_len += d->metrics[m]->state_len;
+    d->npair += d->metrics[m]->uses_pairs;
+  }
+  return MH_OK;
+}
+
+static EvalContext data_context(const EvalDataset *d) {
+  EvalContext ctx = {0, -1, 0, NULL, NULL};
+  if (d->store.n > 0) {
+    ctx.data_min_ts = d->store.timestamps[d->rows_by_ts[0]];
+    ctx.data_max_ts = d->store.timestamps[d->rows_by_ts[d->store.n - 1]];
+  }
+  return ctx;
+}
+
+/* Append n intervals to t (owners shifted by owner_base). */
+static int task_append(EvalTask *t, const EvalDataset *d, const EvalInterval *iv, int n,
+                       int owner_base) {
+  if (t->niv + n > t->cap) {
+    int cap = (t->niv + n) * 2 + 8;
+    EvalInterval *a = mh_realloc(t->iv, (size_t)cap * sizeof *a);
+    if (!a) return MH_ERR;
+    t->iv = a;
+    int64_t *lo = mh_realloc(t->row_lo, (size_t)cap * sizeof *lo);
+    if (!lo) return MH_ERR;
+    t->row_lo = lo;
+    int64_t *hi = mh_realloc(t->row_hi, (size_t)cap * sizeof *hi);
+    if (!hi) return MH_ERR;
+    t->row_hi = hi;
+    t->cap = cap;
+  }
+  for (int i = 0; i < n; i++) {
+    EvalInterval *x = &t->iv[t->niv];
+    *x = iv[i];
+    if (x->owner >= 0) x->owner += owner_base;
+    t->row_lo[t->niv] = lower_bound(d, x->start);
+    t->row_hi[t->niv] = lower_bound(d, x->end);
+    t->niv++;
   }
   return MH_OK;
 }
@@ -56,6 +99,7 @@ static int dataset_init(EvalDataset *d, const EvalDatasetConfig *dc, int num_cla
 int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
                     const ModelShape *shape) {
   memset(ev, 0, sizeof *ev);
+  ev->cfg = cfg;
   const EvaluationConfig *ec = &cfg->evaluation;
   if (!ec->enabled) return MH_OK;
   for (int i = 0; i < ec->num_datasets; i++) {
@@ -63,10 +107,12 @@ int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
     ev->ndatasets++;
   }
   int cap = ec->num_handlers * (ec->num_datasets ? ec->num_datasets : 1);
-  ev->tasks = mh_calloc((size_t)cap, sizeof(EvalTask));
+  ev->tasks = mh_calloc((size_t)cap + 1, sizeof(EvalTask));
   if (!ev->tasks) return MH_ERR;
   for (int h = 0; h < ec->num_handlers; h++) {
     const EvalHandlerConfig *hc = &ec->handlers[h];
+    const EvalStrategyType *st;
+    MH_TRY(eval_strategy_find(&hc->strategy, &st));
     for (int j = 0; j < hc->num_datasets; j++) {
       int di = -1;
       for (int k = 0; k < ec->num_datasets; k++)
@@ -76,20 +122,18 @@ int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
       EvalTask *t = &ev->tasks[ev->ntasks++];
       t->handler = h;
       t->dataset = di;
-      EvalContext ctx = {0, 0};
-      if (d->store.n > 0) {
-        ctx.data_min_ts = d->store.timestamps[d->rows_by_ts[0]];
-        ctx.data_max_ts = d->store.timestamps[d->rows_by_ts[d->store.n - 1]];
-      }
-      MH_TRY(eval_strategy_intervals(&hc->strategy, &ctx, &t->iv, &t->niv));
-      t->row_lo = mh_malloc((size_t)t->niv * sizeof(int64_t));
-      t->row_hi = mh_malloc((size_t)t->niv * sizeof(int64_t));
-      if (!t->row_lo || !t->row_hi) return MH_ERR;
-      for (int i = 0; i < t->niv; i++) {
-        t->row_lo[i] = lower_bound(d, t->iv[i].start);
-        t->row_hi[i] = lower_bound(d, t->iv[i].end);
-      }
-      ev->values_per_model += (int64_t)t->niv * d->nmetrics;
+      t->strategy = st;
+      t->after_pipeline = !strcmp(hc->execution_time, "after_pipeline") || st->after_pipeline_only;
+      t->models = !strcmp(hc->models, "active") ? EVAL_MODELS_ACTIVE
+                  : !strcmp(hc->models, "train") ? EVAL_MODELS_TRAIN
+                                                  : EVAL_MODELS_MATRIX;
+      EvalContext ctx = data_context(d);
+      EvalInterval *iv = NULL;
+      int n = 0;
+      MH_TRY(st->intervals(&hc->strategy, &ctx, &iv, &n));
+      int rc = task_append(t, d, iv, n, 0);
+      free(iv);
+      MH_TRY(rc);
     }
   }
   return MH_OK;
@@ -108,75 +152,576 @@ void evaluation_free(Evaluation *ev) {
     free(ev->tasks[t].row_hi);
   }
   free(ev->tasks);
+  free(ev->cells);
   memset(ev, 0, sizeof *ev);
 }
 
-int64_t evaluation_offset(const Evaluation *ev, int t) {
-  int64_t off = 0;
-  for (int i = 0; i < t; i++) off += (int64_t)ev->tasks[i].niv * ev->datasets[ev->tasks[i].dataset].nmetrics;
-  return off;
+void evaluation_all_after_pipeline(Evaluation *ev) {
+  for (int t = 0; t < ev->ntasks; t++) ev->tasks[t].after_pipeline = 1;
 }
 
-/* Run m over rows_by_ts[lo, hi) of d (this rank's share) into the metrics. */
-static int eval_rows(EvalDataset *d, Model *m, int64_t lo, int64_t hi, float *x, float *logits,
-                     int64_t *rows, int32_t *labels) {
-  for (int64_t b0 = lo; b0 < hi; b0 += d->batch_size) {
-    int64_t n = hi - b0 < d->batch_size ? hi - b0 : d->batch_size;
-    for (int64_t i = 0; i < n; i++) {
-      rows[i] = d->rows_by_ts[b0 + i];
-      labels[i] = d->store.labels[rows[i]];
+int64_t evaluation_num_intervals(const Evaluation *ev) {
+  int64_t n = 0;
+  for (int t = 0; t < ev->ntasks; t++) n += ev->tasks[t].niv;
+  return n;
+}
+
+int evaluation_has_after_pipeline(const Evaluation *ev) {
+  for (int t = 0; t < ev->ntasks; t++)
+    if (ev->tasks[t].after_pipeline) return 1;
+  return 0;
+}
+
+/* ---- which cells ------------------------------------------------------------ */
+
+/* Composite models at ref among meta[0..n-1] (see composite.h). */
+static void select_at(const CheckpointMeta *meta, int n, int64_t ref, int *active, int *trained) {
+  int a = -1;
+  for (int i = 0; i < n; i++)
+    if (meta[i].last_timestamp < ref) a = i;
+  *active = a;
+  *trained = a + 1 < n ? a + 1 : -1;
+}
+
+static int cell_wanted(const EvalTask *t, const EvalInterval *iv, int model,
+                       const CheckpointMeta *meta, int nmodels) {
+  if (iv->owner >= 0) return model == iv->owner;
+  if (t->models == EVAL_MODELS_MATRIX) return 1;
+  int a, tr;
+  select_at(meta, nmodels, iv->ref, &a, &tr);
+  return model == (t->models == EVAL_MODELS_ACTIVE ? a : tr);
+}
+
+/* ---- the work plan ------------------------------------------------------------ */
+
+typedef struct {
+  int ncell;
+  int *cell_iv, *cell_model; /* [ncell], grouped by interval */
+  int *iv_first;             /* [niv + 1]: cells of interval i are iv_first[i] .. iv_first[i+1]-1 */
+  int64_t nunit;
+  int *unit_iv;              /* [nunit] */
+  int64_t *unit_lo, *unit_hi;/* positions in rows_by_ts */
+  int *unit_rank;            /* nondecreasing: each rank owns a contiguous run of units */
+} Plan;
+
+static void plan_free(Plan *p) {
+  free(p->cell_iv);
+  free(p->cell_model);
+  free(p->iv_first);
+  free(p->unit_iv);
+  free(p->unit_lo);
+  free(p->unit_hi);
+  free(p->unit_rank);
+  memset(p, 0, sizeof *p);
+}
+
+static int plan_build(Plan *p, const EvalTask *t, const EvalDataset *d, int model_lo, int model_hi,
+                      const CheckpointMeta *meta, int nmodels) {
+  memset(p, 0, sizeof *p);
+  int64_t maxcells = (int64_t)t->niv * (model_hi - model_lo);
+  const int64_t B = d->batch_size;
+  int64_t nunit = 0;
+  for (int i = 0; i < t->niv; i++) nunit += (t->row_hi[i] - t->row_lo[i] + B - 1) / B;
+  p->cell_iv = mh_malloc((size_t)(maxcells + 1) * sizeof(int));
+  p->cell_model = mh_malloc((size_t)(maxcells + 1) * sizeof(int));
+  p->iv_first = mh_malloc((size_t)(t->niv + 1) * sizeof(int));
+  p->unit_iv = mh_malloc((size_t)(nunit + 1) * sizeof(int));
+  p->unit_lo = mh_malloc((size_t)(nunit + 1) * sizeof(int64_t));
+  p->unit_hi = mh_malloc((size_t)(nunit + 1) * sizeof(int64_t));
+  p->unit_rank = mh_malloc((size_t)(nunit + 1) * sizeof(int));
+  if (!p->cell_iv || !p->cell_model || !p->iv_first || !p->unit_iv || !p->unit_lo || !p->unit_hi ||
+      !p->unit_rank)
+    return MH_ERR;
+  for (int i = 0; i < t->niv; i++) {
+    p->iv_first[i] = p->ncell;
+    for (int j = model_lo; j < model_hi; j++)
+      if (cell_wanted(t, &t->iv[i], j, meta, nmodels)) {
+        p->cell_iv[p->ncell] = i;
+        p->cell_model[p->ncell++] = j;
+      }
+  }
+  p->iv_first[t->niv] = p->ncell;
+  /* Batches from each interval's start; cost = rows x models there. */
+  int64_t total = 0;
+  for (int i = 0; i < t->niv; i++) {
+    int64_t k = p->iv_first[i + 1] - p->iv_first[i];
+    if (k == 0) continue;
+    for (int64_t b0 = t->row_lo[i]; b0 < t->row_hi[i]; b0 += B) {
+      p->unit_iv[p->nunit] = i;
+      p->unit_lo[p->nunit] = b0;
+      p->unit_hi[p->nunit] = b0 + B < t->row_hi[i] ? b0 + B : t->row_hi[i];
+      total += (p->unit_hi[p->nunit] - b0) * k;
+      p->nunit++;
     }
-    MH_TRY(store_read_features_f32(&d->store, rows, n, x));
-    MH_TRY(m->forward(m, x, n, logits, 0));
+  }
+  /* A unit goes to the rank whose equal share of the cost holds its first
+   * unit of cost. */
+  int64_t before = 0;
+  for (int64_t u = 0; u < p->nunit; u++) {
+    int i = p->unit_iv[u];
+    __extension__ __int128 num = (__int128)before * mh_log_nranks;
+    int r = total > 0 ? (int)(num / total) : 0;
+    p->unit_rank[u] = r < mh_log_nranks ? r : mh_log_nranks - 1;
+    before += (p->unit_hi[u] - p->unit_lo[u]) * (p->iv_first[i + 1] - p->iv_first[i]);
+  }
+  return MH_OK;
+}
+
+/* ---- running a plan ---------------------------------------------------------- */
+
+/* Rank 0: compute every pair metric of every cell from the gathered pairs,
+ * laid out in global unit order: per unit, per cell of its interval, per
+ * pair metric, the unit's rows. */
+static int pair_results(const Plan *p, const EvalTask *t, const EvalDataset *d, ScorePair *all,
+                        double *values) {
+  const int npm = d->npair;
+  /* Per (cell, pair metric): offset into a regrouped array. */
+  int64_t *off = mh_malloc((size_t)(p->ncell * npm + 1) * sizeof(int64_t));
+  int64_t *fill = mh_calloc((size_t)(p->ncell * npm + 1), sizeof(int64_t));
+  int64_t total = 0;
+  if (!off || !fill) {
+    free(off);
+    free(fill);
+    return MH_ERR;
+  }
+  for (int c = 0; c < p->ncell; c++)
+    for (int k = 0; k < npm; k++) {
+      off[c * npm + k] = total;
+      total += t->row_hi[p->cell_iv[c]] - t->row_lo[p->cell_iv[c]];
+    }
+  ScorePair *grouped = mh_malloc((size_t)(total + 1) * sizeof *grouped);
+  if (!grouped) {
+    free(off);
+    free(fill);
+    return MH_ERR;
+  }
+  int64_t cur = 0;
+  for (int64_t u = 0; u < p->nunit; u++) {
+    int i = p->unit_iv[u];
+    int64_t n = p->unit_hi[u] - p->unit_lo[u];
+    for (int c = p->iv_first[i]; c < p->iv_first[i + 1]; c++)
+      for (int k = 0; k < npm; k++) {
+        int64_t slot = c * npm + k;
+        memcpy(grouped + off[slot] + fill[slot], all + cur, (size_t)n * sizeof *grouped);
+        fill[slot] += n;
+        cur += n;
+      }
+  }
+  for (int c = 0; c < p->ncell; c++) {
+    int pk = 0;
+    for (int k = 0; k < d->nmetrics; k++) {
+      const Metric *m = d->metrics[k];
+      if (!m->uses_pairs) continue;
+      int64_t slot = c * npm + pk++;
+      values[(int64_t)c * d->nmetrics + k] = m->result_pairs(m, grouped + off[slot], fill[slot]);
+    }
+  }
+  free(grouped);
+  free(off);
+  free(fill);
+  return MH_OK;
+}
+
+/* Gather every rank's pairs (in rank order = global unit order) to rank 0. */
+static int gather_pairs(const ScorePair *mine, int64_t nmine, ScorePair **all) {
+  *all = NULL;
+  if (nmine > 0x7fffffff)
+    return mh_errorf("RocAuc: %lld (score, label) pairs on one rank; at most 2^31-1 per task: "
+                     "use more ranks or fewer models per handler", (long long)nmine);
+  int cnt = (int)nmine;
+  int N = mh_log_nranks;
+  int *counts = mh_log_rank == 0 ? mh_malloc((size_t)N * sizeof(int)) : NULL;
+  int *displs = mh_log_rank == 0 ? mh_malloc((size_t)N * sizeof(int)) : NULL;
+  if (mh_log_rank == 0 && (!counts || !displs)) return MH_ERR;
+  MPI_CHECK(MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  int ok = 1;
+  int64_t total = 0;
+  if (mh_log_rank == 0) {
+    for (int r = 0; r < N; r++) {
+      if (total > 0x7fffffff) ok = 0;
+      displs[r] = (int)total;
+      total += counts[r];
+    }
+    if (total > 0x7fffffff) ok = 0;
+    if (ok) *all = mh_malloc((size_t)(total + 1) * sizeof(ScorePair));
+    if (ok && !*all) ok = 0;
+  }
+  MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (!ok) {
+    free(counts);
+    free(displs);
+    return mh_errorf("RocAuc: more than 2^31-1 (score, label) pairs in one task, or out of memory "
+                     "on rank 0; split the handler's intervals");
+  }
+  MPI_Datatype pt;
+  MPI_CHECK(MPI_Type_contiguous((int)sizeof(ScorePair), MPI_BYTE, &pt));
+  MPI_CHECK(MPI_Type_commit(&pt));
+  int rc = MPI_Gatherv(mine, cnt, pt, *all, counts, displs, pt, 0, MPI_COMM_WORLD);
+  MPI_Type_free(&pt);
+  free(counts);
+  free(displs);
+  if (rc != MPI_SUCCESS) return mh_mpi_error(rc, "MPI_Gatherv", __FILE__, __LINE__);
+  return MH_OK;
+}
+
+typedef struct {
+  float *x, *logits;
+  int64_t *rows;
+  int32_t *labels;
+  double *scores;
+} Scratch;
+
+static void scratch_free(Scratch *s) {
+  free(s->x);
+  free(s->logits);
+  free(s->rows);
+  free(s->labels);
+  free(s->scores);
+}
+
+/* This rank's batches: every model of the interval over each; summable
+ * states into state[cell * state_len], pairs appended to pairs. */
+static int run_units(const Plan *p, EvalDataset *d, Model *m, const EvalBank *bank, double *state,
+                     ScorePair *pairs) {
+  const int64_t B = d->batch_size;
+  Scratch s;
+  s.x = mh_malloc((size_t)(B * m->shape.in_elems) * sizeof(float));
+  s.logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
+  s.rows = mh_malloc((size_t)B * sizeof(int64_t));
+  s.labels = mh_malloc((size_t)B * sizeof(int32_t));
+  s.scores = mh_malloc((size_t)B * sizeof(double));
+  int rc = (!s.x || !s.logits || !s.rows || !s.labels || !s.scores) ? MH_ERR : MH_OK;
+  int loaded = -1;
+  int64_t cur = 0;
+  for (int64_t u = 0; !rc && u < p->nunit; u++) {
+    if (p->unit_rank[u] != mh_log_rank) continue;
+    int i = p->unit_iv[u];
+    int64_t n = p->unit_hi[u] - p->unit_lo[u];
+    for (int64_t r = 0; r < n; r++) {
+      s.rows[r] = d->rows_by_ts[p->unit_lo[u] + r];
+      s.labels[r] = d->store.labels[s.rows[r]];
+    }
+    rc = store_read_features_f32(&d->store, s.rows, n, s.x);
+    for (int c = p->iv_first[i]; !rc && c < p->iv_first[i + 1]; c++) {
+      if (bank && loaded != p->cell_model[c]) {
+        loaded = p->cell_model[c];
+        eval_bank_use(bank, loaded, m);
+      }
+      rc = m->forward(m, s.x, n, s.logits, 0);
+      if (rc) break;
+      double *st = state + (int64_t)c * d->state_len;
+      for (int k = 0; k < d->nmetrics; k++) {
+        const Metric *mt = d->metrics[k];
+        if (mt->uses_pairs) {
+          mt->score(mt, s.logits, n, m->num_outputs, s.scores);
+          for (int64_t r = 0; r < n; r++) {
+            pairs[cur + r].score = s.scores[r];
+            pairs[cur + r].label = s.labels[r];
+            pairs[cur + r].pad = 0;
+          }
+          cur += n;
+        } else {
+          mt->update(mt, st, s.logits, s.labels, n, m->num_outputs);
+          st += mt->state_len;
+        }
+      }
+    }
+  }
+  scratch_free(&s);
+  return rc;
+}
+
+static int add_cells(Evaluation *ev, int ti, const Plan *p, const double *values) {
+  const EvalTask *t = &ev->tasks[ti];
+  int nm = ev->datasets[t->dataset].nmetrics;
+  if (ev->ncells + p->ncell > ev->cells_cap) {
+    int cap = (ev->ncells + p->ncell) * 2 + 16;
+    EvalCell *c = mh_realloc(ev->cells, (size_t)cap * sizeof *c);
+    if (!c) return MH_ERR;
+    ev->cells = c;
+    ev->cells_cap = cap;
+  }
+  for (int c = 0; c < p->ncell; c++) {
+    EvalCell *x = &ev->cells[ev->ncells++];
+    memset(x, 0, sizeof *x);
+    x->task = ti;
+    x->interval = p->cell_iv[c];
+    x->model = p->cell_model[c];
+    x->num_samples = t->row_hi[x->interval] - t->row_lo[x->interval];
+    for (int k = 0; k < nm; k++) x->value[k] = values[(int64_t)c * nm + k];
+  }
+  return MH_OK;
+}
+
+/* Evaluate models [model_lo, model_hi) of task ti where wanted. bank NULL:
+ * m already holds the one model. */
+static int run_task(Evaluation *ev, int ti, Model *m, const EvalBank *bank, int model_lo,
+                    int model_hi, const CheckpointMeta *meta, int nmodels) {
+  EvalTask *t = &ev->tasks[ti];
+  EvalDataset *d = &ev->datasets[t->dataset];
+  Plan p;
+  double *state = NULL, *values = NULL;
+  ScorePair *pairs = NULL, *all = NULL;
+  int rc = plan_build(&p, t, d, model_lo, model_hi, meta, nmodels);
+  int64_t mypairs = 0;
+  for (int64_t u = 0; !rc && u < p.nunit; u++)
+    if (p.unit_rank[u] == mh_log_rank)
+      mypairs += (p.unit_hi[u] - p.unit_lo[u]) * (p.iv_first[p.unit_iv[u] + 1] - p.iv_first[p.unit_iv[u]]) * d->npair;
+  if (!rc) {
+    state = mh_calloc((size_t)((int64_t)p.ncell * d->state_len + 1), sizeof(double));
+    values = mh_calloc((size_t)((int64_t)p.ncell * d->nmetrics + 1), sizeof(double));
+    pairs = mh_malloc((size_t)(mypairs + 1) * sizeof(ScorePair));
+    if (!state || !values || !pairs) rc = MH_ERR;
+  }
+  /* A failure on one rank must not leave the others in the reduction. */
+  if (!rc) rc = run_units(&p, d, m, bank, state, pairs);
+  int ok = rc == MH_OK, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (!all_ok) {
+    if (ok) rc = mh_errorf("evaluation failed on another rank");
+    goto done;
+  }
+  rc = dist_allreduce_sum_f64(state, (int64_t)p.ncell * d->state_len);
+  for (int c = 0; !rc && c < p.ncell; c++) {
+    const double *st = state + (int64_t)c * d->state_len;
+    for (int k = 0; k < d->nmetrics; k++) {
+      const Metric *mt = d->metrics[k];
+      if (mt->uses_pairs) continue;
+      values[(int64_t)c * d->nmetrics + k] = mt->result(mt, st);
+      st += mt->state_len;
+    }
+  }
+  if (!rc && d->npair > 0) {
+    rc = gather_pairs(pairs, mypairs, &all);
+    if (!rc && mh_log_rank == 0) rc = pair_results(&p, t, d, all, values);
+    ok = rc == MH_OK;
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!ok && !rc) rc = mh_errorf("rank 0 could not compute the pair metrics");
+    if (!rc) {
+      int64_t nv = (int64_t)p.ncell * d->nmetrics;
+      for (int64_t off = 0; !rc && off < nv; off += 1 << 28) {
+        int64_t c = nv - off < (1 << 28) ? nv - off : (1 << 28);
+        if (MPI_Bcast(values + off, (int)c, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+          rc = mh_errorf("MPI_Bcast of evaluation values failed");
+      }
+    }
+  }
+  if (!rc) rc = add_cells(ev, ti, &p, values);
+done:
+  free(state);
+  free(values);
+  free(pairs);
+  free(all);
+  plan_free(&p);
+  if (rc) return mh_error_context("evaluating handler %s on %s",
+                                  ev->cfg->evaluation.handlers[t->handler].name, d->id);
+  return MH_OK;
+}
+
+/* Per-model intervals of task ti for meta[lo..hi-1] (owners = model indices). */
+static int add_model_intervals(Evaluation *ev, int ti, const CheckpointMeta *meta, int lo, int hi) {
+  EvalTask *t = &ev->tasks[ti];
+  EvalDataset *d = &ev->datasets[t->dataset];
+  int n = hi - lo;
+  int64_t *first = mh_malloc((size_t)(n + 1) * sizeof(int64_t));
+  int64_t *last = mh_malloc((size_t)(n + 1) * sizeof(int64_t));
+  if (!first || !last) {
+    free(first);
+    free(last);
+    return MH_ERR;
+  }
+  for (int i = 0; i < n; i++) {
+    first[i] = meta[lo + i].first_timestamp;
+    last[i] = meta[lo + i].last_timestamp;
+  }
+  EvalContext ctx = data_context(d);
+  ctx.nmodels = n;
+  ctx.model_first_ts = first;
+  ctx.model_last_ts = last;
+  EvalInterval *iv = NULL;
+  int niv = 0;
+  int rc = t->strategy->intervals(&ev->cfg->evaluation.handlers[t->handler].strategy, &ctx, &iv, &niv);
+  if (!rc) rc = task_append(t, d, iv, niv, lo);
+  free(iv);
+  free(first);
+  free(last);
+  return rc;
+}
+
+int evaluation_after_training(Evaluation *ev, Model *m, const CheckpointMeta *meta, int nmodels) {
+  int mi = nmodels - 1;
+  for (int ti = 0; ti < ev->ntasks; ti++) {
+    EvalTask *t = &ev->tasks[ti];
+    if (t->after_pipeline) continue;
+    if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, meta, mi, mi + 1));
+    MH_TRY(run_task(ev, ti, m, NULL, mi, mi + 1, meta, nmodels));
+  }
+  return MH_OK;
+}
+
+int evaluation_after_pipeline(Evaluation *ev, Model *m, const EvalBank *bank) {
+  for (int ti = 0; ti < ev->ntasks; ti++) {
+    EvalTask *t = &ev->tasks[ti];
+    if (!t->after_pipeline) continue;
+    double t0 = mh_now();
+    if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, bank->meta, 0, bank->n));
+    int before = ev->ncells;
+    MH_TRY(run_task(ev, ti, m, bank, 0, bank->n, bank->meta, bank->n));
+    LOG0("# evaluated handler %s on %s: %d models, %d intervals, %d cells in %.2f s\n",
+         ev->cfg->evaluation.handlers[t->handler].name, ev->datasets[t->dataset].id, bank->n,
+         t->niv, ev->ncells - before, mh_now() - t0);
+  }
+  return MH_OK;
+}
+
+double evaluation_next_value(const Evaluation *ev, const CheckpointMeta *meta, int nmodels, int mi) {
+  for (int ti = 0; ti < ev->ntasks; ti++) {
+    const EvalTask *t = &ev->tasks[ti];
+    if (t->after_pipeline) continue;
+    int best = -1;
+    for (int c = 0; c < ev->ncells; c++) {
+      const EvalCell *x = &ev->cells[c];
+      if (x->task != ti || x->model != mi || x->num_samples == 0) continue;
+      if (t->iv[x->interval].ref <= meta[mi].last_timestamp) continue;
+      if (best < 0 || x->interval < ev->cells[best].interval) best = c;
+    }
+    return best >= 0 ? ev->cells[best].value[0] : NAN;
+  }
+  return NAN;
+}
+
+/* ---- outputs ------------------------------------------------------------------- */
+
+/* idx[i * nmodels + j] = cell of (task ti, interval i, model j), -1 none. */
+static int *cell_index(const Evaluation *ev, int ti, int nmodels) {
+  const EvalTask *t = &ev->tasks[ti];
+  int64_t n = (int64_t)t->niv * nmodels;
+  int *idx = mh_malloc((size_t)(n + 1) * sizeof(int));
+  if (!idx) return NULL;
+  for (int64_t i = 0; i < n; i++) idx[i] = -1;
+  for (int c = 0; c < ev->ncells; c++) {
+    const EvalCell *x = &ev->cells[c];
+    if (x->task == ti && x->model < nmodels) idx[(int64_t)x->interval * nmodels + x->model] = c;
+  }
+  return idx;
+}
+
+int evaluation_write_matrix(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,
+                            const char *path) {
+  int **idx = mh_calloc((size_t)ev->ntasks + 1, sizeof(int *));
+  if (!idx) return MH_ERR;
+  int rc = MH_OK;
+  for (int t = 0; !rc && t < ev->ntasks; t++)
+    if (!(idx[t] = cell_index(ev, t, nmodels))) rc = MH_ERR;
+  AtomicFile f;
+  if (!rc) rc = atomic_open(&f, path);
+  if (!rc) {
+    fprintf(f.fp, "model,trigger_first_ts,trigger_last_ts,handler,dataset,interval_start,"
+                  "interval_end,num_samples,metric,value\n");
+    for (int j = 0; j < nmodels; j++)
+      for (int t = 0; t < ev->ntasks; t++) {
+        const EvalTask *task = &ev->tasks[t];
+        const EvalDataset *d = &ev->datasets[task->dataset];
+        for (int i = 0; i < task->niv; i++) {
+          int c = idx[t][(int64_t)i * nmodels + j];
+          if (c < 0 || !cell_wanted(task, &task->iv[i], j, meta, nmodels)) continue;
+          for (int k = 0; k < d->nmetrics; k++)
+            fprintf(f.fp, "%d,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.6f\n", j,
+                    (long long)meta[j].first_timestamp, (long long)meta[j].last_timestamp,
+                    ev->cfg->evaluation.handlers[task->handler].name, d->id,
+                    (long long)task->iv[i].start, (long long)task->iv[i].end,
+                    (long long)ev->cells[c].num_samples, d->metrics[k]->label, ev->cells[c].value[k]);
+        }
+      }
+    rc = atomic_commit(&f);
+  }
+  for (int t = 0; t < ev->ntasks; t++) free(idx[t]);
+  free(idx);
+  return rc;
+}
+
+typedef struct {
+  double sum, wsum, w;
+  int n;
+} Acc;
+
+static void acc_add(Acc *a, double v, double w) {
+  if (!isfinite(v)) return;
+  a->sum += v;
+  a->wsum += v * w;
+  a->w += w;
+  a->n++;
+}
+
+int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,
+                               const char *composite_path, const char *score_path,
+                               EvalScore *first) {
+  EvalScore none = {NAN, NAN, NAN, NAN, 0, 0};
+  *first = none;
+  AtomicFile f, g;
+  MH_TRY(atomic_open(&f, composite_path));
+  if (atomic_open(&g, score_path)) {
+    fclose(f.fp);
+    return MH_ERR;
+  }
+  fprintf(f.fp, "handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,"
+                "active_model,active_value,trained_model,trained_value\n");
+  fprintf(g.fp, "handler,dataset,metric,model,intervals,mean,time_weighted_mean\n");
+  int rc = MH_OK;
+  for (int t = 0; !rc && t < ev->ntasks; t++) {
+    const EvalTask *task = &ev->tasks[t];
+    const EvalDataset *d = &ev->datasets[task->dataset];
+    const char *hname = ev->cfg->evaluation.handlers[task->handler].name;
+    int *idx = cell_index(ev, t, nmodels);
+    if (!idx) {
+      rc = MH_ERR;
+      break;
+    }
+    Acc acc[CFG_MAX_METRICS][2];
+    memset(acc, 0, sizeof acc);
+    for (int i = 0; i < task->niv; i++) {
+      const EvalInterval *iv = &task->iv[i];
+      if (iv->owner >= 0) continue; /* belongs to one model: no composite */
+      int a, tr;
+      select_at(meta, nmodels, iv->ref, &a, &tr);
+      int ca = a >= 0 ? idx[(int64_t)i * nmodels + a] : -1;
+      int ct = tr >= 0 ? idx[(int64_t)i * nmodels + tr] : -1;
+      int64_t count = task->row_hi[i] - task->row_lo[i];
+      for (int k = 0; k < d->nmetrics; k++) {
+        double va = ca >= 0 ? ev->cells[ca].value[k] : NAN;
+        double vt = ct >= 0 ? ev->cells[ct].value[k] : NAN;
+        fprintf(f.fp, "%s,%s,%s,%lld,%lld,%lld,%lld,%d,%.6f,%d,%.6f\n", hname, d->id,
+                d->metrics[k]->label, (long long)iv->start, (long long)iv->end, (long long)iv->ref,
+                (long long)count, a, va, tr, vt);
+        if (count > 0) {
+          double w = (double)(iv->end - iv->start);
+          if (a >= 0) acc_add(&acc[k][0], va, w);
+          if (tr >= 0) acc_add(&acc[k][1], vt, w);
+        }
+      }
+    }
+    free(idx);
     for (int k = 0; k < d->nmetrics; k++)
-      d->metrics[k]->update(d->metrics[k], logits, labels, n, m->num_outputs);
-  }
-  return MH_OK;
-}
-
-int evaluation_run(Evaluation *ev, Model *m, double *values, int64_t *counts) {
-  int64_t vpos = 0, cpos = 0;
-  for (int t = 0; t < ev->ntasks; t++) {
-    EvalTask *task = &ev->tasks[t];
-    EvalDataset *d = &ev->datasets[task->dataset];
-    const int64_t B = d->batch_size;
-    float *x = mh_malloc((size_t)(B * m->shape.in_elems) * sizeof(float));
-    float *logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
-    int64_t *rows = mh_malloc((size_t)B * sizeof(int64_t));
-    int32_t *labels = mh_malloc((size_t)B * sizeof(int32_t));
-    int rc = (!x || !logits || !rows || !labels) ? MH_ERR : MH_OK;
-    /* Pack every metric state of an interval into one reduction. */
-    int64_t slen = 0;
-    for (int k = 0; k < d->nmetrics; k++) slen += d->metrics[k]->state_len;
-    double *pack = mh_malloc((size_t)(slen + 1) * sizeof(double));
-    if (!pack) rc = MH_ERR;
-    for (int i = 0; !rc && i < task->niv; i++) {
-      int64_t lo, hi, len = task->row_hi[i] - task->row_lo[i];
-      dist_slice(len, mh_log_rank, mh_log_nranks, &lo, &hi);
-      for (int k = 0; k < d->nmetrics; k++) metric_reset(d->metrics[k]);
-      rc = eval_rows(d, m, task->row_lo[i] + lo, task->row_lo[i] + hi, x, logits, rows, labels);
-      if (rc) break;
-      int64_t p = 0;
-      for (int k = 0; k < d->nmetrics; k++) {
-        memcpy(pack + p, d->metrics[k]->state, (size_t)d->metrics[k]->state_len * sizeof(double));
-        p += d->metrics[k]->state_len;
+      for (int s = 0; s < 2; s++) {
+        const Acc *x = &acc[k][s];
+        double mean = x->n ? x->sum / x->n : NAN, tw = x->w > 0 ? x->wsum / x->w : NAN;
+        fprintf(g.fp, "%s,%s,%s,%s,%d,%.6f,%.6f\n", hname, d->id, d->metrics[k]->label,
+                s ? "trained" : "active", x->n, mean, tw);
+        if (t == 0 && k == 0) {
+          if (s == 0) first->mean_active = mean, first->tw_active = tw, first->n_active = x->n;
+          else first->mean_trained = mean, first->tw_trained = tw, first->n_trained = x->n;
+        }
       }
-      rc = dist_allreduce_sum_f64(pack, slen);
-      if (rc) break;
-      p = 0;
-      for (int k = 0; k < d->nmetrics; k++) {
-        memcpy(d->metrics[k]->state, pack + p, (size_t)d->metrics[k]->state_len * sizeof(double));
-        p += d->metrics[k]->state_len;
-        values[vpos++] = d->metrics[k]->result(d->metrics[k]);
-      }
-      counts[cpos++] = len;
-    }
-    free(pack);
-    free(x);
-    free(logits);
-    free(rows);
-    free(labels);
-    if (rc) return mh_error_context("evaluating on %s", d->id);
   }
-  return MH_OK;
+  if (rc) {
+    fclose(f.fp);
+    fclose(g.fp);
+    return rc;
+  }
+  rc = atomic_commit(&f);
+  if (rc) {
+    fclose(g.fp);
+    return rc;
+  }
+  return atomic_commit(&g);
 }

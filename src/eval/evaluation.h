@@ -1,12 +1,32 @@
 /* evaluation.h - the `evaluation` block of a pipeline: its datasets (each a
  * store with metrics), its handlers (each an interval strategy over some
- * datasets), and the evaluation of one model on every (handler, dataset)
- * interval set, split across ranks.
+ * datasets, with an execution time and a model choice), the evaluation of
+ * models on intervals split across ranks, and the output files.
  *
- * A task is one (handler, dataset) pair with its intervals. Evaluating a
- * model fills values[task][interval][metric] and counts[task][interval];
- * every rank reads its slice of each interval's rows, and metric states are
- * summed over ranks, so results are identical for any rank count. */
+ * A task is one (handler, dataset) pair with its intervals; a cell is one
+ * (task, interval, model) with one value per metric of the dataset.
+ * Which cells are evaluated (handler `models`):
+ *   matrix  every model on every interval;
+ *   active  per interval, the currently active model (composite.h);
+ *   train   per interval, the currently trained model;
+ * and an interval owned by one model (OffsetEvalStrategy) only gets that
+ * model. `execution_time: after_training` evaluates each new model right
+ * after its training on the cells it may fill (for `active` that is every
+ * later interval, since the next model is not known yet; cells a later
+ * model supersedes are left out of the outputs); `after_pipeline` (and
+ * BetweenTwoTriggersEvalStrategy, which needs every trigger) evaluates all
+ * models after the last trigger from their checkpoints (bank.h).
+ *
+ * Work split: an interval's rows (in timestamp order) are cut into batches
+ * of the dataset's batch_size counted from the interval start, the same for
+ * any number of ranks; each batch costs rows x models to run there, and
+ * ranks take contiguous runs of batches of equal cost. A rank reads each of
+ * its batches once and runs every model of the interval over it. Summable
+ * metric states are reduced with one MPI_SUM per task; pair metrics gather
+ * to rank 0. Batches (and so logits) do not depend on the rank count, and
+ * the reductions are exact, so 1 and N ranks give identical values.
+ * This module does not train, pick composite models by itself
+ * (composite.h) or draw figures (report/). */
 #ifndef MH_EVALUATION_H
 #define MH_EVALUATION_H
 
@@ -14,9 +34,13 @@
 
 #include "config/pipeline.h"
 #include "data/store.h"
+#include "eval/bank.h"
 #include "eval/metric.h"
 #include "eval/strategy.h"
+#include "train/checkpoint.h"
 #include "train/model.h"
+
+enum { EVAL_MODELS_MATRIX = 0, EVAL_MODELS_ACTIVE = 1, EVAL_MODELS_TRAIN = 2 };
 
 typedef struct {
   char id[CFG_NAME];   /* dataset id (or path) as in the YAML */
@@ -25,32 +49,79 @@ typedef struct {
   int64_t batch_size;
   int nmetrics;
   Metric *metrics[CFG_MAX_METRICS];
+  int64_t state_len;   /* summable state doubles of all metrics */
+  int npair;           /* pair metrics among them */
 } EvalDataset;
 
 typedef struct {
   int handler;           /* index into cfg->evaluation.handlers */
   int dataset;           /* index into Evaluation.datasets */
-  int niv;
+  const EvalStrategyType *strategy;
+  int after_pipeline;    /* 1: evaluated once after the last trigger */
+  int models;            /* EVAL_MODELS_* */
+  int niv, cap;
   EvalInterval *iv;      /* [niv] */
   int64_t *row_lo, *row_hi; /* [niv]: each interval's range in rows_by_ts */
 } EvalTask;
 
 typedef struct {
+  int task, interval, model;
+  int64_t num_samples;            /* evaluation samples in the interval */
+  double value[CFG_MAX_METRICS];  /* per metric of the task's dataset */
+} EvalCell;
+
+typedef struct {
+  double mean_active, mean_trained; /* mean over intervals with data of the composite's value */
+  double tw_active, tw_trained;     /* same, weighted by interval duration (end - start) */
+  int n_active, n_trained;          /* intervals that count */
+} EvalScore;
+
+typedef struct {
+  const PipelineConfig *cfg;
   int ndatasets;
   EvalDataset datasets[CFG_MAX_EVAL_DATASETS];
   int ntasks;
   EvalTask *tasks;
-  int64_t values_per_model; /* sum over tasks of niv * nmetrics */
+  int ncells, cells_cap;
+  EvalCell *cells;       /* results, identical on every rank */
 } Evaluation;
 
-/* Open the evaluation stores, create metrics and compute every handler's
- * intervals. num_classes must match the model. Errors name file:line. */
+/* Open the evaluation stores, create metrics and compute every fixed
+ * handler's intervals (per-model strategies are validated only). The stores
+ * must have num_classes classes and the model's input size. Errors name
+ * file:line. */
 int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
                     const ModelShape *shape);
 void evaluation_free(Evaluation *ev);
-/* Offset of task t's block in a model's values array. */
-int64_t evaluation_offset(const Evaluation *ev, int t);
-/* Evaluate m everywhere. values: [values_per_model]; counts: [sum of niv]. */
-int evaluation_run(Evaluation *ev, Model *m, double *values, int64_t *counts);
+/* Treat every handler as after_pipeline (`modyn eval`). */
+void evaluation_all_after_pipeline(Evaluation *ev);
+int64_t evaluation_num_intervals(const Evaluation *ev);
+/* 1 when some handler runs after the pipeline. */
+int evaluation_has_after_pipeline(const Evaluation *ev);
+
+/* Collective. meta[0..nmodels-1] describe the models so far; m holds model
+ * nmodels-1, just trained. Evaluates it on the after_training handlers. */
+int evaluation_after_training(Evaluation *ev, Model *m, const CheckpointMeta *meta, int nmodels);
+/* Collective. Evaluates the after_pipeline handlers on every model of the
+ * bank (m is used as scratch: its weights are overwritten). */
+int evaluation_after_pipeline(Evaluation *ev, Model *m, const EvalBank *bank);
+
+/* The value of model mi's first metric on the first after_training task's
+ * first interval with data that it serves (reference time after its data). */
+double evaluation_next_value(const Evaluation *ev, const CheckpointMeta *meta, int nmodels, int mi);
+
+/* Rank 0 outputs (written atomically):
+ * matrix.csv    model,trigger_first_ts,trigger_last_ts,handler,dataset,interval_start,
+ *               interval_end,num_samples,metric,value
+ * composite.csv handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,
+ *               active_model,active_value,trained_model,trained_value
+ * score.csv     handler,dataset,metric,model,intervals,mean,time_weighted_mean
+ *               (model = active | trained)
+ * *first gets the score of the first task's first metric. */
+int evaluation_write_matrix(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,
+                            const char *path);
+int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,
+                               const char *composite_path, const char *score_path,
+                               EvalScore *first);
 
 #endif

@@ -1,7 +1,6 @@
 /* metric.c - registry lookup and shared metric operations. */
 #include "eval/metric.h"
 
-#include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +20,6 @@ int metric_create(const CfgRef *cfg, int num_classes, Metric **out) {
         return MH_ERR;
       }
       (*out)->type = metric_registry[i];
-      metric_reset(*out);
       return MH_OK;
     }
   }
@@ -35,18 +33,35 @@ int metric_create(const CfgRef *cfg, int num_classes, Metric **out) {
   return cfg_errorf(&at, "unknown metric \"%s\"; available: %s", name, list);
 }
 
-void metric_reset(Metric *m) { memset(m->state, 0, (size_t)m->state_len * sizeof(double)); }
-
-int metric_allreduce(Metric *m) {
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, m->state, (int)m->state_len, MPI_DOUBLE, MPI_SUM,
-                          MPI_COMM_WORLD));
-  return MH_OK;
-}
-
 void metric_free(Metric *m) {
   if (!m) return;
   if (m->destroy) m->destroy(m);
-  free(m->state);
   free(m->impl);
   free(m);
+}
+
+int metric_compute_local(const Metric *m, const float *logits, const int32_t *labels, int64_t n,
+                         int K, double *result) {
+  size_t cap = (size_t)(n > 0 ? n : 1);
+  if (m->uses_pairs) {
+    ScorePair *p = mh_calloc(cap, sizeof *p);
+    double *s = mh_malloc(cap * sizeof(double));
+    if (!p || !s) {
+      free(p);
+      free(s);
+      return MH_ERR;
+    }
+    m->score(m, logits, n, K, s);
+    for (int64_t i = 0; i < n; i++) p[i].score = s[i], p[i].label = labels[i];
+    *result = m->result_pairs(m, p, n);
+    free(p);
+    free(s);
+    return MH_OK;
+  }
+  double *st = mh_calloc((size_t)(m->state_len > 0 ? m->state_len : 1), sizeof(double));
+  if (!st) return MH_ERR;
+  m->update(m, st, logits, labels, n, K);
+  *result = m->result(m, st);
+  free(st);
+  return MH_OK;
 }

@@ -1,10 +1,18 @@
-/* metric.h - evaluation metrics (plug-ins) with states that reduce exactly.
+/* metric.h - evaluation metrics (plug-ins) whose per-rank results combine
+ * exactly, so a 2-rank result equals the 1-rank result bit for bit.
  *
- * A metric keeps its running state in a flat array of doubles that holds
- * counts (exact in double up to 2^53), so the state of several ranks is
- * combined with one MPI_SUM and a 2-rank result equals the 1-rank result.
- * Each metric is one file defining a MetricType plus one line in
- * metric_registry.c. */
+ * Two kinds:
+ *   - summable metrics (Accuracy, F1Score) keep a flat state of doubles
+ *     that hold counts (exact in double up to 2^53); the states of several
+ *     ranks are combined with one MPI_SUM;
+ *   - pair metrics (RocAuc) need every sample: each sample gives a score,
+ *     the evaluation keeps (score, label) pairs, gathers them to rank 0 and
+ *     calls result_pairs, which sorts them first, so the order in which
+ *     ranks contributed does not matter.
+ * The state lives outside the Metric (one per evaluation cell), so one
+ * Metric serves any number of (model, interval) cells. Each metric is one
+ * file defining a MetricType plus one line in metric_registry.c. This
+ * module does not run models (evaluation.h). */
 #ifndef MH_METRIC_H
 #define MH_METRIC_H
 
@@ -15,26 +23,39 @@
 typedef struct Metric Metric;
 
 typedef struct {
+  double score;  /* per-sample score; larger = more confident in class 1 */
+  int32_t label; /* true label */
+  int32_t pad;   /* zero */
+} ScorePair;
+
+typedef struct {
   const char *name; /* metrics[i].name in the YAML */
-  /* Validate the metric entry (including "name") and create. */
+  /* Validate the metric entry (including "name") and create. num_classes
+   * is the evaluation store's class count. */
   int (*create)(const CfgRef *cfg, int num_classes, Metric **out);
 } MetricType;
 
 struct Metric {
   const MetricType *type;
-  char label[64];     /* column name in eval/matrix.csv, e.g. "Accuracy" or "Accuracy@5" */
-  int64_t state_len;  /* doubles in state */
-  double *state;      /* summable state; zeroed by metric_reset */
-  void *impl;
-  void (*update)(Metric *m, const float *logits, const int32_t *labels, int64_t n, int K);
-  double (*result)(const Metric *m); /* NaN when no samples were seen */
+  char label[64];    /* metric column value in eval/matrix.csv, e.g. "Accuracy@5", "F1-macro" */
+  int64_t state_len; /* doubles of summable state (0 for pair metrics) */
+  int uses_pairs;    /* 1: a pair metric (score + result_pairs) */
+  void *impl;        /* the metric's settings */
+  /* Summable metrics: add n samples (logits [n * K]) into state[state_len]. */
+  void (*update)(const Metric *m, double *state, const float *logits, const int32_t *labels,
+                 int64_t n, int K);
+  double (*result)(const Metric *m, const double *state); /* NaN when no samples */
+  /* Pair metrics: scores[n] of n samples; result over all pairs of a cell
+   * (may reorder them). NaN when undefined. */
+  void (*score)(const Metric *m, const float *logits, int64_t n, int K, double *scores);
+  double (*result_pairs)(const Metric *m, ScorePair *pairs, int64_t n);
   void (*destroy)(Metric *m);
 };
 
 int metric_create(const CfgRef *cfg, int num_classes, Metric **out);
-void metric_reset(Metric *m);
-/* Sum the state over all ranks (every rank gets the total). */
-int metric_allreduce(Metric *m);
 void metric_free(Metric *m);
+/* The result on n samples on this rank alone (tests, quick checks). */
+int metric_compute_local(const Metric *m, const float *logits, const int32_t *labels, int64_t n,
+                         int K, double *result);
 
 #endif

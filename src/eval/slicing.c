@@ -36,10 +36,11 @@ static int slicing_intervals(const CfgRef *cfg, const EvalContext *ctx, EvalInte
     iv[i].start = start + i * every;
     iv[i].end = iv[i].start + every < end ? iv[i].start + every : end;
     iv[i].ref = iv[i].start;
+    iv[i].owner = -1;
   }
   *out = iv;
   *n = (int)count;
   return MH_OK;
 }
 
-const EvalStrategyType eval_strategy_slicing = {"SlicingEvalStrategy", slicing_intervals};
+const EvalStrategyType eval_strategy_slicing = {"SlicingEvalStrategy", 0, 0, slicing_intervals};

@@ -67,9 +67,7 @@ typedef struct {
   int nmodels;
   CheckpointMeta *meta;  /* [nmodels] */
   TriggerRow *rows;      /* [nmodels] */
-  double *values;        /* [nmodels * ev.values_per_model] */
-  int64_t *counts;       /* samples per interval, all tasks concatenated */
-  int64_t total_iv;
+  int64_t total_iv;      /* evaluation intervals known at start (results live in ev) */
   double t_start;
 } Run;
 
@@ -127,9 +125,6 @@ static int init_model_weights(Run *r) {
  * validate` reports configuration mistakes before it touches any store. */
 static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) {
   r->cfg = cfg;
-  if (strcmp(cfg->training.optimization_criterion, "CrossEntropyLoss"))
-    return mh_errorf("training.optimization_criterion.name: %s is not implemented yet; use "
-                     "CrossEntropyLoss", cfg->training.optimization_criterion);
   MH_TRY(sched_parse(&cfg->training.lr_scheduler, &r->sched));
   MH_TRY(model_storage_parse(&cfg->model_storage, &r->storage));
   if (with_orchestrator) {
@@ -148,7 +143,7 @@ static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) 
   MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &r->shape, &r->model));
   MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model->nparams));
   MH_TRY(evaluation_init(&r->ev, cfg, sc->num_classes, &r->shape));
-  for (int t = 0; t < r->ev.ntasks; t++) r->total_iv += r->ev.tasks[t].niv;
+  r->total_iv = evaluation_num_intervals(&r->ev);
   return MH_OK;
 }
 
@@ -163,8 +158,6 @@ static void close_parts(Run *r) {
   free(r->stored_params);
   free(r->meta);
   free(r->rows);
-  free(r->values);
-  free(r->counts);
 }
 
 int pipeline_check(const PipelineConfig *cfg) {
@@ -177,29 +170,11 @@ int pipeline_check(const PipelineConfig *cfg) {
 
 /* ---- outputs (rank 0) ----------------------------------------------------- */
 
+/* ---- evaluation outputs (src/eval/evaluation.h writes them) ---- */
 static int write_matrix(Run *r) {
   char path[1100];
   snprintf(path, sizeof path, "%s/eval/matrix.csv", r->dir);
-  AtomicFile f;
-  MH_TRY(atomic_open(&f, path));
-  fprintf(f.fp, "model,trigger_first_ts,trigger_last_ts,handler,dataset,interval_start,"
-                "interval_end,num_samples,metric,value\n");
-  for (int mi = 0; mi < r->nmodels; mi++) {
-    const double *v = r->values + (int64_t)mi * r->ev.values_per_model;
-    int64_t c = 0;
-    for (int t = 0; t < r->ev.ntasks; t++) {
-      const EvalTask *task = &r->ev.tasks[t];
-      const EvalDataset *d = &r->ev.datasets[task->dataset];
-      for (int i = 0; i < task->niv; i++, c++)
-        for (int k = 0; k < d->nmetrics; k++)
-          fprintf(f.fp, "%d,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.6f\n", mi,
-                  (long long)r->meta[mi].first_timestamp, (long long)r->meta[mi].last_timestamp,
-                  r->cfg->evaluation.handlers[task->handler].name, d->id,
-                  (long long)task->iv[i].start, (long long)task->iv[i].end,
-                  (long long)r->counts[c], d->metrics[k]->label, *v++);
-    }
-  }
-  return atomic_commit(&f);
+  return evaluation_write_matrix(&r->ev, r->meta, r->nmodels, path);
 }
 
 static int write_triggers(Run *r) {
@@ -220,61 +195,32 @@ static int write_triggers(Run *r) {
   return atomic_commit(&f);
 }
 
-/* Composite models per interval; fills the summary from the first task's
- * first metric. */
+/* Composite models per interval and the pipeline scores (eval/score.csv);
+ * fills the summary from the first task's first metric. */
 static int write_composite(Run *r, RunSummary *sum) {
-  char path[1100];
-  snprintf(path, sizeof path, "%s/eval/composite.csv", r->dir);
-  AtomicFile f;
-  MH_TRY(atomic_open(&f, path));
-  fprintf(f.fp, "handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,"
-                "active_model,active_value,trained_model,trained_value\n");
-  int64_t *last_ts = mh_malloc((size_t)(r->nmodels + 1) * sizeof(int64_t));
-  if (!last_ts) return MH_ERR;
-  for (int i = 0; i < r->nmodels; i++) last_ts[i] = r->meta[i].last_timestamp;
-  double sa = 0, st = 0;
-  int na = 0, nt = 0;
-  int64_t c = 0;
-  for (int t = 0; t < r->ev.ntasks; t++) {
-    const EvalTask *task = &r->ev.tasks[t];
-    const EvalDataset *d = &r->ev.datasets[task->dataset];
-    int64_t off = evaluation_offset(&r->ev, t);
-    for (int i = 0; i < task->niv; i++, c++) {
-      int a, tr;
-      composite_select(last_ts, r->nmodels, task->iv[i].ref, &a, &tr);
-      for (int k = 0; k < d->nmetrics; k++) {
-        int64_t pos = off + (int64_t)i * d->nmetrics + k;
-        double va = a >= 0 ? r->values[(int64_t)a * r->ev.values_per_model + pos] : NAN;
-        double vt = tr >= 0 ? r->values[(int64_t)tr * r->ev.values_per_model + pos] : NAN;
-        fprintf(f.fp, "%s,%s,%s,%lld,%lld,%lld,%lld,%d,%.6f,%d,%.6f\n",
-                r->cfg->evaluation.handlers[task->handler].name, d->id, d->metrics[k]->label,
-                (long long)task->iv[i].start, (long long)task->iv[i].end,
-                (long long)task->iv[i].ref, (long long)r->counts[c], a, va, tr, vt);
-        if (t == 0 && k == 0 && r->counts[c] > 0) {
-          if (a >= 0) sa += va, na++;
-          if (tr >= 0) st += vt, nt++;
-        }
-      }
-    }
-  }
-  free(last_ts);
-  sum->mean_active = na ? sa / na : NAN;
-  sum->mean_trained = nt ? st / nt : NAN;
-  sum->intervals_scored = na;
-  return atomic_commit(&f);
+  char cpath[1100], spath[1100];
+  snprintf(cpath, sizeof cpath, "%s/eval/composite.csv", r->dir);
+  snprintf(spath, sizeof spath, "%s/eval/score.csv", r->dir);
+  EvalScore sc;
+  MH_TRY(evaluation_write_composite(&r->ev, r->meta, r->nmodels, cpath, spath, &sc));
+  sum->mean_active = sc.mean_active;
+  sum->mean_trained = sc.mean_trained;
+  sum->intervals_scored = sc.n_active;
+  return MH_OK;
 }
 
-/* Accuracy of model mi on the first task's interval that it serves first
- * (the first interval whose reference time is after its training data). */
-static double next_interval_value(const Run *r, int mi) {
-  if (r->ev.ntasks == 0) return NAN;
-  const EvalTask *task = &r->ev.tasks[0];
-  int nm = r->ev.datasets[task->dataset].nmetrics;
-  for (int i = 0; i < task->niv; i++)
-    if (task->iv[i].ref > r->meta[mi].last_timestamp && r->counts[i] > 0)
-      return r->values[(int64_t)mi * r->ev.values_per_model + (int64_t)i * nm];
-  return NAN;
+/* After the last trigger: handlers that run after the pipeline evaluate
+ * every model from its checkpoint. Collective. */
+static int evaluate_after_pipeline(Run *r) {
+  if (!evaluation_has_after_pipeline(&r->ev) || r->nmodels == 0) return MH_OK;
+  EvalBank bank;
+  int rc = eval_bank_load(&bank, r->model, r->dir);
+  if (!rc) rc = evaluation_after_pipeline(&r->ev, r->model, &bank);
+  eval_bank_free(&bank);
+  if (!rc && mh_log_rank == 0) rc = write_matrix(r);
+  return rc;
 }
+/* ---- end of the evaluation outputs ---- */
 
 /* ---- one trigger, on every rank -------------------------------------------- */
 
@@ -286,9 +232,6 @@ static int grow_results(Run *r) {
   TriggerRow *rows = mh_realloc(r->rows, (size_t)n * sizeof *rows);
   if (!rows) return MH_ERR;
   r->rows = rows;
-  double *values = mh_realloc(r->values, (size_t)(n * r->ev.values_per_model + 1) * sizeof(double));
-  if (!values) return MH_ERR;
-  r->values = values;
   return MH_OK;
 }
 
@@ -330,15 +273,7 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
   double ckpt_s = mh_now() - t0;
 
   t0 = mh_now();
-  if (r->ev.ntasks > 0) {
-    int64_t *counts = r->counts;
-    if (!counts) {
-      counts = mh_malloc((size_t)(r->total_iv + 1) * sizeof(int64_t));
-      if (!counts) return MH_ERR;
-      r->counts = counts;
-    }
-    MH_TRY(evaluation_run(&r->ev, r->model, r->values + (int64_t)mi * r->ev.values_per_model, counts));
-  }
+  if (r->ev.ntasks > 0) MH_TRY(evaluation_after_training(&r->ev, r->model, r->meta, mi + 1));
   double eval_s = mh_now() - t0;
   r->nmodels++;
 
@@ -358,7 +293,7 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
     if (r->ev.ntasks > 0) MH_TRY(write_matrix(r));
     MH_TRY(write_triggers(r));
     char d1[32];
-    double next = next_interval_value(r, mi);
+    double next = evaluation_next_value(&r->ev, r->meta, mi + 1, mi);
     LOG0("%7lld %9lld %11s %8lld %9lld %6lld %9.4f %9.4f %9.1f %10.0f\n", (long long)cmd->trigger,
          (long long)cmd->index, fmt_ts(cmd->last_ts, d1, sizeof d1), (long long)cmd->new_samples,
          (long long)ts.samples, (long long)ts.epochs, ts.last_loss, next, 1e3 * ts.seconds,
@@ -565,7 +500,8 @@ int pipeline_run(const PipelineConfig *cfg, const char *run_dir, RunSummary *sum
   if (!rc) {
     sum->triggers = r.nmodels;
     for (int i = 0; i < r.nmodels; i++) sum->samples_trained += r.rows[i].trained;
-    if (mh_log_rank == 0 && r.ev.ntasks > 0) rc = write_composite(&r, sum);
+    if (r.ev.ntasks > 0) rc = evaluate_after_pipeline(&r);
+    if (!rc && mh_log_rank == 0 && r.ev.ntasks > 0) rc = write_composite(&r, sum);
     sum->wall_seconds = mh_now() - r.t_start;
     char mean[32];
     if (isfinite(sum->mean_active)) snprintf(mean, sizeof mean, "%.6f", sum->mean_active);

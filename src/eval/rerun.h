@@ -1,0 +1,30 @@
+/* rerun.h - recompute the evaluation of a finished run from its stored
+ * checkpoints (`modyn eval`): every handler of the given configuration
+ * (the run's config.yaml, possibly with new metrics or intervals) runs as
+ * if after the pipeline, on every models/trigger_NNNN.h5 of the run. No
+ * training, no trigger replay. It does not parse command lines
+ * (cli/cmd_eval.c). */
+#ifndef MH_EVAL_RERUN_H
+#define MH_EVAL_RERUN_H
+
+#include "config/pipeline.h"
+#include "eval/evaluation.h"
+
+/* Returned when setup failed and one rank already printed the message;
+ * every rank returns it (exit code 1 without MPI_Abort). */
+#define EVAL_RERUN_REPORTED 2
+
+typedef struct {
+  int models;       /* checkpoints evaluated */
+  int64_t cells;    /* (model, interval) cells computed */
+  EvalScore score;  /* first handler's first metric */
+} EvalRerunSummary;
+
+/* Collective. Writes OUT_DIR/matrix.csv, composite.csv and score.csv
+ * (created if missing). The model's input shape comes from the first
+ * evaluation dataset. Returns MH_OK, EVAL_RERUN_REPORTED, or MH_ERR (the
+ * caller ends the job with mh_fatal_last). */
+int evaluation_rerun(const PipelineConfig *cfg, const char *run_dir, const char *out_dir,
+                     EvalRerunSummary *sum);
+
+#endif
