@@ -10,6 +10,9 @@ PKGS=(
   libhdf5-openmpi-dev hdf5-tools
   libyaml-dev
   libopenblas-dev
+  # tests: the report is rendered in headless Chromium; the screenshot check
+  # decodes the PNG with Python
+  chromium fonts-dejavu-core python3
 )
 
 missing=()
