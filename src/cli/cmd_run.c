@@ -62,10 +62,10 @@ static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const 
   if (mh_log_rank != 0) return;
   printf("\n# results of pipeline %s (%d rank%s)\n", cfg->name, mh_log_nranks,
          mh_log_nranks > 1 ? "s" : "");
-  printf("%-10s %16s %18s %19s %10s\n", "triggers", "samples_trained", "composite_active",
-         "composite_trained", "wall_s");
-  printf("%-10d %16lld %18.4f %19.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
-         s->mean_active, s->mean_trained, s->wall_seconds);
+  printf("%-10s %16s %18s %19s %16s %10s\n", "triggers", "samples_trained", "composite_active",
+         "composite_trained", "active_weighted", "wall_s");
+  printf("%-10d %16lld %18.4f %19.4f %16.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
+         s->mean_active, s->mean_trained, s->tw_active, s->wall_seconds);
   printf("# composite = mean over %d evaluation intervals of the first metric of the first\n"
          "# evaluation handler (currently active / currently trained model); see %s/eval/\n",
          s->intervals_scored, dir);

@@ -16,7 +16,6 @@
 #include "core/timing.h"
 #include "core/vec.h"
 #include "data/store.h"
-#include "eval/composite.h"
 #include "eval/evaluation.h"
 #include "select/selector.h"
 #include "train/checkpoint.h"
@@ -205,6 +204,7 @@ static int write_composite(Run *r, RunSummary *sum) {
   MH_TRY(evaluation_write_composite(&r->ev, r->meta, r->nmodels, cpath, spath, &sc));
   sum->mean_active = sc.mean_active;
   sum->mean_trained = sc.mean_trained;
+  sum->tw_active = sc.tw_active;
   sum->intervals_scored = sc.n_active;
   return MH_OK;
 }

@@ -18,6 +18,7 @@ typedef struct {
   int64_t samples_trained;   /* sum over triggers of training-set sizes x passes */
   double mean_active;        /* mean over intervals of the currently active model's first metric */
   double mean_trained;       /* same for the currently trained model */
+  double tw_active;          /* mean_active weighted by interval length */
   int intervals_scored;      /* intervals with an active model and data */
   double wall_seconds;
 } RunSummary;
