@@ -42,6 +42,7 @@ typedef struct {
   int64_t index;       /* stream index of the trigger's last sample (-1: none yet) */
   int64_t new_samples; /* samples that arrived since the previous trigger */
   int64_t partition;   /* keys per broadcast partition */
+  int64_t weighted;    /* 1: per-sample weights follow each key partition */
 } Cmd;
 
 typedef struct {
@@ -235,7 +236,8 @@ static int grow_results(Run *r) {
   return MH_OK;
 }
 
-static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double select_s) {
+static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const float *weights,
+                          double select_s) {
   const TrainingConfig *tc = &r->cfg->training;
   MH_TRY(grow_results(r));
   int mi = r->nmodels;
@@ -248,7 +250,7 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, double se
   TrainPlan plan = {{cmd->partition, 0, (int)tc->num_prefetched_partitions,
                      (int)tc->parallel_prefetch_requests},
                     r->sched, seed};
-  if (trainer_run(r->model, &r->opt, &r->train, keys, NULL, cmd->nkeys, tc, &plan, &ts))
+  if (trainer_run(r->model, &r->opt, &r->train, keys, weights, cmd->nkeys, tc, &plan, &ts))
     return mh_error_context("trigger %lld", (long long)cmd->trigger);
 
   CheckpointMeta *meta = &r->meta[mi];
@@ -321,11 +323,13 @@ static int bcast_cmd(Cmd *cmd) {
   return MH_OK;
 }
 
-/* Keys travel in partitions of cmd->partition keys. */
-static int bcast_keys(const Cmd *cmd, int64_t *keys) {
+/* The training set travels in partitions of cmd->partition keys (and their
+ * weights, for weighted strategies). */
+static int bcast_keys(const Cmd *cmd, int64_t *keys, float *weights) {
   for (int64_t off = 0; off < cmd->nkeys; off += cmd->partition) {
     int64_t c = cmd->nkeys - off < cmd->partition ? cmd->nkeys - off : cmd->partition;
     MPI_CHECK(MPI_Bcast(keys + off, (int)c, MPI_INT64_T, 0, MPI_COMM_WORLD));
+    if (cmd->weighted) MPI_CHECK(MPI_Bcast(weights + off, (int)c, MPI_FLOAT, 0, MPI_COMM_WORLD));
   }
   return MH_OK;
 }
@@ -336,10 +340,12 @@ static int worker_loop(Run *r) {
     MH_TRY(bcast_cmd(&cmd));
     if (cmd.type == CMD_DONE) return MH_OK;
     int64_t *keys = mh_malloc((size_t)cmd.nkeys * sizeof(int64_t));
-    if (!keys) return MH_ERR;
-    int rc = bcast_keys(&cmd, keys);
-    if (!rc) rc = handle_trigger(r, &cmd, keys, 0.0);
+    float *weights = cmd.weighted ? mh_malloc((size_t)cmd.nkeys * sizeof(float)) : NULL;
+    int rc = !keys || (cmd.weighted && !weights) ? MH_ERR : MH_OK;
+    if (!rc) rc = bcast_keys(&cmd, keys, weights);
+    if (!rc) rc = handle_trigger(r, &cmd, keys, weights, 0.0);
     free(keys);
+    free(weights);
     MH_TRY(rc);
   }
 }
@@ -364,11 +370,13 @@ static int fire(Run *r, int64_t trigger, int64_t index, Pending *p, TrainingSet 
   double t0 = mh_now();
   MH_TRY(r->selector->select(r->selector, trigger, set));
   double select_s = mh_now() - t0;
+  int weighted = r->selector->common.uses_weights && set->weights.len == set->keys.len;
   Cmd cmd = {CMD_TRAIN, trigger, set->keys.len, p->count ? p->first_ts : p->last_ts,
-             p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory};
+             p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory, weighted};
+  float *w = weighted ? set->weights.data : NULL;
   MH_TRY(bcast_cmd(&cmd));
-  MH_TRY(bcast_keys(&cmd, set->keys.data));
-  MH_TRY(handle_trigger(r, &cmd, set->keys.data, select_s));
+  MH_TRY(bcast_keys(&cmd, set->keys.data, w));
+  MH_TRY(handle_trigger(r, &cmd, set->keys.data, w, select_s));
   p->count = 0;
   return MH_OK;
 }
@@ -424,7 +432,7 @@ static int orchestrate(Run *r) {
       }
     }
   }
-  Cmd done = {CMD_DONE, 0, 0, 0, 0, 0, 0, 1};
+  Cmd done = {CMD_DONE, 0, 0, 0, 0, 0, 0, 1, 0};
   if (!rc) rc = bcast_cmd(&done);
   training_set_free(&set);
   i64vec_free(&fired);
