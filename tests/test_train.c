@@ -158,7 +158,8 @@ static void test_checkpoint(void) {
   for (int64_t i = 0; i < a->nparams; i++) a->grads[i] = (float)rng_normal(&rng);
   optim_step(&oa, a->params, a->grads);
   optim_step(&oa, a->params, a->grads);
-  CheckpointMeta meta = {3, 100, 199, 2, 1234}, back;
+  CheckpointMeta meta = {.trigger = 3, .first_timestamp = 100, .last_timestamp = 199,
+                        .parent = 2, .num_samples = 1234, .loss_last = 0.25}, back;
   CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
   CHECK_OK(checkpoint_read(path, b, &ob, &back));
   CHECK(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0);
@@ -170,6 +171,7 @@ static void test_checkpoint(void) {
   CHECK_EQ_INT(back.last_timestamp, 199);
   CHECK_EQ_INT(back.parent, 2);
   CHECK_EQ_INT(back.num_samples, 1234);
+  CHECK(back.loss_last == 0.25);
   optim_free(&oa);
   optim_free(&ob);
   model_free(a);
@@ -211,7 +213,7 @@ static void test_model_storage(void) {
       memcpy(hist + t * a->nparams, a->params, sizeof(float) * (size_t)a->nparams);
       char path[600];
       snprintf(path, sizeof path, "%s/trigger_%04d.h5", dir, t);
-      CheckpointMeta meta = {t, 0, t, t - 1, 1};
+      CheckpointMeta meta = {.trigger = t, .last_timestamp = t, .parent = t - 1, .num_samples = 1};
       CHECK_OK(checkpoint_write(path, a, NULL, &meta, &ms, t ? prev : NULL, &bytes[t]));
       memcpy(prev, a->params, sizeof(float) * (size_t)a->nparams);
     }

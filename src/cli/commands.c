@@ -3,6 +3,7 @@
 
 const Command mh_commands[] = {
     {"run", cmd_run, "run a pipeline: replay the stream, trigger, select, train, evaluate"},
+    {"resume", cmd_resume, "continue an interrupted run from its last completed trigger"},
     {"validate", cmd_validate, "check a pipeline YAML and report every problem with file:line"},
     {"synth", cmd_synth, "write a seeded, drifting synthetic dataset as a sample store"},
     {"ingest", cmd_ingest, "convert IDX (MNIST-style) or CSV files into a sample store"},

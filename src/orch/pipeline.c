@@ -43,6 +43,8 @@ typedef struct {
   int64_t new_samples; /* samples that arrived since the previous trigger */
   int64_t partition;   /* keys per broadcast partition */
   int64_t weighted;    /* 1: per-sample weights follow each key partition */
+  int64_t restore;     /* 1: a completed trigger of a resumed run: no keys follow;
+                          the model is loaded from its checkpoint */
 } Cmd;
 
 typedef struct {
@@ -60,6 +62,7 @@ typedef struct {
   LrSchedule sched;
   ModelStorage storage;
   float *stored_params;  /* rank 0: weights of the last stored model (delta base) */
+  int64_t resume_upto;   /* triggers below this are restored from checkpoints */
   Evaluation ev;
   Trigger *trigger;   /* rank 0 only */
   Selector *selector; /* rank 0 only */
@@ -236,6 +239,37 @@ static int grow_results(Run *r) {
   return MH_OK;
 }
 
+/* A trigger that a resumed run completed before: rank 0 loads its model
+ * from the checkpoint and checks that replaying the stream gave the same
+ * trigger; every rank gets the weights. */
+static int restore_trigger(Run *r, const Cmd *cmd, const char *path, CheckpointMeta *meta,
+                           TrainStats *ts) {
+  int ok = 1;
+  if (mh_log_rank == 0) {
+    if (checkpoint_read(path, r->model, NULL, meta)) {
+      ok = 0;
+    } else if (meta->first_timestamp != cmd->first_ts || meta->last_timestamp != cmd->last_ts) {
+      mh_errorf("%s holds trigger %lld for data %lld..%lld, but replaying the stream now gives "
+                "%lld..%lld: the data or the configuration changed since the run; start a new run",
+                path, (long long)cmd->trigger, (long long)meta->first_timestamp,
+                (long long)meta->last_timestamp, (long long)cmd->first_ts, (long long)cmd->last_ts);
+      ok = 0;
+    }
+  }
+  MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (!ok) return mh_log_rank == 0 ? MH_ERR : mh_errorf("rank 0 could not restore a trigger");
+  MH_TRY(dist_bcast_model(r->model));
+  double stats[4] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
+                     meta->loss_last};
+  MPI_CHECK(MPI_Bcast(stats, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+  ts->samples = (int64_t)stats[0];
+  ts->epochs = (int64_t)stats[1];
+  ts->first_loss = stats[2];
+  ts->last_loss = stats[3];
+  ts->seconds = 0;
+  return MH_OK;
+}
+
 static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const float *weights,
                           double select_s) {
   const TrainingConfig *tc = &r->cfg->training;
@@ -246,30 +280,43 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const flo
   optim_reset(&r->opt);
 
   TrainStats ts;
-  uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)cmd->trigger + 1);
-  TrainPlan plan = {{cmd->partition, 0, (int)tc->num_prefetched_partitions,
-                     (int)tc->parallel_prefetch_requests},
-                    r->sched, seed};
-  if (trainer_run(r->model, &r->opt, &r->train, keys, weights, cmd->nkeys, tc, &plan, &ts))
-    return mh_error_context("trigger %lld", (long long)cmd->trigger);
-
+  memset(&ts, 0, sizeof ts);
   CheckpointMeta *meta = &r->meta[mi];
+  char path[1100];
+  snprintf(path, sizeof path, "%s/models/trigger_%04lld.h5", r->dir, (long long)cmd->trigger);
+  if (cmd->restore) {
+    MH_TRY(restore_trigger(r, cmd, path, meta, &ts));
+  } else {
+    uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)cmd->trigger + 1);
+    TrainPlan plan = {{cmd->partition, 0, (int)tc->num_prefetched_partitions,
+                       (int)tc->parallel_prefetch_requests},
+                      r->sched, seed};
+    if (trainer_run(r->model, &r->opt, &r->train, keys, weights, cmd->nkeys, tc, &plan, &ts))
+      return mh_error_context("trigger %lld", (long long)cmd->trigger);
+  }
+
   meta->trigger = cmd->trigger;
   meta->first_timestamp = cmd->first_ts;
   meta->last_timestamp = cmd->last_ts;
   meta->parent = tc->use_previous_model && mi > 0 ? mi - 1 : -1;
   meta->num_samples = cmd->nkeys;
+  meta->stream_index = cmd->index;
+  meta->new_samples = cmd->new_samples;
+  meta->samples_trained = ts.samples;
+  meta->epochs = ts.epochs;
+  meta->loss_first = ts.first_loss;
+  meta->loss_last = ts.last_loss;
+  meta->train_seconds = ts.seconds;
   double t0 = mh_now();
   int64_t ckpt_bytes = 0;
   if (mh_log_rank == 0) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/models/trigger_%04lld.h5", r->dir, (long long)cmd->trigger);
     if (!r->stored_params) {
       r->stored_params = mh_malloc((size_t)r->model->nparams * sizeof(float));
       if (!r->stored_params) return MH_ERR;
     }
-    MH_TRY(checkpoint_write(path, r->model, &r->opt, meta, &r->storage,
-                            mi > 0 ? r->stored_params : NULL, &ckpt_bytes));
+    if (!cmd->restore)
+      MH_TRY(checkpoint_write(path, r->model, &r->opt, meta, &r->storage,
+                              mi > 0 ? r->stored_params : NULL, &ckpt_bytes));
     memcpy(r->stored_params, r->model->params, (size_t)r->model->nparams * sizeof(float));
   }
   double ckpt_s = mh_now() - t0;
@@ -296,11 +343,12 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const flo
     MH_TRY(write_triggers(r));
     char d1[32];
     double next = evaluation_next_value(&r->ev, r->meta, mi + 1, mi);
-    LOG0("%7lld %9lld %11s %8lld %9lld %6lld %9.4f %9.4f %9.1f %10.0f\n", (long long)cmd->trigger,
+    LOG0("%7lld %9lld %11s %8lld %9lld %6lld %9.4f %9.4f %9.1f %10.0f%s\n", (long long)cmd->trigger,
          (long long)cmd->index, fmt_ts(cmd->last_ts, d1, sizeof d1), (long long)cmd->new_samples,
          (long long)ts.samples, (long long)ts.epochs, ts.last_loss, next, 1e3 * ts.seconds,
-         ts.seconds > 0 ? (double)ts.samples / ts.seconds : 0.0);
-    event(r,
+         ts.seconds > 0 ? (double)ts.samples / ts.seconds : 0.0, cmd->restore ? "  (restored)" : "");
+    if (!cmd->restore)
+      event(r,
           "{\"event\":\"trigger\",\"trigger\":%lld,\"stream_index\":%lld,\"first_timestamp\":%lld,"
           "\"last_timestamp\":%lld,\"new_samples\":%lld,\"training_set\":%lld,"
           "\"samples_trained\":%lld,\"epochs\":%lld,\"steps\":%lld,\"loss_first_epoch\":%.6f,"
@@ -339,10 +387,11 @@ static int worker_loop(Run *r) {
     Cmd cmd;
     MH_TRY(bcast_cmd(&cmd));
     if (cmd.type == CMD_DONE) return MH_OK;
-    int64_t *keys = mh_malloc((size_t)cmd.nkeys * sizeof(int64_t));
-    float *weights = cmd.weighted ? mh_malloc((size_t)cmd.nkeys * sizeof(float)) : NULL;
+    int64_t nk = cmd.restore ? 0 : cmd.nkeys;
+    int64_t *keys = mh_malloc((size_t)nk * sizeof(int64_t));
+    float *weights = cmd.weighted ? mh_malloc((size_t)nk * sizeof(float)) : NULL;
     int rc = !keys || (cmd.weighted && !weights) ? MH_ERR : MH_OK;
-    if (!rc) rc = bcast_keys(&cmd, keys, weights);
+    if (!rc && !cmd.restore) rc = bcast_keys(&cmd, keys, weights);
     if (!rc) rc = handle_trigger(r, &cmd, keys, weights, 0.0);
     free(keys);
     free(weights);
@@ -372,10 +421,11 @@ static int fire(Run *r, int64_t trigger, int64_t index, Pending *p, TrainingSet 
   double select_s = mh_now() - t0;
   int weighted = r->selector->common.uses_weights && set->weights.len == set->keys.len;
   Cmd cmd = {CMD_TRAIN, trigger, set->keys.len, p->count ? p->first_ts : p->last_ts,
-             p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory, weighted};
+             p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory, weighted,
+             trigger < r->resume_upto};
   float *w = weighted ? set->weights.data : NULL;
   MH_TRY(bcast_cmd(&cmd));
-  MH_TRY(bcast_keys(&cmd, set->keys.data, w));
+  if (!cmd.restore) MH_TRY(bcast_keys(&cmd, set->keys.data, w));
   MH_TRY(handle_trigger(r, &cmd, set->keys.data, w, select_s));
   p->count = 0;
   return MH_OK;
@@ -432,7 +482,7 @@ static int orchestrate(Run *r) {
       }
     }
   }
-  Cmd done = {CMD_DONE, 0, 0, 0, 0, 0, 0, 1, 0};
+  Cmd done = {CMD_DONE, 0, 0, 0, 0, 0, 0, 1, 0, 0};
   if (!rc) rc = bcast_cmd(&done);
   training_set_free(&set);
   i64vec_free(&fired);
@@ -445,13 +495,32 @@ static int orchestrate(Run *r) {
 
 /* ---- the run ----------------------------------------------------------------- */
 
-static int prepare_dir(Run *r, const char *run_dir) {
-  snprintf(r->dir, sizeof r->dir, "%s", run_dir);
-  if (mh_log_rank != 0) return MH_OK;
+/* Completed triggers of an interrupted run: its checkpoints
+ * trigger_0000.h5, trigger_0001.h5, ... without a gap. */
+static int64_t completed_triggers(const char *run_dir) {
+  int64_t k = 0;
+  char path[1100];
+  for (;; k++) {
+    snprintf(path, sizeof path, "%s/models/trigger_%04lld.h5", run_dir, (long long)k);
+    if (!mh_path_exists(path)) return k;
+  }
+}
+
+static int prepare_dir_rank0(Run *r, const char *run_dir, int resume, int64_t *done) {
   char path[1100];
   snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-  if (mh_path_exists(path))
-    return mh_errorf("run directory %s already holds a run; choose another --out", run_dir);
+  if (!resume && mh_path_exists(path))
+    return mh_errorf("run directory %s already holds a run; choose another --out, or continue "
+                     "it with 'modyn resume %s'", run_dir, run_dir);
+  if (resume) {
+    if (!mh_path_exists(path))
+      return mh_errorf("%s is not a run directory (no config.yaml)", run_dir);
+    *done = completed_triggers(run_dir);
+    snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
+    r->events = fopen(path, "a");
+    if (!r->events) return mh_errorf("cannot append to %s", path);
+    return MH_OK;
+  }
   snprintf(path, sizeof path, "%s/models", run_dir);
   MH_TRY(mh_mkdir_p(path));
   snprintf(path, sizeof path, "%s/eval", run_dir);
@@ -464,6 +533,18 @@ static int prepare_dir(Run *r, const char *run_dir) {
   return MH_OK;
 }
 
+/* Rank 0 prepares the directory; every rank learns how many triggers a
+ * resumed run restores (the broadcast happens even when rank 0 failed, so
+ * no rank waits; the setup check after it reports the failure). */
+static int prepare_dir(Run *r, const char *run_dir, int resume) {
+  snprintf(r->dir, sizeof r->dir, "%s", run_dir);
+  int64_t done = 0;
+  int rc = mh_log_rank == 0 ? prepare_dir_rank0(r, run_dir, resume, &done) : MH_OK;
+  MPI_CHECK(MPI_Bcast(&done, 1, MPI_INT64_T, 0, MPI_COMM_WORLD));
+  r->resume_upto = done;
+  return rc;
+}
+
 static void print_ranks(void) {
   char host[64] = "";
   gethostname(host, sizeof host - 1);
@@ -474,13 +555,13 @@ static void print_ranks(void) {
   free(all);
 }
 
-int pipeline_run(const PipelineConfig *cfg, const char *run_dir, RunSummary *sum) {
+int pipeline_run(const PipelineConfig *cfg, const char *run_dir, int resume, RunSummary *sum) {
   Run r;
   memset(&r, 0, sizeof r);
   memset(sum, 0, sizeof *sum);
   r.t_start = mh_now();
   r.cfg = cfg;
-  int rc = prepare_dir(&r, run_dir);
+  int rc = prepare_dir(&r, run_dir, resume);
   if (!rc) rc = open_parts(&r, cfg, mh_log_rank == 0);
   /* Setup errors on one rank must not leave the others waiting: agree
    * first, and let the lowest failing rank alone print its message. */
@@ -497,10 +578,15 @@ int pipeline_run(const PipelineConfig *cfg, const char *run_dir, RunSummary *sum
   LOG0("# data %s: %lld samples, %d shards; %d evaluation tasks, %lld intervals\n",
        cfg->data.path, (long long)r.train.n, r.train.nshards, r.ev.ntasks, (long long)r.total_iv);
   LOG0("# run directory %s\n", run_dir);
+  if (resume)
+    LOG0("# resuming: %lld completed trigger%s restored from checkpoints, then training goes on\n",
+         (long long)r.resume_upto, r.resume_upto == 1 ? "" : "s");
   LOG0("#%6s %9s %11s %8s %9s %6s %9s %9s %9s %10s\n", "trigger", "index", "data_up_to", "new",
        "trained", "epochs", "loss", "acc_next", "train_ms", "samples/s");
-  event(&r, "{\"event\":\"pipeline_start\",\"pipeline\":\"%s\",\"ranks\":%d,\"samples\":%lld}",
-        cfg->name, mh_log_nranks, (long long)r.train.n);
+  event(&r, "{\"event\":\"%s\",\"pipeline\":\"%s\",\"ranks\":%d,\"samples\":%lld,"
+            "\"restored_triggers\":%lld}",
+        resume ? "pipeline_resume" : "pipeline_start", cfg->name, mh_log_nranks,
+        (long long)r.train.n, (long long)r.resume_upto);
 
   rc = init_model_weights(&r);
   if (!rc) rc = mh_log_rank == 0 ? orchestrate(&r) : worker_loop(&r);

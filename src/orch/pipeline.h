@@ -28,10 +28,14 @@ typedef struct {
 #define PIPELINE_REPORTED 2
 
 /* Every rank calls this with the same (parsed) configuration. run_dir must
- * not hold a previous run. Returns MH_OK, PIPELINE_REPORTED, or MH_ERR; on
+ * not hold a previous run, unless resume is 1: then the stream is replayed
+ * from the start, the triggers whose checkpoints exist (trigger_0000.h5 on,
+ * without a gap) are restored instead of trained (and evaluated again), and
+ * training goes on from the first missing one. Selection and triggers are
+ * deterministic, so the result equals an uninterrupted run. Returns MH_OK, PIPELINE_REPORTED, or MH_ERR; on
  * MH_ERR the caller ends the job with mh_fatal (the error may have happened
  * on one rank only, while the others wait in a collective). */
-int pipeline_run(const PipelineConfig *cfg, const char *run_dir, RunSummary *summary);
+int pipeline_run(const PipelineConfig *cfg, const char *run_dir, int resume, RunSummary *summary);
 
 /* Create every plug-in the configuration names (model, trigger, selection
  * strategy, evaluation strategies and metrics) and open every store, so that

@@ -55,6 +55,13 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
   if (!rc) rc = h5_attr_write_i64(f, "last_timestamp", meta->last_timestamp);
   if (!rc) rc = h5_attr_write_i64(f, "parent", meta->parent);
   if (!rc) rc = h5_attr_write_i64(f, "num_samples", meta->num_samples);
+  if (!rc) rc = h5_attr_write_i64(f, "stream_index", meta->stream_index);
+  if (!rc) rc = h5_attr_write_i64(f, "new_samples", meta->new_samples);
+  if (!rc) rc = h5_attr_write_i64(f, "samples_trained", meta->samples_trained);
+  if (!rc) rc = h5_attr_write_i64(f, "epochs", meta->epochs);
+  if (!rc) rc = h5_attr_write_f64(f, "loss_first_epoch", meta->loss_first);
+  if (!rc) rc = h5_attr_write_f64(f, "loss_last_epoch", meta->loss_last);
+  if (!rc) rc = h5_attr_write_f64(f, "train_seconds", meta->train_seconds);
   if (!rc && delta) {
     uint32_t *d = mh_malloc((size_t)m->nparams * sizeof *d);
     if (!d) rc = MH_ERR;
@@ -101,6 +108,18 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
   if (!rc) rc = h5_attr_read_i64(f, "last_timestamp", &meta->last_timestamp);
   if (!rc) rc = h5_attr_read_i64(f, "parent", &meta->parent);
   if (!rc) rc = h5_attr_read_i64(f, "num_samples", &meta->num_samples);
+  if (!rc) {
+    /* Statistics are informational: files without them read as 0. */
+    meta->stream_index = meta->new_samples = meta->samples_trained = meta->epochs = 0;
+    meta->loss_first = meta->loss_last = meta->train_seconds = 0;
+    h5_attr_read_i64(f, "stream_index", &meta->stream_index);
+    h5_attr_read_i64(f, "new_samples", &meta->new_samples);
+    h5_attr_read_i64(f, "samples_trained", &meta->samples_trained);
+    h5_attr_read_i64(f, "epochs", &meta->epochs);
+    h5_attr_read_f64(f, "loss_first_epoch", &meta->loss_first);
+    h5_attr_read_f64(f, "loss_last_epoch", &meta->loss_last);
+    h5_attr_read_f64(f, "train_seconds", &meta->train_seconds);
+  }
   if (!rc && H5Lexists(f, "params_delta", H5P_DEFAULT) > 0) {
     /* Difference model: load the base (recursively), then apply. */
     int64_t base_t = -1;

@@ -7,7 +7,9 @@
  *   trigger's model in the same directory, which it is applied to)
  *   /buffers float32[m]  /optimizer/m, /optimizer/v (attribute step)
  *   attributes: model_id, trigger, first_timestamp, last_timestamp,
- *   parent (trigger warm-started from, -1 = none), num_samples */
+ *   parent (trigger warm-started from, -1 = none), num_samples, and the
+ *   trigger's statistics stream_index, new_samples, samples_trained, epochs,
+ *   loss_first_epoch, loss_last_epoch, train_seconds */
 #ifndef MH_CHECKPOINT_H
 #define MH_CHECKPOINT_H
 
@@ -23,6 +25,13 @@ typedef struct {
   int64_t last_timestamp;   /* last timestamp of the trigger's new data ("trained up to") */
   int64_t parent;           /* trigger whose model was the starting point; -1 none */
   int64_t num_samples;      /* samples in the training set */
+  /* How the trigger went (for triggers.csv after a resume); 0 when absent. */
+  int64_t stream_index;     /* stream position of the trigger's last sample */
+  int64_t new_samples;      /* samples since the previous trigger */
+  int64_t samples_trained;  /* samples passed in training, all epochs */
+  int64_t epochs;
+  double loss_first, loss_last; /* mean training loss of the first/last epoch */
+  double train_seconds;
 } CheckpointMeta;
 
 /* ms may be NULL (full, uncompressed). base: the previous trigger's stored
