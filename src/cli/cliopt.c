@@ -65,3 +65,25 @@ int cli_parse(const CliSpec *spec, int argc, char **argv, CliHandler handler, vo
   *first_positional = optind;
   return rc;
 }
+
+int cli_common_opt(void *ctx, const char *name, const char *value) {
+  CliCommon *a = ctx;
+  if (!strcmp(name, "set")) {
+    if (a->nsets == CLI_MAX_SETS) {
+      if (mh_log_rank == 0) fprintf(stderr, "%s: at most %d --set options\n", a->command, CLI_MAX_SETS);
+      return 1;
+    }
+    a->sets[a->nsets++] = value;
+  } else if (!strcmp(name, "out")) {
+    a->out = value;
+  } else if (!strcmp(name, "data-dir")) {
+    a->data_dir = value;
+  } else if (!strcmp(name, "config")) {
+    a->config = value;
+  } else if (!strcmp(name, "quiet")) {
+    a->quiet = 1;
+  } else if (!strcmp(name, "syntax-only")) {
+    a->syntax_only = 1;
+  }
+  return 0;
+}

@@ -33,4 +33,20 @@ int cli_parse(const CliSpec *spec, int argc, char **argv, CliHandler handler, vo
               int *first_positional);
 void cli_usage(const CliSpec *spec, FILE *out);
 
+/* The options the pipeline commands share, filled by cli_common_opt (a
+ * CliHandler). Each command lists the ones it takes in its own table. */
+#define CLI_MAX_SETS 64
+typedef struct {
+  const char *command;              /* for messages, e.g. "modyn run" */
+  const char *sets[CLI_MAX_SETS];   /* --set PATH=VALUE, in order */
+  int nsets;
+  const char *out;                  /* --out */
+  const char *data_dir;             /* --data-dir */
+  const char *config;               /* --config */
+  int quiet;                        /* --quiet */
+  int syntax_only;                  /* --syntax-only */
+} CliCommon;
+
+int cli_common_opt(void *ctx, const char *name, const char *value);
+
 #endif

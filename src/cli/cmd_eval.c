@@ -12,7 +12,6 @@
 #include "core/log.h"
 #include "eval/rerun.h"
 
-#define MAX_SETS 64
 
 static const CliOpt eval_opts[] = {
     {"config", "FILE", "pipeline file to take the evaluation section from (default: RUN_DIR/config.yaml)"},
@@ -33,40 +32,10 @@ static const CliSpec eval_spec = {
     "Multi-process: mpirun -np N modyn eval RUN_DIR",
     eval_opts};
 
-typedef struct {
-  const char *sets[MAX_SETS];
-  int nsets;
-  const char *config;
-  const char *out;
-  const char *data_dir;
-  int quiet;
-} EvalArgs;
-
-static int on_opt(void *ctx, const char *name, const char *value) {
-  EvalArgs *a = ctx;
-  if (!strcmp(name, "set")) {
-    if (a->nsets == MAX_SETS) {
-      if (mh_log_rank == 0) fprintf(stderr, "modyn eval: at most %d --set options\n", MAX_SETS);
-      return 1;
-    }
-    a->sets[a->nsets++] = value;
-  } else if (!strcmp(name, "config")) {
-    a->config = value;
-  } else if (!strcmp(name, "out")) {
-    a->out = value;
-  } else if (!strcmp(name, "data-dir")) {
-    a->data_dir = value;
-  } else if (!strcmp(name, "quiet")) {
-    a->quiet = 1;
-  }
-  return 0;
-}
-
 int cmd_eval(int argc, char **argv) {
-  EvalArgs a;
-  memset(&a, 0, sizeof a);
+  CliCommon a = {.command = "modyn eval"};
   int first = 0;
-  int rc = cli_parse(&eval_spec, argc, argv, on_opt, &a, &first);
+  int rc = cli_parse(&eval_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) {

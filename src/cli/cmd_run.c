@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "orch/pipeline.h"
 
-#define MAX_SETS 64
 
 static const CliOpt run_opts[] = {
     {"set", "PATH=VALUE", "override a config field, e.g. --set training.batch_size=128 (repeatable)"},
@@ -31,32 +30,6 @@ static const CliSpec run_spec = {
     "eval/matrix.csv, eval/composite.csv) and prints one line per trigger.\n"
     "Multi-process: mpirun -np N modyn run pipeline.yaml",
     run_opts};
-
-typedef struct {
-  const char *sets[MAX_SETS];
-  int nsets;
-  const char *out;
-  const char *data_dir;
-  int quiet;
-} RunArgs;
-
-static int on_opt(void *ctx, const char *name, const char *value) {
-  RunArgs *a = ctx;
-  if (!strcmp(name, "set")) {
-    if (a->nsets == MAX_SETS) {
-      if (mh_log_rank == 0) fprintf(stderr, "modyn run: at most %d --set options\n", MAX_SETS);
-      return 1;
-    }
-    a->sets[a->nsets++] = value;
-  } else if (!strcmp(name, "out")) {
-    a->out = value;
-  } else if (!strcmp(name, "data-dir")) {
-    a->data_dir = value;
-  } else if (!strcmp(name, "quiet")) {
-    a->quiet = 1;
-  }
-  return 0;
-}
 
 static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
   if (mh_log_rank != 0) return;
@@ -85,10 +58,9 @@ static int run_and_report(PipelineConfig *cfg, const char *dir, int resume, int 
 }
 
 int cmd_run(int argc, char **argv) {
-  RunArgs a;
-  memset(&a, 0, sizeof a);
+  CliCommon a = {.command = "modyn run"};
   int first = 0;
-  int rc = cli_parse(&run_spec, argc, argv, on_opt, &a, &first);
+  int rc = cli_parse(&run_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) {
@@ -138,10 +110,9 @@ static const CliSpec resume_spec = {
     resume_opts};
 
 int cmd_resume(int argc, char **argv) {
-  RunArgs a;
-  memset(&a, 0, sizeof a);
+  CliCommon a = {.command = "modyn resume"};
   int first = 0;
-  int rc = cli_parse(&resume_spec, argc, argv, on_opt, &a, &first);
+  int rc = cli_parse(&resume_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) {

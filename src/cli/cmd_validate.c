@@ -10,7 +10,6 @@
 #include "core/log.h"
 #include "orch/pipeline.h"
 
-#define MAX_SETS 64
 
 static const CliOpt validate_opts[] = {
     {"set", "PATH=VALUE", "override a config field before validating (repeatable)"},
@@ -27,31 +26,10 @@ static const CliSpec validate_spec = {
     "field path. Exit code 0 when valid, 1 otherwise.",
     validate_opts};
 
-typedef struct {
-  const char *sets[MAX_SETS];
-  int nsets;
-  const char *data_dir;
-  int syntax_only;
-} ValidateArgs;
-
-static int on_opt(void *ctx, const char *name, const char *value) {
-  ValidateArgs *a = ctx;
-  if (!strcmp(name, "set")) {
-    if (a->nsets == MAX_SETS) return 1;
-    a->sets[a->nsets++] = value;
-  } else if (!strcmp(name, "data-dir")) {
-    a->data_dir = value;
-  } else if (!strcmp(name, "syntax-only")) {
-    a->syntax_only = 1;
-  }
-  return 0;
-}
-
 int cmd_validate(int argc, char **argv) {
-  ValidateArgs a;
-  memset(&a, 0, sizeof a);
+  CliCommon a = {.command = "modyn validate"};
   int first = 0;
-  int rc = cli_parse(&validate_spec, argc, argv, on_opt, &a, &first);
+  int rc = cli_parse(&validate_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) {
