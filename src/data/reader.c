@@ -22,7 +22,8 @@ typedef struct {
   int failed;          /* a share failed; msg holds why */
   char msg[1024];
   int64_t nlocal;      /* this rank's samples in the partition */
-  float *x;            /* [cap * E] */
+  float *x;            /* [cap * E] features in read (row) order */
+  int64_t *where;      /* [cap] where[k] = position in x of training slot k */
   int32_t *labels;     /* [cap] */
   float *weights;      /* [cap] */
   int64_t *rows;       /* [cap] rows to read, sorted (per share) */
@@ -43,6 +44,8 @@ struct Reader {
   int64_t P;             /* positions per partition (whole batches) */
   int64_t nparts;
   int64_t cap;           /* samples a slot can hold */
+  float *bx;             /* [bcap * E] the current batch, in training order */
+  int64_t bcap;
   /* consumer */
   int64_t batch;         /* next global batch */
   int64_t cur_part;      /* partition of the slot being consumed; -1 none */
@@ -85,19 +88,23 @@ static void part_plan(Reader *r, Slot *s, int64_t p) {
   s->nlocal = k;
 }
 
-/* Read share q (of nshares) of the slot's rows: sort by row, then read
- * features and labels forwards into their slots (random access to a large
- * store's label array would cost a cache miss per sample). */
+/* Read share q (of nshares) of the slot's rows. The rows are grouped into
+ * 2048 blocks of the store (a few hundred KB each) so the reads walk the
+ * store forwards, and land in x in that order: both sides stream. The
+ * training order is restored per batch by reader_next (a gather of one
+ * batch, which stays in cache), instead of scattering every row of the
+ * partition to a random place here. */
 static int read_share(Reader *r, Slot *s, int q, int nshares) {
   int64_t lo = s->nlocal * q / nshares, hi = s->nlocal * (q + 1) / nshares;
   if (hi <= lo) return MH_OK;
-  /* Group rows into 2048 blocks of the store (a few hundred KB each): the
-   * reads then walk the store forwards, which is all a full sort would buy. */
   sort_pairs_i64_blocks(s->rows + lo, s->dest + lo, hi - lo, r->store->n - 1, 11, s->tmp_a + lo,
                         s->tmp_b + lo);
   const int32_t *labels = r->store->labels;
-  for (int64_t i = lo; i < hi; i++) s->labels[s->dest[i]] = labels[s->rows[i]];
-  return store_read_features_to(r->store, s->rows + lo, s->dest + lo, hi - lo, s->x);
+  for (int64_t i = lo; i < hi; i++) {
+    s->labels[s->dest[i]] = labels[s->rows[i]];
+    s->where[s->dest[i]] = i;
+  }
+  return store_read_features_to(r->store, s->rows + lo, NULL, hi - lo, s->x + lo * r->E);
 }
 
 /* ---- threads ------------------------------------------------------------- */
@@ -166,6 +173,7 @@ static void slot_free(Slot *s) {
   free(s->weights);
   free(s->rows);
   free(s->dest);
+  free(s->where);
   free(s->tmp_a);
   free(s->tmp_b);
   memset(s, 0, sizeof *s);
@@ -178,9 +186,11 @@ static int slot_alloc(Slot *s, int64_t cap, int64_t E) {
   s->weights = mh_malloc((size_t)cap * sizeof(float));
   s->rows = mh_malloc((size_t)cap * sizeof(int64_t));
   s->dest = mh_malloc((size_t)cap * sizeof(int64_t));
+  s->where = mh_malloc((size_t)cap * sizeof(int64_t));
   s->tmp_a = mh_malloc((size_t)cap * sizeof(int64_t));
   s->tmp_b = mh_malloc((size_t)cap * sizeof(int64_t));
-  if (!s->x || !s->labels || !s->weights || !s->rows || !s->dest || !s->tmp_a || !s->tmp_b)
+  if (!s->x || !s->labels || !s->weights || !s->rows || !s->dest || !s->where || !s->tmp_a ||
+      !s->tmp_b)
     return MH_ERR;
   return MH_OK;
 }
@@ -227,6 +237,12 @@ int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n
   r->next_task = 0;
   r->stop = 0;
   int64_t cap = batches * local_per_batch;
+  if (r->bcap < local_per_batch) {
+    free(r->bx);
+    r->bx = mh_malloc((size_t)(local_per_batch * r->E) * sizeof(float));
+    if (!r->bx) return MH_ERR;
+    r->bcap = local_per_batch;
+  }
   int nslots = r->cfg.prefetched > 0 ? r->cfg.prefetched + 1 : 1;
   if (nslots > r->nparts && r->nparts > 0) nslots = (int)r->nparts;
   if (nslots < 1) nslots = 1;
@@ -311,7 +327,16 @@ int reader_next(Reader *r, Batch *b) {
   b->index = r->batch;
   b->n = hi - lo;
   b->global_len = len;
-  b->x = s->x + off * r->E;
+  /* Gather the batch into training order, prefetching a few rows ahead. */
+  const size_t row_bytes = (size_t)r->E * sizeof(float);
+  for (int64_t j = 0; j < b->n; j++) {
+    if (j + 4 < b->n) {
+      const char *p = (const char *)(s->x + s->where[off + j + 4] * r->E);
+      for (size_t c = 0; c < row_bytes && c < 1024; c += 64) __builtin_prefetch(p + c, 0, 0);
+    }
+    memcpy(r->bx + j * r->E, s->x + s->where[off + j] * r->E, row_bytes);
+  }
+  b->x = r->bx;
   b->labels = s->labels + off;
   b->weights = r->weights ? s->weights + off : NULL;
   r->local_off += b->n;
@@ -332,6 +357,7 @@ void reader_free(Reader *r) {
   for (int i = 0; i < r->nslots; i++) slot_free(&r->slots[i]);
   free(r->slots);
   free(r->threads);
+  free(r->bx);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
