@@ -31,3 +31,25 @@ int loss_softmax_ce(const float *logits, const int32_t *labels, const float *wei
   *loss_sum = total;
   return MH_OK;
 }
+
+int loss_bce_logits(const float *logits, const int32_t *labels, const float *weights, int64_t n,
+                    float *dlogits, double *loss_sum, float *per_sample) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    int32_t y = labels[i];
+    if (y != 0 && y != 1)
+      return mh_errorf("label %d is not 0 or 1 (BCEWithLogitsLoss needs binary labels)", y);
+    const double z = logits[i];
+    /* log(1 + e^z) - y z = max(z, 0) - y z + log(1 + e^-|z|) */
+    double li = (z > 0 ? z : 0.0) - (double)y * z + log1p(exp(-fabs(z)));
+    double w = weights ? (double)weights[i] : 1.0;
+    total += w * li;
+    if (per_sample) per_sample[i] = (float)li;
+    if (dlogits) {
+      double s = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+      dlogits[i] = (float)(w * (s - (double)y));
+    }
+  }
+  *loss_sum = total;
+  return MH_OK;
+}

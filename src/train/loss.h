@@ -13,4 +13,12 @@
 int loss_softmax_ce(const float *logits, const int32_t *labels, const float *weights, int64_t n,
                     int K, float *dlogits, double *loss_sum, float *per_sample);
 
+/* Binary cross-entropy on one logit per sample (PyTorch's BCEWithLogitsLoss
+ * with reduction='sum'): loss_i = log(1 + e^z) - y_i z, computed stably.
+ * weights and per_sample may be NULL; per_sample holds the unweighted
+ * loss_i. dlogits[i] = w_i * (sigmoid(z_i) - y_i). A label other than 0 or
+ * 1 is an error. */
+int loss_bce_logits(const float *logits, const int32_t *labels, const float *weights, int64_t n,
+                    float *dlogits, double *loss_sum, float *per_sample);
+
 #endif

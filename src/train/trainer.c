@@ -93,14 +93,17 @@ static int fault_check(float *loss) {
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients and loss, one identical optimizer step everywhere.
  * Returns the global loss sum in *loss. */
-static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double clip,
+static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double clip, int bce,
                       double *loss, TrainStats *st) {
   model_zero_grad(m);
   double lsum = 0.0;
   if (bt->n > 0) {
     MH_TRY(m->forward(m, bt->x, bt->n, b->logits, 1));
-    MH_TRY(loss_softmax_ce(b->logits, bt->labels, bt->weights, bt->n, m->num_outputs, b->dlogits,
-                           &lsum, NULL));
+    if (bce)
+      MH_TRY(loss_bce_logits(b->logits, bt->labels, bt->weights, bt->n, b->dlogits, &lsum, NULL));
+    else
+      MH_TRY(loss_softmax_ce(b->logits, bt->labels, bt->weights, bt->n, m->num_outputs,
+                             b->dlogits, &lsum, NULL));
     MH_TRY(m->backward(m, bt->x, b->dlogits, bt->n));
   }
   memcpy(b->comm, m->grads, (size_t)m->nparams * sizeof(float));
@@ -139,6 +142,12 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
   if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
   const double lr0 = o->lr;
+  const int bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
+  if (!rc && bce && m->num_outputs != 1)
+    rc = mh_errorf("training.optimization_criterion.name: BCEWithLogitsLoss needs a model with "
+                   "one output, but %s has %d (set model.config.num_classes to 2 for a binary "
+                   "model, or use CrossEntropyLoss)",
+                   m->type->id, m->num_outputs);
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
                                                      : tc->epochs_per_trigger * n;
@@ -166,7 +175,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       }
       o->lr = sched_lr(&plan->sched, lr0, plan->sched.per_batch ? st->steps : epoch);
       double loss = 0.0;
-      rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, &loss, st);
+      rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, bce, &loss, st);
       if (rc) break;
       if (!isfinite(loss)) {
         rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "

@@ -1,0 +1,78 @@
+/* dropout.c - nn.Dropout(p): in training each value is zeroed with
+ * probability p and the rest scaled by 1/(1-p); eval is the identity. The
+ * mask is drawn serially from the layer's own Rng (reseeded by init from the
+ * model's init stream), so a run is reproducible for any thread count. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "train/layers.h"
+#include "train/parallel.h"
+
+typedef struct {
+  double p;
+  Rng rng;
+  float *mask;   /* [n * size]: 0 or 1/(1-p), from the last training forward */
+  int64_t cap;
+} Dropout;
+
+static void dropout_init(Layer *l, Rng *rng) {
+  Dropout *d = l->impl;
+  rng_seed(&d->rng, rng_next(rng));
+}
+
+static int dropout_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
+  Dropout *d = l->impl;
+  const int64_t len = n * dims_elems(l->in);
+  if (!train || d->p <= 0.0) {
+    memcpy(y, x, (size_t)len * sizeof(float));
+    return MH_OK;
+  }
+  MH_TRY(par_reserve(&d->mask, &d->cap, len));
+  const float keep = (float)(1.0 / (1.0 - d->p));
+  for (int64_t i = 0; i < len; i++) d->mask[i] = rng_uniform(&d->rng) < d->p ? 0.0f : keep;
+  for (int64_t i = 0; i < len; i++) y[i] = x[i] * d->mask[i];
+  return MH_OK;
+}
+
+static int dropout_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                            int64_t n) {
+  const Dropout *d = l->impl;
+  const int64_t len = n * dims_elems(l->in);
+  if (!dx) return MH_OK;
+  if (d->p <= 0.0) {
+    memcpy(dx, dy, (size_t)len * sizeof(float));
+    return MH_OK;
+  }
+  for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * d->mask[i];
+  return MH_OK;
+}
+
+static void dropout_destroy(Layer *l) {
+  Dropout *d = l->impl;
+  if (d) free(d->mask);
+  free(d);
+}
+
+static const LayerOps dropout_ops = {"dropout", dropout_init, dropout_forward, dropout_backward,
+                                     dropout_destroy, 0};
+
+Layer *layer_dropout(Dims in, double p) {
+  if (!(p >= 0.0 && p < 1.0)) {
+    mh_errorf("dropout layer: p must be in [0, 1), got %g", p);
+    return NULL;
+  }
+  Layer *l = mh_calloc(1, sizeof *l);
+  Dropout *d = mh_calloc(1, sizeof *d);
+  if (!l || !d) {
+    free(l);
+    free(d);
+    return NULL;
+  }
+  d->p = p;
+  rng_seed(&d->rng, 0x5eed);
+  l->ops = &dropout_ops;
+  l->in = l->out = in;
+  l->impl = d;
+  return l;
+}

@@ -1,0 +1,264 @@
+/* net.c - see net.h. */
+#include "train/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/timing.h"
+#include "train/parallel.h"
+
+void layer_free(Layer *l) {
+  if (!l) return;
+  if (l->ops && l->ops->destroy) l->ops->destroy(l);
+  free(l);
+}
+
+void net_init(Net *net, Dims in) {
+  memset(net, 0, sizeof *net);
+  net->in = in;
+}
+
+/* Per-layer time, for finding what to optimise ($MODYN_NET_PROFILE=1). */
+static void net_profile_print(const Net *net) {
+  double total = 0;
+  for (int i = 0; i < 2 * net->nlayers; i++) total += net->prof[i];
+  fprintf(stderr, "# net profile: %-16s %10s %10s %6s\n", "layer", "fwd_s", "bwd_s", "%");
+  for (int i = 0; i < net->nlayers; i++) {
+    const Layer *l = net->layers[i];
+    fprintf(stderr, "# net profile: %2d %-13s %10.3f %10.3f %6.1f   %dx%dx%d -> %dx%dx%d\n", i,
+            l->ops->name, net->prof[2 * i], net->prof[2 * i + 1],
+            100.0 * (net->prof[2 * i] + net->prof[2 * i + 1]) / (total > 0 ? total : 1), l->in.c,
+            l->in.h, l->in.w, l->out.c, l->out.h, l->out.w);
+  }
+}
+
+void net_free(Net *net) {
+  if (net->prof) {
+    net_profile_print(net);
+    free(net->prof);
+  }
+  for (int i = 0; i < net->nlayers; i++) {
+    layer_free(net->layers[i]);
+    free(net->bufs[i]);
+  }
+  free(net->layers);
+  free(net->bufs);
+  free(net->outs);
+  free(net->grad[0]);
+  free(net->grad[1]);
+  memset(net, 0, sizeof *net);
+}
+
+Dims net_out(const Net *net) { return net->nlayers ? net->layers[net->nlayers - 1]->out : net->in; }
+
+int net_add(Net *net, Layer *l) {
+  if (!l) return MH_ERR;
+  Dims cur = net_out(net);
+  if (dims_elems(l->in) != dims_elems(cur)) {
+    int rc = mh_errorf("net: a %s layer expecting %lld values per sample cannot follow an output "
+                       "of %dx%dx%d", l->ops->name, (long long)dims_elems(l->in), cur.c, cur.h,
+                       cur.w);
+    layer_free(l);
+    return rc;
+  }
+  /* A ReLU right after a layer that can apply it itself is fused into that
+   * layer (no parameters change, one pass over memory and a buffer saved). */
+  if (!strcmp(l->ops->name, "relu") && net->nlayers > 0 && !getenv("MODYN_NO_FUSION")) {
+    Layer *prev = net->layers[net->nlayers - 1];
+    if (prev->ops->fuse_relu && !prev->relu) {
+      prev->relu = 1;
+      layer_free(l);
+      return MH_OK;
+    }
+  }
+  if (net->nlayers == net->cap) {
+    int cap = net->cap ? 2 * net->cap : 8;
+    Layer **ls = mh_realloc(net->layers, (size_t)cap * sizeof *ls);
+    if (ls) net->layers = ls;
+    float **bs = ls ? mh_realloc(net->bufs, (size_t)cap * sizeof *bs) : NULL;
+    if (bs) net->bufs = bs;
+    const float **os = bs ? mh_realloc(net->outs, (size_t)cap * sizeof *os) : NULL;
+    if (!os) {
+      layer_free(l);
+      return MH_ERR;
+    }
+    net->outs = os;
+    net->cap = cap;
+    if (getenv("MODYN_NET_PROFILE")) {
+      double *pr = mh_realloc(net->prof, (size_t)(2 * cap) * sizeof(double));
+      if (!pr) {
+        layer_free(l);
+        return MH_ERR;
+      }
+      for (int i = 2 * net->nlayers; i < 2 * cap; i++) pr[i] = 0.0;
+      net->prof = pr;
+    }
+  }
+  net->layers[net->nlayers] = l;
+  net->bufs[net->nlayers] = NULL;
+  net->outs[net->nlayers] = NULL;
+  net->nlayers++;
+  net->nparams += l->nparams;
+  net->nbuffers += l->nbuffers;
+  net->batch_cap = 0; /* buffers must be sized again */
+  return MH_OK;
+}
+
+void net_bind(Net *net, float *params, float *grads, float *buffers) {
+  for (int i = 0; i < net->nlayers; i++) {
+    Layer *l = net->layers[i];
+    l->params = l->nparams ? params : NULL;
+    l->grads = l->nparams ? grads : NULL;
+    l->buffers = l->nbuffers ? buffers : NULL;
+    params += l->nparams;
+    grads += l->nparams;
+    buffers += l->nbuffers;
+  }
+}
+
+void net_init_params(Net *net, Rng *rng) {
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i]->ops->init) net->layers[i]->ops->init(net->layers[i], rng);
+}
+
+static int net_reserve(Net *net, int64_t n) {
+  if (n <= net->batch_cap) return MH_OK;
+  int64_t widest = dims_elems(net->in);
+  for (int i = 0; i < net->nlayers; i++) {
+    Layer *l = net->layers[i];
+    int64_t o = dims_elems(l->out);
+    if (o > widest) widest = o;
+    if (l->alias) continue;
+    float *p = mh_realloc(net->bufs[i], (size_t)(n * o) * sizeof(float));
+    if (!p) return MH_ERR;
+    net->bufs[i] = p;
+  }
+  for (int k = 0; k < 2; k++) {
+    float *p = mh_realloc(net->grad[k], (size_t)(n * widest) * sizeof(float));
+    if (!p) return MH_ERR;
+    net->grad[k] = p;
+  }
+  net->batch_cap = n;
+  return MH_OK;
+}
+
+int net_forward(Net *net, const float *x, int64_t n, int train, const float **out) {
+  MH_TRY(net_reserve(net, n));
+  net->last_x = x;
+  const float *cur = x;
+  for (int i = 0; i < net->nlayers; i++) {
+    Layer *l = net->layers[i];
+    if (!l->alias) {
+      double t0 = net->prof ? mh_now() : 0.0;
+      MH_TRY(l->ops->forward(l, cur, net->bufs[i], n, train));
+      if (net->prof) net->prof[2 * i] += mh_now() - t0;
+      cur = net->bufs[i];
+    }
+    net->outs[i] = cur;
+  }
+  *out = cur;
+  return MH_OK;
+}
+
+const float *net_layer_input(const Net *net, int i) { return i == 0 ? net->last_x : net->outs[i - 1]; }
+
+int net_backward(Net *net, const float *x, const float *dout, int64_t n, float *dx) {
+  if (n > net->batch_cap) return mh_errorf("net: backward on a batch larger than the last forward");
+  /* Input gradients are needed down to the first layer with parameters
+   * (or to the input when the caller asks for dx). */
+  int first = net->nlayers;
+  for (int i = 0; i < net->nlayers; i++)
+    if (net->layers[i]->nparams) {
+      first = i;
+      break;
+    }
+  if (dx) first = 0;
+  const int64_t out_sz = dims_elems(net_out(net));
+  int which = 0;
+  float *g = net->grad[0];
+  memcpy(g, dout, (size_t)(n * out_sz) * sizeof(float));
+  for (int i = net->nlayers - 1; i >= first; i--) {
+    Layer *l = net->layers[i];
+    const float *xin = i == 0 ? x : net->outs[i - 1];
+    if (l->alias) {
+      if (i == 0 && dx) memcpy(dx, g, (size_t)(n * dims_elems(l->in)) * sizeof(float));
+      continue;
+    }
+    float *dst = NULL;
+    if (i > first) dst = net->grad[1 - which];
+    else if (i == 0 && dx) dst = dx;
+    double t0 = net->prof ? mh_now() : 0.0;
+    MH_TRY(l->ops->backward(l, xin, net->outs[i], g, dst, n));
+    if (net->prof) net->prof[2 * i + 1] += mh_now() - t0;
+    if (!dst) break;
+    g = dst;
+    which = 1 - which;
+  }
+  return MH_OK;
+}
+
+/* ---- the Model wrapper ---------------------------------------------------- */
+
+typedef struct {
+  Net net;
+} NetModel;
+
+static void netmodel_init(Model *m, Rng *rng) { net_init_params(&((NetModel *)m->impl)->net, rng); }
+
+static int netmodel_forward(Model *m, const float *x, int64_t n, float *logits, int train) {
+  Net *net = &((NetModel *)m->impl)->net;
+  const float *y;
+  MH_TRY(net_forward(net, x, n, train, &y));
+  memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
+  return MH_OK;
+}
+
+static int netmodel_backward(Model *m, const float *x, const float *dlogits, int64_t n) {
+  return net_backward(&((NetModel *)m->impl)->net, x, dlogits, n, NULL);
+}
+
+static const float *netmodel_embedding(const Model *m) {
+  const Net *net = &((const NetModel *)m->impl)->net;
+  return net_layer_input(net, net->nlayers - 1);
+}
+
+static void netmodel_destroy(Model *m) {
+  NetModel *nm = m->impl;
+  if (nm) net_free(&nm->net);
+  free(nm);
+}
+
+int net_model_create(Net *net, const ModelShape *shape, Model **out) {
+  if (!net->nlayers || strcmp(net->layers[net->nlayers - 1]->ops->name, "linear")) {
+    net_free(net);
+    return mh_errorf("net model: the last layer must be linear");
+  }
+  Model *m = mh_calloc(1, sizeof *m);
+  NetModel *nm = m ? mh_calloc(1, sizeof *nm) : NULL;
+  if (!nm) {
+    free(m);
+    net_free(net);
+    return MH_ERR;
+  }
+  nm->net = *net;
+  memset(net, 0, sizeof *net);
+  m->impl = nm;
+  m->destroy = netmodel_destroy;
+  m->shape = *shape;
+  Net *nn = &nm->net;
+  if (model_alloc(m, nn->nparams, nn->nbuffers)) {
+    model_free(m);
+    return MH_ERR;
+  }
+  net_bind(nn, m->params, m->grads, m->buffers);
+  m->num_outputs = (int)dims_elems(net_out(nn));
+  m->embed_dim = (int)dims_elems(nn->layers[nn->nlayers - 1]->in);
+  m->embedding = netmodel_embedding;
+  m->init = netmodel_init;
+  m->forward = netmodel_forward;
+  m->backward = netmodel_backward;
+  *out = m;
+  return MH_OK;
+}

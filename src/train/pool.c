@@ -1,0 +1,171 @@
+/* pool.c - nn.MaxPool2d(k, stride) (no padding, floor mode) and global
+ * average pooling ({c, h, w} -> {c, 1, 1}, i.e. x.mean(dim=(2, 3))).
+ *
+ * Max pooling keeps no argmax: backward finds, in each window, the first
+ * input equal to the output (PyTorch's choice among ties: the first maximum
+ * in row-major order). Forward is then a plain max that vectorises, and the
+ * 2x2 stride-2 case (every model here) has its own loop. NaN inputs are not
+ * routed like PyTorch's (a NaN loss stops training anyway). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "train/layers.h"
+#include "train/parallel.h"
+
+typedef struct {
+  int k, stride;
+} MaxPool;
+
+static int maxpool_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
+  const MaxPool *mp = l->impl;
+  const int k = mp->k, st = mp->stride, H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  const int64_t planes = n * l->in.c;
+#pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
+  for (int64_t q = 0; q < planes; q++) {
+    const float *xp = x + q * H * W;
+    float *yp = y + q * Ho * Wo;
+    for (int oh = 0; oh < Ho; oh++) {
+      float *yo = yp + oh * Wo;
+      if (k == 2 && st == 2) {
+        const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+#pragma omp simd
+        for (int ow = 0; ow < Wo; ow++) {
+          float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          float m1 = b > a ? b : a, m2 = d > c ? d : c;
+          yo[ow] = m2 > m1 ? m2 : m1;
+        }
+        continue;
+      }
+      for (int ow = 0; ow < Wo; ow++) {
+        float v = xp[oh * st * W + ow * st];
+        for (int kh = 0; kh < k; kh++)
+          for (int kw = 0; kw < k; kw++) {
+            float e = xp[(oh * st + kh) * W + ow * st + kw];
+            v = e > v ? e : v;
+          }
+        yo[ow] = v;
+      }
+    }
+  }
+  return MH_OK;
+}
+
+static int maxpool_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                            int64_t n) {
+  if (!dx) return MH_OK;
+  const MaxPool *mp = l->impl;
+  const int k = mp->k, st = mp->stride, H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
+  const int64_t planes = n * l->in.c;
+#pragma omp parallel for schedule(static) if (planes * H * W > 16384)
+  for (int64_t q = 0; q < planes; q++) {
+    const float *xp = x + q * H * W, *yp = y + q * Ho * Wo, *dyp = dy + q * Ho * Wo;
+    float *dxp = dx + q * H * W;
+    if (k == 2 && st == 2) {
+      /* every input of a window is written: 0, or the gradient at the
+       * window's first maximum; only an odd last row/column needs zeros */
+      if (2 * Ho < H) memset(dxp + (int64_t)(H - 1) * W, 0, (size_t)W * sizeof(float));
+      for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = xp + 2 * oh * W, *r1 = r0 + W, *yo = yp + oh * Wo, *go = dyp + oh * Wo;
+        float *d0 = dxp + 2 * oh * W, *d1 = d0 + W;
+        if (2 * Wo < W) d0[W - 1] = d1[W - 1] = 0.0f;
+#pragma omp simd
+        for (int ow = 0; ow < Wo; ow++) {
+          const float v = yo[ow], g = go[ow];
+          const int fa = r0[2 * ow] == v, fb = !fa && r0[2 * ow + 1] == v;
+          const int fc = !fa && !fb && r1[2 * ow] == v, fd = !fa && !fb && !fc;
+          d0[2 * ow] = fa ? g : 0.0f;
+          d0[2 * ow + 1] = fb ? g : 0.0f;
+          d1[2 * ow] = fc ? g : 0.0f;
+          d1[2 * ow + 1] = fd ? g : 0.0f;
+        }
+      }
+      continue;
+    }
+    memset(dxp, 0, (size_t)H * W * sizeof(float));
+    for (int oh = 0; oh < Ho; oh++)
+      for (int ow = 0; ow < Wo; ow++) {
+        const float v = yp[oh * Wo + ow];
+        int found = 0;
+        for (int kh = 0; kh < k && !found; kh++)
+          for (int kw = 0; kw < k; kw++) {
+            const int idx = (oh * st + kh) * W + ow * st + kw;
+            if (xp[idx] == v) {
+              dxp[idx] += dyp[oh * Wo + ow];
+              found = 1;
+              break;
+            }
+          }
+      }
+  }
+  return MH_OK;
+}
+
+static void maxpool_destroy(Layer *l) { free(l->impl); }
+
+static const LayerOps maxpool_ops = {"maxpool2d", NULL, maxpool_forward, maxpool_backward,
+                                     maxpool_destroy, 0};
+
+Layer *layer_maxpool2d(Dims in, int k, int stride) {
+  int Ho = k > 0 && stride > 0 ? conv_out_size(in.h, k, stride, 0) : 0;
+  int Wo = k > 0 && stride > 0 ? conv_out_size(in.w, k, stride, 0) : 0;
+  if (in.c <= 0 || Ho <= 0 || Wo <= 0) {
+    mh_errorf("maxpool2d layer: a %dx%d window with stride %d does not fit a %dx%d input", k, k,
+              stride, in.h, in.w);
+    return NULL;
+  }
+  par_init(0);
+  Layer *l = mh_calloc(1, sizeof *l);
+  MaxPool *mp = mh_calloc(1, sizeof *mp);
+  if (!l || !mp) {
+    free(l);
+    free(mp);
+    return NULL;
+  }
+  mp->k = k;
+  mp->stride = stride;
+  l->ops = &maxpool_ops;
+  l->in = in;
+  l->out = (Dims){in.c, Ho, Wo};
+  l->impl = mp;
+  return l;
+}
+
+/* ---- global average pooling ---------------------------------------------- */
+
+static int gap_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
+  const int64_t P = (int64_t)l->in.h * l->in.w, planes = n * l->in.c;
+  const float inv = 1.0f / (float)P;
+  for (int64_t q = 0; q < planes; q++) {
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t p = 0; p < P; p++) acc += x[q * P + p];
+    y[q] = acc * inv;
+  }
+  return MH_OK;
+}
+
+static int gap_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                        int64_t n) {
+  if (!dx) return MH_OK;
+  const int64_t P = (int64_t)l->in.h * l->in.w, planes = n * l->in.c;
+  const float inv = 1.0f / (float)P;
+  for (int64_t q = 0; q < planes; q++)
+    for (int64_t p = 0; p < P; p++) dx[q * P + p] = dy[q] * inv;
+  return MH_OK;
+}
+
+static const LayerOps gap_ops = {"global_avgpool", NULL, gap_forward, gap_backward, NULL, 0};
+
+Layer *layer_global_avgpool(Dims in) {
+  if (dims_elems(in) <= 0) {
+    mh_errorf("global average pool: bad input shape %dx%dx%d", in.c, in.h, in.w);
+    return NULL;
+  }
+  Layer *l = mh_calloc(1, sizeof *l);
+  if (!l) return NULL;
+  l->ops = &gap_ops;
+  l->in = in;
+  l->out = (Dims){in.c, 1, 1};
+  return l;
+}

@@ -1,0 +1,3 @@
+# Unit tests of the CPU training engine: layers, losses and models.
+modyn_unit_test(test_layers ${CMAKE_CURRENT_SOURCE_DIR}/test_layers.c)
+modyn_unit_test(test_models ${CMAKE_CURRENT_SOURCE_DIR}/test_models.c)
