@@ -15,9 +15,9 @@ static void acc_update(const Metric *m, double *state, const float *logits, cons
   double correct = 0;
   for (int64_t i = 0; i < n; i++) {
     const float *z = logits + i * K;
-    float zy = z[labels[i]];
+    float zy = metric_score(z, K, labels[i]);
     int64_t above = 0;
-    for (int k = 0; k < K; k++) above += z[k] > zy;
+    for (int k = 0; k < metric_num_scores(K); k++) above += metric_score(z, K, k) > zy;
     correct += above < topn;
   }
   state[0] += correct;

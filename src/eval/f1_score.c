@@ -31,8 +31,8 @@ static void f1_update(const Metric *m, double *state, const float *logits, const
   for (int64_t i = 0; i < n; i++) {
     const float *z = logits + i * K;
     int pred = 0;
-    for (int k = 1; k < K; k++)
-      if (z[k] > z[pred]) pred = k;
+    for (int k = 1; k < metric_num_scores(K); k++)
+      if (metric_score(z, K, k) > metric_score(z, K, pred)) pred = k;
     int y = labels[i];
     if (pred == y) {
       tp[y] += 1;

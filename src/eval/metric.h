@@ -58,4 +58,13 @@ void metric_free(Metric *m);
 int metric_compute_local(const Metric *m, const float *logits, const int32_t *labels, int64_t n,
                          int K, double *result);
 
+/* A model with one output (binary, trained with BCEWithLogitsLoss) scores
+ * class 1 with its logit and class 0 with 0, i.e. it predicts 1 when the
+ * logit is positive. These give every metric the same view of K-output
+ * and 1-output models. */
+static inline int metric_num_scores(int K) { return K == 1 ? 2 : K; }
+static inline float metric_score(const float *z, int K, int k) {
+  return K == 1 ? (k == 1 ? z[0] : 0.0f) : z[k];
+}
+
 #endif

@@ -144,6 +144,11 @@ static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) 
   cfg_child(&root, "model", &model_ref);
   cfg_child(&model_ref, "id", &id_ref);
   MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &r->shape, &r->model));
+  if (!strcmp(cfg->training.optimization_criterion, "BCEWithLogitsLoss") &&
+      r->model->num_outputs != 1)
+    return mh_errorf("training.optimization_criterion.name: BCEWithLogitsLoss needs a model with "
+                     "one output (a binary DLRM), but %s has %d outputs; use CrossEntropyLoss",
+                     cfg->model_id, r->model->num_outputs);
   MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model->nparams));
   MH_TRY(evaluation_init(&r->ev, cfg, sc->num_classes, &r->shape));
   r->total_iv = evaluation_num_intervals(&r->ev);

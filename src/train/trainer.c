@@ -143,11 +143,6 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
   const double lr0 = o->lr;
   const int bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
-  if (!rc && bce && m->num_outputs != 1)
-    rc = mh_errorf("training.optimization_criterion.name: BCEWithLogitsLoss needs a model with "
-                   "one output, but %s has %d (set model.config.num_classes to 2 for a binary "
-                   "model, or use CrossEntropyLoss)",
-                   m->type->id, m->num_outputs);
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
                                                      : tc->epochs_per_trigger * n;
