@@ -2,11 +2,34 @@
 #include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "train/parallel.h"
+
+/* Threads per rank: $MODYN_THREADS or $OMP_NUM_THREADS when set, else the
+ * node's cores shared evenly among the ranks on that node, so that N ranks
+ * on one machine do not each start a thread per core. */
+static void set_threads(void) {
+  if (getenv("MODYN_THREADS") || getenv("OMP_NUM_THREADS")) {
+    par_init(0);
+    return;
+  }
+  MPI_Comm node;
+  int local = 1;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+      MPI_SUCCESS) {
+    MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int n = (int)(cores / (local > 0 ? local : 1));
+  par_init(n > 0 ? n : 1);
+}
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -32,6 +55,7 @@ int main(int argc, char **argv) {
   /* HDF5 1.10 can crash in its atexit cleanup after a failed write (a full
    * disk); we close our handles ourselves, so skip that cleanup. */
   H5dont_atexit();
+  set_threads();
 
   int rc = 0;
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

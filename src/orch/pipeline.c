@@ -23,6 +23,7 @@
 #include "train/dist.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/parallel.h"
 #include "train/trainer.h"
 #include "trigger/trigger.h"
 
@@ -553,11 +554,17 @@ static int prepare_dir(Run *r, const char *run_dir, int resume) {
 static void print_ranks(void) {
   char host[64] = "";
   gethostname(host, sizeof host - 1);
+  int threads = par_threads();
   char *all = mh_log_rank == 0 ? calloc((size_t)mh_log_nranks, sizeof host) : NULL;
+  int *th = mh_log_rank == 0 ? calloc((size_t)mh_log_nranks, sizeof(int)) : NULL;
   MPI_Gather(host, sizeof host, MPI_CHAR, all, sizeof host, MPI_CHAR, 0, MPI_COMM_WORLD);
-  if (all)
-    for (int i = 0; i < mh_log_nranks; i++) LOG0("# rank %d on %s, device cpu\n", i, all + i * sizeof host);
+  MPI_Gather(&threads, 1, MPI_INT, th, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (all && th)
+    for (int i = 0; i < mh_log_nranks; i++)
+      LOG0("# rank %d on %s, device cpu, %d thread%s\n", i, all + i * sizeof host, th[i],
+           th[i] == 1 ? "" : "s");
   free(all);
+  free(th);
 }
 
 int pipeline_run(const PipelineConfig *cfg, const char *run_dir, int resume, RunSummary *sum) {
