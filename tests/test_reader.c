@@ -12,7 +12,9 @@
 #include "testutil.h"
 
 #define N 1003
-#define D 12
+/* Features per sample: 12 (48-byte rows: the reader gathers batches) or
+ * 600 (2400-byte rows: it reads into the batch slots directly). */
+static int D = 12;
 
 static void fill(int64_t *keys, int64_t *ts, int32_t *labels, float *f, unsigned char *u) {
   for (int i = 0; i < N; i++) {
@@ -28,7 +30,7 @@ static void fill(int64_t *keys, int64_t *ts, int32_t *labels, float *f, unsigned
 
 /* A store in 3 shards (one of a single row) with sparse keys 10*i + 3. */
 static void write_store(const char *dir, FeatType type) {
-  StoreSchema sc = {type, 2, {3, 4, 0, 0}, 5};
+  StoreSchema sc = {type, 2, {3, D / 3, 0, 0}, 5};
   StoreWriter w;
   CHECK_OK(store_writer_open(dir, &sc, 0, &w));
   int64_t keys[N], ts[N];
@@ -215,7 +217,7 @@ static void check_pass(Store *s, const ReaderConfig *cfg, int nranks, int64_t n,
 }
 
 static void test_reader(void) {
-  const char *dir = test_tmpdir("reader_pass");
+  const char *dir = test_tmpdir(D == 12 ? "reader_pass" : "reader_pass_wide");
   write_store(dir, FEAT_F32);
   Store s;
   CHECK_OK(store_open(dir, &s));
@@ -252,6 +254,8 @@ static void test_reader(void) {
 int main(void) {
   mh_hdf5_quiet();
   test_paths();
+  test_reader();
+  D = 600;
   test_reader();
   return test_finish("test_reader");
 }

@@ -44,6 +44,7 @@ struct Reader {
   int64_t P;             /* positions per partition (whole batches) */
   int64_t nparts;
   int64_t cap;           /* samples a slot can hold */
+  int gather;            /* small rows: slots hold read order, batches are gathered */
   float *bx;             /* [bcap * E] the current batch, in training order */
   int64_t bcap;
   /* consumer */
@@ -90,20 +91,20 @@ static void part_plan(Reader *r, Slot *s, int64_t p) {
 
 /* Read share q (of nshares) of the slot's rows. The rows are grouped into
  * 2048 blocks of the store (a few hundred KB each) so the reads walk the
- * store forwards, and land in x in that order: both sides stream. The
- * training order is restored per batch by reader_next (a gather of one
- * batch, which stays in cache), instead of scattering every row of the
- * partition to a random place here. */
+ * store forwards. Large rows (>= 2 KiB: whole pages) then go straight to
+ * their training slots. Small rows land in x in read order, so both sides
+ * stream, and reader_next restores the training order per batch (a gather
+ * of one batch) instead of scattering every small row of the partition to
+ * a random place, which costs a cache miss per row. */
 static int read_share(Reader *r, Slot *s, int q, int nshares) {
   int64_t lo = s->nlocal * q / nshares, hi = s->nlocal * (q + 1) / nshares;
   if (hi <= lo) return MH_OK;
   sort_pairs_i64_blocks(s->rows + lo, s->dest + lo, hi - lo, r->store->n - 1, 11, s->tmp_a + lo,
                         s->tmp_b + lo);
   const int32_t *labels = r->store->labels;
-  for (int64_t i = lo; i < hi; i++) {
-    s->labels[s->dest[i]] = labels[s->rows[i]];
-    s->where[s->dest[i]] = i;
-  }
+  for (int64_t i = lo; i < hi; i++) s->labels[s->dest[i]] = labels[s->rows[i]];
+  if (!r->gather) return store_read_features_to(r->store, s->rows + lo, s->dest + lo, hi - lo, s->x);
+  for (int64_t i = lo; i < hi; i++) s->where[s->dest[i]] = i;
   return store_read_features_to(r->store, s->rows + lo, NULL, hi - lo, s->x + lo * r->E);
 }
 
@@ -207,6 +208,7 @@ int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reade
   r->rank = rank;
   r->nranks = nranks;
   r->E = s->feat_elems;
+  r->gather = r->E * (int64_t)sizeof(float) < 2048;
   r->cur_part = -1;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
@@ -327,6 +329,14 @@ int reader_next(Reader *r, Batch *b) {
   b->index = r->batch;
   b->n = hi - lo;
   b->global_len = len;
+  if (!r->gather) {
+    b->x = s->x + off * r->E;
+    b->labels = s->labels + off;
+    b->weights = r->weights ? s->weights + off : NULL;
+    r->local_off += b->n;
+    r->batch++;
+    return 1;
+  }
   /* Gather the batch into training order, prefetching a few rows ahead. */
   const size_t row_bytes = (size_t)r->E * sizeof(float);
   for (int64_t j = 0; j < b->n; j++) {
