@@ -11,6 +11,6 @@ BIN=build/bench/bench_read
 DATA=${BENCH_DATA:-bench_data}
 mkdir -p "$DATA"
 for np in 1 2; do
-  mpirun -np $np "$BIN" --kind yearbook --dir "$DATA/yearbook" --samples 100000 "$@"
-  mpirun -np $np "$BIN" --kind criteo --dir "$DATA/criteo" --samples 5000000 "$@"
+  mpirun -np $np --bind-to none "$BIN" --kind yearbook --dir "$DATA/yearbook" --samples 100000 "$@"
+  mpirun -np $np --bind-to none "$BIN" --kind criteo --dir "$DATA/criteo" --samples 5000000 "$@"
 done
