@@ -12,4 +12,6 @@ if [ ! -d data/quickstart/train ]; then
 fi
 out="runs/quickstart-$(date -u +%Y%m%d-%H%M%S)"
 mpirun -np "${NP:-2}" build/modyn run configs/quickstart.yaml --out "$out"
+build/modyn report "$out" --out "$out/report" > /dev/null
 echo "# run directory: $out (eval/matrix.csv, eval/composite.csv, triggers.csv, events.jsonl)"
+echo "# report with figures: $out/report/index.html"
