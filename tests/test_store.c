@@ -17,7 +17,7 @@
 #include "data/store.h"
 #include "testutil.h"
 
-#define FIX "rewrite the shard (the layout is in docs/data.md)"
+#define FIX "rewrite the shard (the layout is in the README, section Data)"
 
 static char g_root[256];
 
@@ -346,7 +346,7 @@ static void test_schema_errors(void) {
   snprintf(p0, sizeof p0, "%s/shard_00000.h5", dir);
   snprintf(want, sizeof want,
            "%s: attribute modyn_schema_version is 2 but this modyn reads version 1; convert the "
-           "store to version 1 (docs/data.md) or use a matching modyn",
+           "store to version 1 (see the README) or use a matching modyn",
            p0);
   expect_open_error(dir, want);
 

@@ -84,7 +84,7 @@ static void build_cli(IngestCli *c) {
   c->opts[n] = (CliOpt){NULL, NULL, NULL};
   size_t len = (size_t)snprintf(c->summary, sizeof c->summary,
                                 "Convert a dataset into a sample store (a directory of HDF5 "
-                                "shards; layout in docs/data.md).\nOptions tagged [fmt] belong "
+                                "shards; layout in the README).\nOptions tagged [fmt] belong "
                                 "to that --format. Formats:");
   for (int f = 0; ingest_formats[f] && len < sizeof c->summary; f++)
     len += (size_t)snprintf(c->summary + len, sizeof c->summary - len, "\n  %-6s %s",

@@ -37,7 +37,7 @@ static const CliSpec synth_spec = {
     "Write a seeded, drifting K-class dataset as two sample stores, DIR/train and\n"
     "DIR/test (a held-out split drawn at the same times). Class means rotate by\n"
     "--drift radians per year, so a model trained on early years goes stale.\n"
-    "The generator is documented in docs/data.md; same options, same bytes.",
+    "The generator is documented in the README (Data section); same options, same bytes.",
     synth_opts,
 };
 

@@ -30,7 +30,7 @@
 #include "core/sort.h"
 
 /* What users are told to do about a malformed shard. */
-#define SHARD_FIX "rewrite the shard (the layout is in docs/data.md)"
+#define SHARD_FIX "rewrite the shard (the layout is in the README, section Data)"
 /* Feature reads go through a staging buffer of at most this many bytes. */
 #define STAGING_BYTES ((int64_t)64 << 20)
 
@@ -440,7 +440,7 @@ static int shard_load(const char *path, ShardLoad *L) {
   if ((rc = attr_read_ints(f, path, "modyn_schema_version", v, 1, &cnt))) goto fail;
   if (cnt != 1 || v[0] != STORE_SCHEMA_VERSION) {
     rc = mh_errorf("%s: attribute modyn_schema_version is %lld but this modyn reads version %d; "
-                   "convert the store to version %d (docs/data.md) or use a matching modyn",
+                   "convert the store to version %d (see the README) or use a matching modyn",
                    path, cnt ? (long long)v[0] : -1LL, STORE_SCHEMA_VERSION,
                    STORE_SCHEMA_VERSION);
     goto fail;

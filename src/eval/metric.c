@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/plugin.h"
 
 extern const MetricType *const metric_registry[];
 
@@ -23,11 +24,8 @@ int metric_create(const CfgRef *cfg, int num_classes, Metric **out) {
       return MH_OK;
     }
   }
-  char list[512] = "";
-  for (int i = 0; metric_registry[i]; i++) {
-    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-    strncat(list, metric_registry[i]->name, sizeof list - strlen(list) - 1);
-  }
+  char list[512];
+  plugin_names((const void *const *)metric_registry, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "name", &at);
   return cfg_errorf(&at, "unknown metric \"%s\"; available: %s", name, list);

@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/plugin.h"
 
 extern const EvalStrategyType *const eval_strategy_registry[];
 
@@ -20,11 +21,8 @@ int eval_strategy_find(const CfgRef *cfg, const EvalStrategyType **out) {
       *out = eval_strategy_registry[i];
       return MH_OK;
     }
-  char list[512] = "";
-  for (int i = 0; eval_strategy_registry[i]; i++) {
-    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-    strncat(list, eval_strategy_registry[i]->type, sizeof list - strlen(list) - 1);
-  }
+  char list[512];
+  plugin_names((const void *const *)eval_strategy_registry, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "type", &at);
   return cfg_errorf(&at, "unknown evaluation strategy \"%s\"; available: %s", type, list);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/plugin.h"
 
 extern const SelectorType *const selector_registry[];
 
@@ -55,11 +56,8 @@ int selector_create(const CfgRef *cfg, Selector **out) {
       return MH_OK;
     }
   }
-  char list[512] = "";
-  for (int i = 0; selector_registry[i]; i++) {
-    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-    strncat(list, selector_registry[i]->name, sizeof list - strlen(list) - 1);
-  }
+  char list[512];
+  plugin_names((const void *const *)selector_registry, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "name", &at);
   return cfg_errorf(&at, "unknown selection strategy \"%s\"; available: %s", name, list);

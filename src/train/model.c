@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/plugin.h"
 
 extern const ModelType *const model_registry[];
 
@@ -16,12 +17,7 @@ const ModelType *model_find(const char *id) {
 
 const char *model_list(void) {
   static char buf[512];
-  buf[0] = '\0';
-  for (int i = 0; model_registry[i]; i++) {
-    if (i) strncat(buf, ", ", sizeof buf - strlen(buf) - 1);
-    strncat(buf, model_registry[i]->id, sizeof buf - strlen(buf) - 1);
-  }
-  return buf;
+  return plugin_names((const void *const *)model_registry, buf, sizeof buf);
 }
 
 int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/plugin.h"
 
 extern const TriggerType *const trigger_registry[];
 
@@ -23,11 +24,8 @@ int trigger_create(const CfgRef *cfg, Trigger **out) {
       return MH_OK;
     }
   }
-  char list[512] = "";
-  for (int i = 0; trigger_registry[i]; i++) {
-    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-    strncat(list, trigger_registry[i]->id, sizeof list - strlen(list) - 1);
-  }
+  char list[512];
+  plugin_names((const void *const *)trigger_registry, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "id", &at);
   return cfg_errorf(&at, "unknown trigger \"%s\"; available: %s", id, list);
