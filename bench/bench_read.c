@@ -144,7 +144,7 @@ static double subset(Store *s, const Args *a, const int64_t *rows, int64_t n, in
   for (int pass = 0; pass < 2; pass++) {
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = mh_now();
-    if (reader_start(rd, rows, NULL, n, a->batch, 0, -1)) die();
+    if (reader_start(rd, rows, NULL, n, 1, a->batch, 0, -1)) die();
     Batch b;
     int more;
     while ((more = reader_next(rd, &b)) == 1)

@@ -162,32 +162,49 @@ static void test_paths(void) {
 
 /* For every rank of nranks, walk a pass and check each batch against the
  * expected rows, labels and weights. */
-static void check_pass(Store *s, const ReaderConfig *cfg, int nranks, int64_t n, int64_t B,
-                       int drop_last, int64_t limit, const char *what) {
-  int64_t *rows = malloc(sizeof(int64_t) * (size_t)n);
-  float *w = malloc(sizeof(float) * (size_t)n);
+static void check_pass_epochs(Store *s, const ReaderConfig *cfg, int nranks, int64_t n,
+                              int64_t epochs, int64_t B, int drop_last, int64_t limit,
+                              const char *what) {
+  int64_t *rows = malloc(sizeof(int64_t) * (size_t)(n * epochs + 1));
+  float *w = malloc(sizeof(float) * (size_t)(n * epochs + 1));
   Rng rng;
   rng_seed(&rng, (uint64_t)n * 31 + (uint64_t)B);
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = 0; i < n * epochs; i++) {
     rows[i] = (int64_t)rng_below(&rng, N);
     w[i] = (float)i;
   }
-  int64_t total = drop_last ? n / B * B : n;
-  if (limit >= 0 && limit < total) total = limit;
-  int64_t want_batches = (total + B - 1) / B;
+  /* The expected batches, epoch by epoch: (start position, length, epoch). */
+  int64_t cap = epochs * (n / B + 1) + 1, want_batches = 0, passed = 0;
+  int64_t *bs = malloc(sizeof(int64_t) * cap), *bl = malloc(sizeof(int64_t) * cap);
+  int64_t *be = malloc(sizeof(int64_t) * cap);
+  int64_t n_eff = drop_last ? n / B * B : n;
+  for (int64_t e = 0; e < epochs; e++)
+    for (int64_t b0 = 0; b0 < n_eff; b0 += B) {
+      int64_t len = n_eff - b0 < B ? n_eff - b0 : B;
+      if (limit >= 0 && passed + len > limit) len = limit - passed;
+      if (len <= 0) break;
+      bs[want_batches] = e * n + b0;
+      bl[want_batches] = len;
+      be[want_batches++] = e;
+      passed += len;
+    }
   float *expect = malloc(sizeof(float) * (size_t)(B * D));
   int bad = 0;
   for (int r = 0; r < nranks; r++) {
     Reader *rd = NULL;
     CHECK_OK(reader_create(s, cfg, r, nranks, &rd));
-    CHECK_OK(reader_start(rd, rows, w, n, B, drop_last, limit));
+    CHECK_OK(reader_start(rd, rows, w, n, epochs, B, drop_last, limit));
     Batch bt;
     int64_t nb = 0;
     int more;
     while ((more = reader_next(rd, &bt)) == 1) {
-      int64_t b0 = nb * B, len = total - b0 < B ? total - b0 : B;
+      if (nb >= want_batches) {
+        bad++;
+        break;
+      }
+      int64_t b0 = bs[nb], len = bl[nb];
       int64_t lo = len * r / nranks, hi = len * (r + 1) / nranks;
-      bad += bt.index != nb || bt.global_len != len || bt.n != hi - lo;
+      bad += bt.index != nb || bt.epoch != be[nb] || bt.global_len != len || bt.n != hi - lo;
       if (bt.n == hi - lo && bt.n > 0) {
         store_read_features_f32(s, rows + b0 + lo, bt.n, expect);
         bad += memcmp(expect, bt.x, sizeof(float) * (size_t)(bt.n * D)) != 0;
@@ -205,7 +222,7 @@ static void check_pass(Store *s, const ReaderConfig *cfg, int nranks, int64_t n,
       bad++;
     }
     /* A second pass with the same reader gives the same first batch. */
-    CHECK_OK(reader_start(rd, rows, w, n, B, drop_last, limit));
+    CHECK_OK(reader_start(rd, rows, w, n, epochs, B, drop_last, limit));
     if (want_batches > 0 && reader_next(rd, &bt) == 1) CHECK_EQ_INT(bt.index, 0);
     reader_free(rd);
   }
@@ -214,6 +231,14 @@ static void check_pass(Store *s, const ReaderConfig *cfg, int nranks, int64_t n,
   free(expect);
   free(rows);
   free(w);
+  free(bs);
+  free(bl);
+  free(be);
+}
+
+static void check_pass(Store *s, const ReaderConfig *cfg, int nranks, int64_t n, int64_t B,
+                       int drop_last, int64_t limit, const char *what) {
+  check_pass_epochs(s, cfg, nranks, n, 1, B, drop_last, limit, what);
 }
 
 static void test_reader(void) {
@@ -241,6 +266,12 @@ static void test_reader(void) {
   check_pass(&s, &cfg, 3, 517, 64, 0, 300, "limit 300");
   check_pass(&s, &cfg, 3, 5, 64, 0, -1, "fewer samples than ranks x batch");
   check_pass(&s, &cfg, 2, 5, 64, 1, -1, "drop_last, fewer than a batch");
+  /* Several epochs in one pass: partitions run across epoch boundaries. */
+  check_pass_epochs(&s, &cfg, 3, 517, 3, 10, 0, -1, "3 epochs");
+  check_pass_epochs(&s, &cfg, 2, 517, 3, 64, 1, -1, "3 epochs, drop_last");
+  check_pass_epochs(&s, &cfg, 2, 517, 4, 50, 0, 1200, "4 epochs, limit 1200");
+  ReaderConfig one = {1, 0, 3, 2};
+  check_pass_epochs(&s, &one, 3, 23, 5, 4, 0, -1, "5 epochs, one batch per partition");
   /* A small byte budget forces many partitions. */
   ReaderConfig tiny = {100000, 10 * D * (int64_t)sizeof(float), 2, 2};
   check_pass(&s, &tiny, 2, 517, 10, 0, -1, "byte-limited partitions");

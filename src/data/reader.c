@@ -40,9 +40,12 @@ struct Reader {
   /* the pass */
   const int64_t *rows;
   const float *weights;
-  int64_t total;         /* positions in the pass, after drop_last and limit */
   int64_t B;             /* global batch size */
-  int64_t P;             /* positions per partition (whole batches) */
+  int64_t nbatches;      /* global batches in the pass, all epochs */
+  int64_t *bstart;       /* [nbatches] first position (into rows) of each batch */
+  int64_t *blen;         /* [nbatches] its length */
+  int64_t *bepoch;       /* [nbatches] its epoch */
+  int64_t bpp;           /* batches per partition */
   int64_t nparts;
   int64_t cap;           /* samples a slot can hold */
   int gather;            /* small rows: slots hold read order, batches are gathered */
@@ -76,10 +79,11 @@ static void rank_slice(const Reader *r, int64_t len, int64_t *lo, int64_t *hi) {
 /* Fill the slot's row list for partition p (training order), labels and
  * weights; rows are sorted later per share. */
 static void part_plan(Reader *r, Slot *s, int64_t p) {
-  int64_t begin = p * r->P, end = begin + r->P < r->total ? begin + r->P : r->total, k = 0;
-  for (int64_t b0 = begin; b0 < end; b0 += r->B) {
-    int64_t len = end - b0 < r->B ? end - b0 : r->B, lo, hi;
-    rank_slice(r, len, &lo, &hi);
+  int64_t first = p * r->bpp, last = first + r->bpp < r->nbatches ? first + r->bpp : r->nbatches;
+  int64_t k = 0;
+  for (int64_t bi = first; bi < last; bi++) {
+    int64_t b0 = r->bstart[bi], lo, hi;
+    rank_slice(r, r->blen[bi], &lo, &hi);
     for (int64_t i = b0 + lo; i < b0 + hi; i++, k++) {
       int64_t row = r->rows[i];
       s->rows[k] = row;
@@ -219,22 +223,52 @@ int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reade
   return MH_OK;
 }
 
-int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t B,
-                 int drop_last, int64_t limit) {
+/* The pass's global batches: each epoch cut into batches of B (its partial
+ * last batch dropped with drop_last), all cut off after limit samples. */
+static int plan_batches(Reader *r, int64_t n, int64_t epochs, int64_t B, int drop_last,
+                        int64_t limit) {
+  int64_t per_epoch = drop_last ? n / B : (n + B - 1) / B;
+  int64_t cap = per_epoch * epochs;
+  free(r->bstart);
+  free(r->blen);
+  free(r->bepoch);
+  r->bstart = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
+  r->blen = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
+  r->bepoch = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
+  if (!r->bstart || !r->blen || !r->bepoch) return MH_ERR;
+  int64_t k = 0, passed = 0;
+  const int64_t n_eff = drop_last ? n / B * B : n;
+  for (int64_t e = 0; e < epochs; e++) {
+    for (int64_t b0 = 0; b0 < n_eff; b0 += B) {
+      int64_t len = n_eff - b0 < B ? n_eff - b0 : B;
+      if (limit >= 0 && passed + len > limit) len = limit - passed;
+      if (len <= 0) break;
+      r->bstart[k] = e * n + b0;
+      r->blen[k] = len;
+      r->bepoch[k] = e;
+      k++;
+      passed += len;
+    }
+  }
+  r->nbatches = k;
+  return MH_OK;
+}
+
+int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
+                 int64_t B, int drop_last, int64_t limit) {
   reader_finish(r);
   r->rows = rows;
   r->weights = weights;
   r->B = B;
-  r->total = drop_last ? n / B * B : n;
-  if (limit >= 0 && limit < r->total) r->total = limit;
+  MH_TRY(plan_batches(r, n, epochs, B, drop_last, limit));
   /* Partition: whole global batches, bounded by keys and by bytes. */
   int64_t by_keys = r->cfg.partition_keys / B;
   int64_t local_per_batch = (B + r->nranks - 1) / r->nranks;
   int64_t by_bytes = r->cfg.max_bytes / (local_per_batch * r->E * (int64_t)sizeof(float));
   int64_t batches = by_keys < by_bytes ? by_keys : by_bytes;
   if (batches < 1) batches = 1;
-  r->P = batches * B;
-  r->nparts = (r->total + r->P - 1) / r->P;
+  r->bpp = batches;
+  r->nparts = (r->nbatches + batches - 1) / batches;
   r->batch = 0;
   r->cur_part = -1;
   r->wait_s = 0;
@@ -315,9 +349,8 @@ static void release(Reader *r) {
 }
 
 int reader_next(Reader *r, Batch *b) {
-  int64_t b0 = r->batch * r->B;
-  if (b0 >= r->total) return 0;
-  int64_t p = b0 / r->P;
+  if (r->batch >= r->nbatches) return 0;
+  int64_t p = r->batch / r->bpp;
   if (p != r->cur_part) {
     if (r->cur_part >= 0) release(r);
     Slot *s;
@@ -327,9 +360,10 @@ int reader_next(Reader *r, Batch *b) {
   }
   Slot *s = &r->slots[p % r->nslots];
   int64_t off = r->local_off;
-  int64_t len = r->total - b0 < r->B ? r->total - b0 : r->B, lo, hi;
+  int64_t len = r->blen[r->batch], lo, hi;
   rank_slice(r, len, &lo, &hi);
   b->index = r->batch;
+  b->epoch = r->bepoch[r->batch];
   b->n = hi - lo;
   b->global_len = len;
   if (!r->gather) {
@@ -371,6 +405,9 @@ void reader_free(Reader *r) {
   free(r->slots);
   free(r->threads);
   free(r->bx);
+  free(r->bstart);
+  free(r->blen);
+  free(r->bepoch);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);

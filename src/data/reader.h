@@ -1,12 +1,14 @@
 /* reader.h - one pass over a training set as this rank's batches, read
  * ahead by prefetch threads.
  *
- * The caller gives the store rows in visiting order (already shuffled) and
- * the global batch size. Global batch b covers positions [b*B, (b+1)*B);
- * this rank's share of it is the slice dist_slice gives, so the split does
- * not depend on anything but the rank count, and a rank may get nothing.
- * Positions are grouped into partitions of whole global batches (at most
- * partition_keys positions and at most max_bytes of this rank's features).
+ * The caller gives the store rows of every epoch in visiting order (already
+ * shuffled) and the global batch size. Each epoch is cut into global
+ * batches of B positions; this rank's share of a batch is the slice
+ * dist_slice gives, so the split does not depend on anything but the rank
+ * count, and a rank may get nothing. Consecutive global batches are grouped
+ * into partitions (at most partition_keys positions and at most max_bytes
+ * of this rank's features); partitions run across epoch boundaries, so the
+ * next epoch's first partition is read while the current epoch trains.
  * For each partition this rank's rows are sorted, read in row order (so the
  * store is walked forwards) and scattered into their batch slots.
  *
@@ -32,6 +34,7 @@ typedef struct {
 
 typedef struct {
   int64_t index;          /* global batch number in this pass */
+  int64_t epoch;          /* the epoch it belongs to */
   int64_t n;              /* this rank's samples (may be 0) */
   int64_t global_len;     /* samples in the global batch */
   const float *x;         /* [n * feat_elems] */
@@ -43,12 +46,13 @@ typedef struct Reader Reader;
 
 /* rank/nranks say which share this process reads. */
 int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reader **out);
-/* Start a pass over rows[n] (weights may be NULL) with global batch size B.
- * drop_last drops a final partial batch; limit (>= 0) stops after that
- * many samples, cutting the last batch short (num_samples_to_pass). The
- * arrays must stay valid until the pass ends. */
-int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t B,
-                 int drop_last, int64_t limit);
+/* Start a pass of `epochs` epochs over n samples: rows[e * n + i] (and
+ * weights, which may be NULL) is epoch e's visiting order. Global batch size
+ * B; drop_last drops each epoch's partial last batch; limit (>= 0) stops
+ * after that many samples, cutting the last batch short
+ * (num_samples_to_pass). The arrays must stay valid until the pass ends. */
+int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
+                 int64_t B, int drop_last, int64_t limit);
 /* 1 and the next batch, 0 at the end of the pass, MH_ERR on a read error.
  * The batch stays valid until the next call. */
 int reader_next(Reader *r, Batch *b);

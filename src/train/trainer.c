@@ -17,8 +17,8 @@
 typedef struct {
   int64_t *rows;    /* [n] store rows of the keys, in key-list order */
   int64_t *order;   /* [n] this epoch's visiting order (positions) */
-  int64_t *erows;   /* [n] rows in visiting order */
-  float *eweights;  /* [n] weights in visiting order (when weighted) */
+  int64_t *erows;   /* [n * epochs] rows in visiting order, epoch after epoch */
+  float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
   float *comm;      /* [nparams + 1]: gradients and the loss sum, reduced together */
@@ -34,18 +34,15 @@ static void buffers_free(Buffers *b) {
   free(b->comm);
 }
 
-static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch, int weighted) {
+static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch) {
   memset(b, 0, sizeof *b);
   const int K = m->num_outputs;
   b->rows = mh_malloc((size_t)n * sizeof(int64_t));
   b->order = mh_malloc((size_t)n * sizeof(int64_t));
-  b->erows = mh_malloc((size_t)n * sizeof(int64_t));
-  b->eweights = weighted ? mh_malloc((size_t)n * sizeof(float)) : NULL;
   b->logits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
   b->dlogits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
   b->comm = mh_malloc((size_t)(m->nparams + 1) * sizeof(float));
-  if (!b->rows || !b->order || !b->erows || (weighted && !b->eweights) || !b->logits ||
-      !b->dlogits || !b->comm)
+  if (!b->rows || !b->order || !b->logits || !b->dlogits || !b->comm)
     return MH_ERR;
   return MH_OK;
 }
@@ -138,7 +135,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   const int64_t local_batch = (B + mh_log_nranks - 1) / mh_log_nranks;
   Buffers b;
   Reader *rd = NULL;
-  int rc = buffers_alloc(&b, m, n, local_batch, weights != NULL);
+  int rc = buffers_alloc(&b, m, n, local_batch);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
   if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
   const double lr0 = o->lr;
@@ -146,53 +143,71 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
                                                      : tc->epochs_per_trigger * n;
-  for (int64_t epoch = 0; !rc && st->samples < target; epoch++) {
+  /* Every epoch's visiting order up front, so that the reader's prefetch
+   * threads run across epoch boundaries. */
+  const int64_t per_epoch = tc->drop_last_batch ? n / B * B : n;
+  const int64_t epochs = per_epoch > 0 ? (target + per_epoch - 1) / per_epoch : 0;
+  if (!rc && epochs > 0) {
+    b.erows = mh_malloc((size_t)(n * epochs) * sizeof(int64_t));
+    b.eweights = weights ? mh_malloc((size_t)(n * epochs) * sizeof(float)) : NULL;
+    if (!b.erows || (weights && !b.eweights)) rc = MH_ERR;
+  }
+  for (int64_t e = 0; !rc && e < epochs; e++) {
     for (int64_t i = 0; i < n; i++) b.order[i] = i;
     if (tc->shuffle) {
       Rng rng;
-      rng_seed(&rng, rng_derive(plan->seed, (uint64_t)epoch));
+      rng_seed(&rng, rng_derive(plan->seed, (uint64_t)e));
       rng_shuffle_i64(&rng, b.order, n);
     }
     for (int64_t i = 0; i < n; i++) {
-      b.erows[i] = b.rows[b.order[i]];
-      if (weights) b.eweights[i] = weights[b.order[i]];
+      b.erows[e * n + i] = b.rows[b.order[i]];
+      if (weights) b.eweights[e * n + i] = weights[b.order[i]];
     }
-    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, B, tc->drop_last_batch,
-                      target - st->samples);
-    double epoch_loss = 0.0;
-    int64_t epoch_samples = 0;
-    Batch bt;
-    int more;
-    while (!rc && (more = reader_next(rd, &bt)) != 0) {
-      if (more < 0) {
-        rc = MH_ERR;
-        break;
-      }
-      o->lr = sched_lr(&plan->sched, lr0, plan->sched.per_batch ? st->steps : epoch);
-      double loss = 0.0;
-      rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, bce, &loss, st);
-      if (rc) break;
-      if (!isfinite(loss)) {
-        rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
-                       "rate (training.optimizers[0].param_groups[0].config.lr) or check the "
-                       "data for NaN/inf features",
-                       isnan(loss) ? "NaN" : "infinite", (long long)epoch, (long long)st->steps);
-        break;
-      }
-      epoch_loss += loss;
-      epoch_samples += bt.global_len;
-      st->samples += bt.global_len;
-      st->steps++;
+  }
+  if (!rc && epochs > 0)
+    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, tc->drop_last_batch,
+                      target);
+  double epoch_loss = 0.0;
+  int64_t epoch_samples = 0, epoch = 0;
+  Batch bt;
+  int more = 0;
+  while (!rc && epochs > 0 && (more = reader_next(rd, &bt)) != 0) {
+    if (more < 0) {
+      rc = MH_ERR;
+      break;
     }
+    if (bt.epoch != epoch) { /* an epoch ended: its mean loss */
+      st->epochs++;
+      if (epoch == 0) st->first_loss = epoch_loss / (double)epoch_samples;
+      st->last_loss = epoch_loss / (double)epoch_samples;
+      epoch = bt.epoch;
+      epoch_loss = 0.0;
+      epoch_samples = 0;
+    }
+    o->lr = sched_lr(&plan->sched, lr0, plan->sched.per_batch ? st->steps : epoch);
+    double loss = 0.0;
+    rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, bce, &loss, st);
+    if (rc) break;
+    if (!isfinite(loss)) {
+      rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
+                     "rate (training.optimizers[0].param_groups[0].config.lr) or check the "
+                     "data for NaN/inf features",
+                     isnan(loss) ? "NaN" : "infinite", (long long)epoch, (long long)st->steps);
+      break;
+    }
+    epoch_loss += loss;
+    epoch_samples += bt.global_len;
+    st->samples += bt.global_len;
+    st->steps++;
+  }
+  if (!rc && epoch_samples > 0) {
+    st->epochs++;
+    if (epoch == 0) st->first_loss = epoch_loss / (double)epoch_samples;
+    st->last_loss = epoch_loss / (double)epoch_samples;
+  }
+  if (epochs > 0) {
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
-    if (!rc && epoch_samples > 0) {
-      st->epochs++;
-      double mean = epoch_loss / (double)epoch_samples;
-      if (epoch == 0) st->first_loss = mean;
-      st->last_loss = mean;
-    }
-    if (!rc && epoch_samples == 0) break; /* drop_last with fewer keys than a batch */
   }
   o->lr = lr0;
   reader_free(rd);
