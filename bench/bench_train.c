@@ -65,7 +65,7 @@ static void sgd(Optimizer *o, int64_t n, double lr) {
   strcpy(oc.algorithm, "SGD");
   oc.num_groups = 1;
   oc.groups[0] = (ParamGroupConfig){"model", lr, 0.9, 0.0, 0, 0.9, 0.999, 1e-8};
-  if (optim_init(o, &oc, n)) mh_fatal_last();
+  if (optim_init(o, &oc, NULL, n)) mh_fatal_last();
 }
 
 /* One training step on a batch: mean loss. */

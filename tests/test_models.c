@@ -333,7 +333,7 @@ static double train_tiny(Model *m, int bce, const float *x, const int32_t *y, in
   oc.num_groups = 1;
   oc.groups[0] = (ParamGroupConfig){"model", lr, 0.9, 0.0, 0, 0.9, 0.999, 1e-8};
   Optimizer o;
-  if (optim_init(&o, &oc, m->nparams)) return INFINITY;
+  if (optim_init(&o, &oc, m, m->nparams)) return INFINITY;
   const int K = m->num_outputs;
   const int64_t D = m->shape.in_elems;
   float *logits = malloc((size_t)n * K * sizeof(float)), *dl = malloc((size_t)n * K * sizeof(float));

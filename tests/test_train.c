@@ -105,7 +105,7 @@ static void test_optim(void) {
   Optimizer o;
   float p[1] = {1.0f};
   const float g[1] = {0.5f};
-  CHECK_OK(optim_init(&o, &oc, 1));
+  CHECK_OK(optim_init(&o, &oc, NULL, 1));
   optim_step(&o, p, g); /* d = 0.5 + 0.1*1 = 0.6; buf = 0.6; p = 0.94 */
   CHECK_NEAR(p[0], 0.94, 1e-6);
   optim_step(&o, p, g); /* d = 0.594; buf = 0.9*0.6 + 0.594 = 1.134; p = 0.8266 */
@@ -114,7 +114,7 @@ static void test_optim(void) {
 
   oc.groups[0].nesterov = 1;
   p[0] = 1.0f;
-  CHECK_OK(optim_init(&o, &oc, 1));
+  CHECK_OK(optim_init(&o, &oc, NULL, 1));
   optim_step(&o, p, g); /* d = 0.6 + 0.9*0.6 = 1.14; p = 0.886 */
   CHECK_NEAR(p[0], 0.886, 1e-6);
   optim_free(&o);
@@ -122,7 +122,7 @@ static void test_optim(void) {
   strcpy(oc.algorithm, "Adam");
   oc.groups[0].weight_decay = 0;
   p[0] = 1.0f;
-  CHECK_OK(optim_init(&o, &oc, 1));
+  CHECK_OK(optim_init(&o, &oc, NULL, 1));
   optim_step(&o, p, g); /* first Adam step moves by lr * sign(g) */
   CHECK_NEAR(p[0], 0.9, 1e-6);
   optim_free(&o);
@@ -130,7 +130,7 @@ static void test_optim(void) {
   strcpy(oc.algorithm, "AdamW");
   oc.groups[0].weight_decay = 0.5;
   p[0] = 1.0f;
-  CHECK_OK(optim_init(&o, &oc, 1));
+  CHECK_OK(optim_init(&o, &oc, NULL, 1));
   optim_step(&o, p, g); /* p = 1*(1 - 0.1*0.5) - 0.1 = 0.85 */
   CHECK_NEAR(p[0], 0.85, 1e-6);
   optim_free(&o);
@@ -153,8 +153,8 @@ static void test_checkpoint(void) {
   oc.groups[0] = (ParamGroupConfig){"model", 0.01, 0.9, 0, 0, 0.9, 0.999, 1e-8};
   strcpy(oc.algorithm, "Adam");
   Optimizer oa, ob;
-  CHECK_OK(optim_init(&oa, &oc, a->nparams));
-  CHECK_OK(optim_init(&ob, &oc, b->nparams));
+  CHECK_OK(optim_init(&oa, &oc, a, a->nparams));
+  CHECK_OK(optim_init(&ob, &oc, b, b->nparams));
   for (int64_t i = 0; i < a->nparams; i++) a->grads[i] = (float)rng_normal(&rng);
   optim_step(&oa, a->params, a->grads);
   optim_step(&oa, a->params, a->grads);
@@ -281,8 +281,80 @@ static void test_sched(void) {
   cfg_doc_free(&doc);
 }
 
+/* Param groups: per-group learning rates on named parts of an MLP, frozen
+ * parts, and the errors for unknown and doubly claimed modules. */
+static void test_param_groups(void) {
+  CfgDoc doc;
+  CHECK_OK(cfg_load_string("mlp.yaml", "hidden_sizes: [4]\nnum_classes: 2\n", &doc));
+  CfgRef root = cfg_root(&doc);
+  ModelShape shape = {1, {3, 0, 0, 0}, 3, 2};
+  Model *m = NULL;
+  CHECK_OK(model_create("MLP", &root, &root, &shape, &m));
+  if (!m) return;
+  CHECK_EQ_INT(m->nparts, 2);
+  CHECK_STR(m->parts[0].name, "model.layers.0");
+  CHECK_EQ_INT(m->parts[0].len, 3 * 4 + 4);
+  CHECK_STR(m->parts[1].name, "model.layers.1");
+  CHECK_EQ_INT(m->parts[1].off, 16);
+  CHECK_EQ_INT(m->parts[1].len, 4 * 2 + 2);
+  Rng rng;
+  rng_seed(&rng, 3);
+  m->init(m, &rng);
+  for (int64_t i = 0; i < m->nparams; i++) m->grads[i] = (float)(i + 1) * 0.01f;
+  float *before = malloc(sizeof(float) * (size_t)m->nparams);
+  memcpy(before, m->params, sizeof(float) * (size_t)m->nparams);
+
+  OptimizerConfig oc;
+  memset(&oc, 0, sizeof oc);
+  strcpy(oc.algorithm, "SGD");
+  oc.num_groups = 2;
+  oc.groups[0] = (ParamGroupConfig){"model.layers.0", 0.1, 0, 0, 0, 0.9, 0.999, 1e-8};
+  oc.groups[1] = (ParamGroupConfig){"model.layers.1", 0.01, 0, 0, 0, 0.9, 0.999, 1e-8};
+  Optimizer o;
+  CHECK_OK(optim_init(&o, &oc, m, m->nparams));
+  optim_step(&o, m->params, m->grads);
+  double worst = 0;
+  for (int64_t i = 0; i < m->nparams; i++) {
+    double lr = i < 16 ? 0.1 : 0.01;
+    double d = fabs((double)m->params[i] - ((double)before[i] - lr * m->grads[i]));
+    worst = d > worst ? d : worst;
+  }
+  CHECK(worst < 1e-7);
+  optim_free(&o);
+
+  /* Only the first layer in a group: the second is frozen. */
+  memcpy(m->params, before, sizeof(float) * (size_t)m->nparams);
+  oc.num_groups = 1;
+  CHECK_OK(optim_init(&o, &oc, m, m->nparams));
+  CHECK_EQ_INT(o.frozen, 10);
+  optim_step(&o, m->params, m->grads);
+  CHECK(memcmp(m->params + 16, before + 16, sizeof(float) * 10) == 0);
+  CHECK(m->params[0] != before[0]);
+  optim_free(&o);
+
+  /* A prefix covers several parts; "model" covers all. */
+  strcpy(oc.groups[0].module, "model.layers");
+  CHECK_OK(optim_init(&o, &oc, m, m->nparams));
+  CHECK_EQ_INT(o.frozen, 0);
+  optim_free(&o);
+
+  strcpy(oc.groups[0].module, "model.fc1");
+  CHECK(optim_init(&o, &oc, m, m->nparams) == MH_ERR);
+  CHECK_STR(mh_error(), "training.optimizers[0].param_groups[0].module: no part of the model is called model.fc1; its parts are: model (all), model.layers.0, model.layers.1");
+  optim_free(&o);
+  oc.num_groups = 2;
+  strcpy(oc.groups[0].module, "model");
+  CHECK(optim_init(&o, &oc, m, m->nparams) == MH_ERR);
+  CHECK_STR(mh_error(), "training.optimizers[0].param_groups[1].module: model.layers.1 is already in param group 0 (module model); each parameter may be in one group only");
+  optim_free(&o);
+  free(before);
+  model_free(m);
+  cfg_doc_free(&doc);
+}
+
 int main(void) {
   mh_hdf5_quiet();
+  test_param_groups();
   test_sched();
   test_model_storage();
   test_loss();

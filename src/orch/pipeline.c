@@ -150,7 +150,7 @@ static int open_parts(Run *r, const PipelineConfig *cfg, int with_orchestrator) 
     return mh_errorf("training.optimization_criterion.name: BCEWithLogitsLoss needs a model with "
                      "one output (a binary DLRM), but %s has %d outputs; use CrossEntropyLoss",
                      cfg->model_id, r->model->num_outputs);
-  MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model->nparams));
+  MH_TRY(optim_init(&r->opt, &cfg->training.optimizer, r->model, r->model->nparams));
   MH_TRY(evaluation_init(&r->ev, cfg, sc->num_classes, &r->shape));
   r->total_iv = evaluation_num_intervals(&r->ev);
   return MH_OK;

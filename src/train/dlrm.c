@@ -179,6 +179,11 @@ static int dlrm_create(const CfgRef *config, const ModelShape *shape, Model **ou
     model_free(m);
     return MH_ERR;
   }
+  /* Param-group parts under torchrec's names. */
+  m->nparts = 3;
+  m->parts[0] = (ModelPart){"model.sparse_arch", 0, off};
+  m->parts[1] = (ModelPart){"model.dense_arch", off, d->bottom.nparams};
+  m->parts[2] = (ModelPart){"model.over_arch", off + d->bottom.nparams, d->top.nparams};
   net_bind(&d->bottom, m->params + off, m->grads + off, NULL);
   off += d->bottom.nparams;
   net_bind(&d->top, m->params + off, m->grads + off, NULL);

@@ -24,6 +24,14 @@ typedef struct {
 
 typedef struct Model Model;
 
+/* A named range of a model's flat parameters, for optimizer param groups
+ * (PyTorch-style module names: "model.layers.2", "model.sparse_arch"). */
+#define MODEL_MAX_PARTS 64
+typedef struct {
+  char name[48];
+  int64_t off, len;
+} ModelPart;
+
 typedef struct {
   const char *id; /* model.id in the YAML, e.g. "LogisticRegression" */
   /* Validate model.config (keys, ranges; errors via cfg_errorf) and build an
@@ -40,6 +48,8 @@ struct Model {
   float *grads;      /* [nparams], accumulated by backward */
   int64_t nbuffers;  /* non-trained state (e.g. BN running stats) */
   float *buffers;    /* [nbuffers] or NULL */
+  int nparts;        /* named parameter ranges, in order; 0 = just "model" */
+  ModelPart parts[MODEL_MAX_PARTS];
   int embed_dim;     /* size of the penultimate representation (the input of the
                         last linear layer); 0 when the model has none */
   void *impl;        /* the model type's own state */

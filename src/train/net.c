@@ -253,6 +253,18 @@ int net_model_create(Net *net, const ModelShape *shape, Model **out) {
     return MH_ERR;
   }
   net_bind(nn, m->params, m->grads, m->buffers);
+  /* Name each layer with parameters "model.layers.<i>" (i counts the net's
+   * layers) for optimizer param groups. */
+  int64_t off = 0;
+  for (int i = 0; i < nn->nlayers && m->nparts < MODEL_MAX_PARTS; i++) {
+    if (nn->layers[i]->nparams == 0) continue;
+    ModelPart *p = &m->parts[m->nparts++];
+    snprintf(p->name, sizeof p->name, "model.layers.%d", i);
+    p->off = off;
+    p->len = nn->layers[i]->nparams;
+    off += nn->layers[i]->nparams;
+  }
+  if (off != m->nparams) m->nparts = 0; /* more layers than parts: one part "model" */
   m->num_outputs = (int)dims_elems(net_out(nn));
   m->embed_dim = (int)dims_elems(nn->layers[nn->nlayers - 1]->in);
   m->embedding = netmodel_embedding;

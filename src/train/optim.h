@@ -1,32 +1,54 @@
 /* optim.h - optimizers with PyTorch's update rules: SGD (momentum,
- * nesterov, weight decay), Adam and AdamW. State (momentum buffers, moment
- * estimates, step count) is kept so that checkpoints continue exactly.
- * Does not schedule the learning rate (the caller sets lr per step). */
+ * nesterov, weight decay), Adam and AdamW, with param groups as in the
+ * original's YAML. State (momentum buffers, moment estimates, step count)
+ * is kept so that checkpoints continue exactly.
+ *
+ * Param groups: each group of training.optimizers[0].param_groups names a
+ * `module` and its own lr, momentum, weight decay, ... The module `model`
+ * is the whole model; otherwise it names one of the model's parts
+ * (Model.parts, e.g. "model.layers.2" or DLRM's "model.sparse_arch") or a
+ * prefix of part names ("model.layers" = every layer). Parameters in no
+ * group are not updated (frozen), like parameters missing from a PyTorch
+ * optimizer; a part claimed by two groups is an error.
+ * Does not schedule the learning rate (the trainer sets each group's lr). */
 #ifndef MH_OPTIM_H
 #define MH_OPTIM_H
 
 #include <stdint.h>
 
 #include "config/pipeline.h"
+#include "train/model.h"
 
 typedef enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 } OptAlgorithm;
 
 typedef struct {
-  OptAlgorithm algorithm;
-  double lr, momentum, weight_decay, beta1, beta2, eps;
+  double lr;          /* current learning rate (the trainer's schedule sets it) */
+  double lr0;         /* configured learning rate */
+  double momentum, weight_decay, beta1, beta2, eps;
   int nesterov;
+  int nranges;
+  int64_t (*ranges)[2]; /* [nranges] (offset, length) into the flat parameters */
+} OptGroup;
+
+typedef struct {
+  OptAlgorithm algorithm;
+  int ngroups;
+  OptGroup groups[CFG_MAX_GROUPS];
   int64_t n;      /* parameters */
+  int64_t frozen; /* parameters in no group */
   int64_t step;   /* steps taken */
   float *m;       /* SGD momentum buffer / Adam first moment; [n] */
   float *v;       /* Adam second moment; [n] (NULL for SGD) */
 } Optimizer;
 
-/* From training.optimizers[0] (its first param group covers the model). */
-int optim_init(Optimizer *o, const OptimizerConfig *cfg, int64_t nparams);
+/* From training.optimizers[0] for model m (whose parts the groups name);
+ * m NULL: nparams parameters in one part called "model". Errors name the
+ * group's field. */
+int optim_init(Optimizer *o, const OptimizerConfig *cfg, const Model *m, int64_t nparams);
 void optim_free(Optimizer *o);
 /* Forget momentum/moments (a model that is not warm-started starts fresh). */
 void optim_reset(Optimizer *o);
-/* One update: params -= f(grads) in place. */
+/* One update of every group: params -= f(grads) in place. */
 void optim_step(Optimizer *o, float *params, const float *grads);
 
 #endif

@@ -138,7 +138,6 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   int rc = buffers_alloc(&b, m, n, local_batch);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
   if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
-  const double lr0 = o->lr;
   const int bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
   /* num_samples_to_pass, when set, replaces the epoch count. */
   const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
@@ -184,7 +183,9 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       epoch_loss = 0.0;
       epoch_samples = 0;
     }
-    o->lr = sched_lr(&plan->sched, lr0, plan->sched.per_batch ? st->steps : epoch);
+    for (int g = 0; g < o->ngroups; g++)
+      o->groups[g].lr = sched_lr(&plan->sched, o->groups[g].lr0,
+                                 plan->sched.per_batch ? st->steps : epoch);
     double loss = 0.0;
     rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, bce, &loss, st);
     if (rc) break;
@@ -209,7 +210,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
   }
-  o->lr = lr0;
+  for (int g = 0; g < o->ngroups; g++) o->groups[g].lr = o->groups[g].lr0;
   reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;
