@@ -2,6 +2,7 @@
 #include "cli/cliopt.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,16 @@ int cli_common_opt(void *ctx, const char *name, const char *value) {
     a->syntax_only = 1;
   }
   return 0;
+}
+
+int cli_arg_error(const char *command, const char *fmt, ...) {
+  if (mh_log_rank == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", command);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nrun '%s --help' for the options\n", command);
+    va_end(ap);
+  }
+  return 1;
 }

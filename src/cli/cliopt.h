@@ -49,4 +49,8 @@ typedef struct {
 
 int cli_common_opt(void *ctx, const char *name, const char *value);
 
+/* A usage error: "COMMAND: MESSAGE" and a hint to --help on stderr (rank 0
+ * only). Returns 1, a handler's failure. */
+int cli_arg_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -40,19 +40,6 @@ typedef struct {
   const char *format;
 } IngestCmd;
 
-/* Print a usage error (rank 0 only) and return the handler's failure. */
-static int arg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int arg_error(const char *fmt, ...) {
-  if (mh_log_rank == 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "modyn ingest: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nrun 'modyn ingest --help' for the options\n");
-    va_end(ap);
-  }
-  return 1;
-}
 
 /* Common options, then each format's (an option shared by several formats
  * appears once, tagged with all of them). */
@@ -96,7 +83,7 @@ static int parse_i64(const char *name, const char *v, int64_t *out) {
   char *end;
   errno = 0;
   long long x = strtoll(v, &end, 10);
-  if (errno || end == v || *end) return arg_error("--%s expects an integer, got \"%s\"", name, v);
+  if (errno || end == v || *end) return cli_arg_error("modyn ingest", "--%s expects an integer, got \"%s\"", name, v);
   *out = x;
   return 0;
 }
@@ -113,16 +100,16 @@ static int on_option(void *ctx, const char *name, const char *v) {
     a->o.has_key_start = 1;
   } else if (!strcmp(name, "shard-size")) {
     if (parse_i64(name, v, &x)) return 1;
-    if (x < 1) return arg_error("--shard-size must be >= 1, got %lld", (long long)x);
+    if (x < 1) return cli_arg_error("modyn ingest", "--shard-size must be >= 1, got %lld", (long long)x);
     a->o.shard_size = x;
   } else if (!strcmp(name, "num-classes")) {
     if (parse_i64(name, v, &x)) return 1;
-    if (x < 1 || x > 2147483647LL) return arg_error("--num-classes must be >= 1, got %lld", (long long)x);
+    if (x < 1 || x > 2147483647LL) return cli_arg_error("modyn ingest", "--num-classes must be >= 1, got %lld", (long long)x);
     a->o.num_classes = (int)x;
   } else if (!strcmp(name, "append")) {
     a->o.append = 1;
   } else if (ingest_set(&a->o, name, v) != MH_OK) {
-    return arg_error("%s", mh_error());
+    return cli_arg_error("modyn ingest", "%s", mh_error());
   }
   return 0;
 }
@@ -138,10 +125,10 @@ int cmd_ingest(int argc, char **argv) {
   int prc = cli_parse(&cli->spec, argc, argv, on_option, &a, &first);
   if (prc == CLI_HELP) rc = -1;
   else if (prc != CLI_OK) rc = 2;
-  else if (first < argc) rc = 2 * arg_error("unexpected argument %s", argv[first]);
-  else if (!a.format) rc = 2 * arg_error("--format is required");
-  else if (!ingest_find(a.format)) rc = 2 * arg_error("unknown --format %s", a.format);
-  else if (!a.o.out) rc = 2 * arg_error("--out DIR is required");
+  else if (first < argc) rc = 2 * cli_arg_error("modyn ingest", "unexpected argument %s", argv[first]);
+  else if (!a.format) rc = 2 * cli_arg_error("modyn ingest", "--format is required");
+  else if (!ingest_find(a.format)) rc = 2 * cli_arg_error("modyn ingest", "unknown --format %s", a.format);
+  else if (!a.o.out) rc = 2 * cli_arg_error("modyn ingest", "--out DIR is required");
   if (rc) {
     free(cli);
     return rc < 0 ? 0 : rc;

@@ -46,25 +46,12 @@ typedef struct {
   const char *out;
 } SynthArgs;
 
-/* Print a usage error (rank 0 only) and return the handler's failure. */
-static int arg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int arg_error(const char *fmt, ...) {
-  if (mh_log_rank == 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "modyn synth: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nrun 'modyn synth --help' for the options\n");
-    va_end(ap);
-  }
-  return 1;
-}
 
 static int parse_i64(const char *name, const char *v, int64_t *out) {
   char *end;
   errno = 0;
   long long x = strtoll(v, &end, 10);
-  if (errno || end == v || *end) return arg_error("--%s expects an integer, got \"%s\"", name, v);
+  if (errno || end == v || *end) return cli_arg_error("modyn synth", "--%s expects an integer, got \"%s\"", name, v);
   *out = x;
   return 0;
 }
@@ -73,7 +60,7 @@ static int parse_int(const char *name, const char *v, int *out) {
   int64_t x;
   if (parse_i64(name, v, &x)) return 1;
   if (x < -2147483647LL || x > 2147483647LL)
-    return arg_error("--%s is out of range, got \"%s\"", name, v);
+    return cli_arg_error("modyn synth", "--%s is out of range, got \"%s\"", name, v);
   *out = (int)x;
   return 0;
 }
@@ -83,7 +70,7 @@ static int parse_f64(const char *name, const char *v, double *out) {
   errno = 0;
   double x = strtod(v, &end);
   if (errno || end == v || *end || !isfinite(x))
-    return arg_error("--%s expects a number, got \"%s\"", name, v);
+    return cli_arg_error("modyn synth", "--%s expects a number, got \"%s\"", name, v);
   *out = x;
   return 0;
 }
@@ -107,7 +94,7 @@ static int on_option(void *ctx, const char *name, const char *v) {
     int c = 0, h = 0, w = 0;
     char extra;
     if (sscanf(v, "%d,%d,%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
-      return arg_error("--image expects C,H,W with positive integers, got \"%s\"", v);
+      return cli_arg_error("modyn synth", "--image expects C,H,W with positive integers, got \"%s\"", v);
     p->image[0] = c;
     p->image[1] = h;
     p->image[2] = w;
@@ -122,7 +109,7 @@ static int on_option(void *ctx, const char *name, const char *v) {
   if (!strcmp(name, "noise")) return parse_f64(name, v, &p->noise);
   if (!strcmp(name, "years-per-shard")) return parse_int(name, v, &p->years_per_shard);
   if (!strcmp(name, "start")) return parse_i64(name, v, &p->start);
-  return arg_error("unhandled option --%s", name);
+  return cli_arg_error("modyn synth", "unhandled option --%s", name);
 }
 
 int cmd_synth(int argc, char **argv) {
@@ -133,8 +120,8 @@ int cmd_synth(int argc, char **argv) {
   int prc = cli_parse(&synth_spec, argc, argv, on_option, &a, &first);
   if (prc == CLI_HELP) return 0;
   if (prc != CLI_OK) return 2;
-  if (first < argc) return arg_error("unexpected argument %s", argv[first]);
-  if (!a.out || !a.out[0]) return arg_error("--out DIR is required");
+  if (first < argc) return cli_arg_error("modyn synth", "unexpected argument %s", argv[first]);
+  if (!a.out || !a.out[0]) return cli_arg_error("modyn synth", "--out DIR is required");
   if (synth_check(&a.p) != MH_OK) {
     if (mh_log_rank == 0) fprintf(stderr, "modyn synth: %s\n", mh_error());
     return 2;

@@ -49,11 +49,6 @@ typedef struct {
 } Cmd;
 
 typedef struct {
-  int64_t trigger, index, timestamp, new_samples, trained, epochs;
-  double loss_first, loss_last, train_s, eval_s;
-} TriggerRow;
-
-typedef struct {
   const PipelineConfig *cfg;
   char dir[1024];
   Store train;
@@ -70,7 +65,7 @@ typedef struct {
   FILE *events;       /* rank 0 only */
   int nmodels;
   CheckpointMeta *meta;  /* [nmodels] */
-  TriggerRow *rows;      /* [nmodels] */
+  double *eval_s;        /* [nmodels] evaluation seconds after each trigger */
   int64_t total_iv;      /* evaluation intervals known at start (results live in ev) */
   double t_start;
 } Run;
@@ -166,7 +161,7 @@ static void close_parts(Run *r) {
   store_close(&r->train);
   free(r->stored_params);
   free(r->meta);
-  free(r->rows);
+  free(r->eval_s);
 }
 
 int pipeline_check(const PipelineConfig *cfg) {
@@ -195,11 +190,12 @@ static int write_triggers(Run *r) {
                 "trained_samples,epochs,loss_first_epoch,loss_last_epoch,train_seconds,"
                 "eval_seconds\n");
   for (int i = 0; i < r->nmodels; i++) {
-    const TriggerRow *t = &r->rows[i];
+    const CheckpointMeta *t = &r->meta[i];
     fprintf(f.fp, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.6f,%.6f,%.4f,%.4f\n", (long long)t->trigger,
-            (long long)t->index, (long long)r->meta[i].first_timestamp,
-            (long long)r->meta[i].last_timestamp, (long long)t->new_samples, (long long)t->trained,
-            (long long)t->epochs, t->loss_first, t->loss_last, t->train_s, t->eval_s);
+            (long long)t->stream_index, (long long)t->first_timestamp,
+            (long long)t->last_timestamp, (long long)t->new_samples,
+            (long long)t->samples_trained, (long long)t->epochs, t->loss_first, t->loss_last,
+            t->train_seconds, r->eval_s[i]);
   }
   return atomic_commit(&f);
 }
@@ -239,9 +235,9 @@ static int grow_results(Run *r) {
   CheckpointMeta *meta = mh_realloc(r->meta, (size_t)n * sizeof *meta);
   if (!meta) return MH_ERR;
   r->meta = meta;
-  TriggerRow *rows = mh_realloc(r->rows, (size_t)n * sizeof *rows);
-  if (!rows) return MH_ERR;
-  r->rows = rows;
+  double *eval_s = mh_realloc(r->eval_s, (size_t)n * sizeof *eval_s);
+  if (!eval_s) return MH_ERR;
+  r->eval_s = eval_s;
   return MH_OK;
 }
 
@@ -265,14 +261,14 @@ static int restore_trigger(Run *r, const Cmd *cmd, const char *path, CheckpointM
   MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
   if (!ok) return mh_log_rank == 0 ? MH_ERR : mh_errorf("rank 0 could not restore a trigger");
   MH_TRY(dist_bcast_model(r->model));
-  double stats[4] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
-                     meta->loss_last};
-  MPI_CHECK(MPI_Bcast(stats, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+  double stats[5] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
+                     meta->loss_last, meta->train_seconds};
+  MPI_CHECK(MPI_Bcast(stats, 5, MPI_DOUBLE, 0, MPI_COMM_WORLD));
   ts->samples = (int64_t)stats[0];
   ts->epochs = (int64_t)stats[1];
   ts->first_loss = stats[2];
   ts->last_loss = stats[3];
-  ts->seconds = 0;
+  ts->seconds = stats[4]; /* the original training time, for triggers.csv */
   return MH_OK;
 }
 
@@ -332,17 +328,7 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const flo
   double eval_s = mh_now() - t0;
   r->nmodels++;
 
-  TriggerRow *row = &r->rows[mi];
-  row->trigger = cmd->trigger;
-  row->index = cmd->index;
-  row->timestamp = cmd->last_ts;
-  row->new_samples = cmd->new_samples;
-  row->trained = ts.samples;
-  row->epochs = ts.epochs;
-  row->loss_first = ts.first_loss;
-  row->loss_last = ts.last_loss;
-  row->train_s = ts.seconds;
-  row->eval_s = eval_s;
+  r->eval_s[mi] = eval_s;
 
   if (mh_log_rank == 0) {
     if (r->ev.ntasks > 0) MH_TRY(write_matrix(r));
@@ -605,7 +591,7 @@ int pipeline_run(const PipelineConfig *cfg, const char *run_dir, int resume, Run
 
   if (!rc) {
     sum->triggers = r.nmodels;
-    for (int i = 0; i < r.nmodels; i++) sum->samples_trained += r.rows[i].trained;
+    for (int i = 0; i < r.nmodels; i++) sum->samples_trained += r.meta[i].samples_trained;
     if (r.ev.ntasks > 0) rc = evaluate_after_pipeline(&r);
     if (!rc && mh_log_rank == 0 && r.ev.ntasks > 0) rc = write_composite(&r, sum);
     sum->wall_seconds = mh_now() - r.t_start;
