@@ -3,7 +3,6 @@
  * Under mpirun only rank 0 writes; the others wait for its verdict. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
