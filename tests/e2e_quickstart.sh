@@ -58,6 +58,8 @@ check "one model: year 7 accuracy < 0.6" awk -F, 'NR == 9 { exit !($9 < 0.6) }' 
 # Training lowers the loss within a trigger.
 check "loss decreases in trigger 0" awk -F, 'NR == 2 { exit !($9 < $8) }' "$W/np1/triggers.csv"
 # Outputs exist and the summary table was printed.
+# Each trigger's training set is stored: trigger 4's is year 4's 300 keys.
+check_eq "selection of trigger 4" "$(h5dump -d /keys -y -w 0 "$W/np1/selection/trigger_0004.h5" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { n++; if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 } END { print n, min, max }')" "300 1200 1499"
 for f in config.yaml events.jsonl models/trigger_0000.h5 models/trigger_0010.h5; do
   check "output $f" test -s "$W/np1/$f"
 done

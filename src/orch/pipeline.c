@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/h5util.h"
 #include "core/log.h"
 #include "core/timing.h"
 #include "core/vec.h"
@@ -407,11 +408,30 @@ typedef struct {
   int64_t last_ts;  /* last sample's timestamp seen so far */
 } Pending;
 
+/* selection/trigger_NNNN.h5: the trigger's training set as the strategy
+ * chose it (/keys, and /weights for weighted strategies). */
+static int write_selection(const Run *r, int64_t trigger, const TrainingSet *set, int weighted) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/selection/trigger_%04lld.h5", r->dir, (long long)trigger);
+  hid_t f = h5_create_tmp(path);
+  if (f < 0) return MH_ERR;
+  int rc = h5_attr_write_i64(f, "trigger", trigger);
+  if (!rc) rc = h5_attr_write_str(f, "strategy", r->cfg->selection_name);
+  if (!rc) rc = h5_write_i64(f, "keys", set->keys.len, set->keys.data);
+  if (!rc && weighted) rc = h5_write_f32(f, "weights", set->weights.len, set->weights.data);
+  if (rc) {
+    H5Fclose(f);
+    return mh_error_context("writing %s", path);
+  }
+  return h5_commit(f, path);
+}
+
 static int fire(Run *r, int64_t trigger, int64_t index, Pending *p, TrainingSet *set) {
   double t0 = mh_now();
   MH_TRY(r->selector->select(r->selector, trigger, set));
   double select_s = mh_now() - t0;
   int weighted = r->selector->common.uses_weights && set->weights.len == set->keys.len;
+  if (trigger >= r->resume_upto) MH_TRY(write_selection(r, trigger, set, weighted));
   Cmd cmd = {CMD_TRAIN, trigger, set->keys.len, p->count ? p->first_ts : p->last_ts,
              p->last_ts, index, p->count, r->selector->common.maximum_keys_in_memory, weighted,
              trigger < r->resume_upto};
@@ -516,6 +536,8 @@ static int prepare_dir_rank0(Run *r, const char *run_dir, int resume, int64_t *d
   snprintf(path, sizeof path, "%s/models", run_dir);
   MH_TRY(mh_mkdir_p(path));
   snprintf(path, sizeof path, "%s/eval", run_dir);
+  MH_TRY(mh_mkdir_p(path));
+  snprintf(path, sizeof path, "%s/selection", run_dir);
   MH_TRY(mh_mkdir_p(path));
   snprintf(path, sizeof path, "%s/config.yaml", run_dir);
   MH_TRY(cfg_write_yaml(&r->cfg->doc, path));
