@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,19 +365,32 @@ static int gather_pairs(const ScorePair *mine, int64_t nmine, ScorePair **all) {
   return MH_OK;
 }
 
+/* One batch of evaluation data: rows, labels and features. Two of them
+ * alternate: a helper thread reads the next batch while the models run on
+ * the current one (the store's reads are thread-safe). */
 typedef struct {
-  float *x, *logits;
+  Store *store;
   int64_t *rows;
   int32_t *labels;
-  double *scores;
-} Scratch;
+  float *x;
+  int64_t n;
+  int rc;           /* read result */
+  char msg[512];    /* its error, recorded in the helper thread */
+} EvalBatch;
 
-static void scratch_free(Scratch *s) {
-  free(s->x);
-  free(s->logits);
-  free(s->rows);
-  free(s->labels);
-  free(s->scores);
+static void batch_fill(EvalBatch *b, const EvalDataset *d, int64_t lo, int64_t hi) {
+  b->n = hi - lo;
+  for (int64_t r = 0; r < b->n; r++) {
+    b->rows[r] = d->rows_by_ts[lo + r];
+    b->labels[r] = d->store.labels[b->rows[r]];
+  }
+}
+
+static void *batch_read(void *arg) {
+  EvalBatch *b = arg;
+  b->rc = store_read_features_f32(b->store, b->rows, b->n, b->x);
+  if (b->rc) snprintf(b->msg, sizeof b->msg, "%s", mh_error());
+  return NULL;
 }
 
 /* This rank's batches: every model of the interval over each; summable
@@ -384,50 +398,74 @@ static void scratch_free(Scratch *s) {
 static int run_units(const Plan *p, EvalDataset *d, Model *m, const EvalBank *bank, double *state,
                      ScorePair *pairs) {
   const int64_t B = d->batch_size;
-  Scratch s;
-  s.x = mh_malloc((size_t)(B * m->shape.in_elems) * sizeof(float));
-  s.logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
-  s.rows = mh_malloc((size_t)B * sizeof(int64_t));
-  s.labels = mh_malloc((size_t)B * sizeof(int32_t));
-  s.scores = mh_malloc((size_t)B * sizeof(double));
-  int rc = (!s.x || !s.logits || !s.rows || !s.labels || !s.scores) ? MH_ERR : MH_OK;
+  EvalBatch bt[2];
+  memset(bt, 0, sizeof bt);
+  float *logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
+  double *scores = mh_malloc((size_t)B * sizeof(double));
+  int64_t *mine = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
+  int rc = (!logits || !scores || !mine) ? MH_ERR : MH_OK;
+  for (int k = 0; !rc && k < 2; k++) {
+    bt[k].store = &d->store;
+    bt[k].x = mh_malloc((size_t)(B * m->shape.in_elems) * sizeof(float));
+    bt[k].rows = mh_malloc((size_t)B * sizeof(int64_t));
+    bt[k].labels = mh_malloc((size_t)B * sizeof(int32_t));
+    if (!bt[k].x || !bt[k].rows || !bt[k].labels) rc = MH_ERR;
+  }
+  int64_t nmine = 0;
+  for (int64_t u = 0; !rc && u < p->nunit; u++)
+    if (p->unit_rank[u] == mh_log_rank) mine[nmine++] = u;
+  if (!rc && nmine > 0) {
+    batch_fill(&bt[0], d, p->unit_lo[mine[0]], p->unit_hi[mine[0]]);
+    batch_read(&bt[0]);
+  }
   int loaded = -1;
   int64_t cur = 0;
-  for (int64_t u = 0; !rc && u < p->nunit; u++) {
-    if (p->unit_rank[u] != mh_log_rank) continue;
-    int i = p->unit_iv[u];
-    int64_t n = p->unit_hi[u] - p->unit_lo[u];
-    for (int64_t r = 0; r < n; r++) {
-      s.rows[r] = d->rows_by_ts[p->unit_lo[u] + r];
-      s.labels[r] = d->store.labels[s.rows[r]];
+  for (int64_t j = 0; !rc && j < nmine; j++) {
+    EvalBatch *b = &bt[j % 2], *next = &bt[(j + 1) % 2];
+    pthread_t th;
+    int threaded = 0;
+    if (j + 1 < nmine) {
+      batch_fill(next, d, p->unit_lo[mine[j + 1]], p->unit_hi[mine[j + 1]]);
+      threaded = pthread_create(&th, NULL, batch_read, next) == 0;
+      if (!threaded) batch_read(next);
     }
-    rc = store_read_features_f32(&d->store, s.rows, n, s.x);
+    if (b->rc) rc = mh_errorf("%s", b->msg);
+    int i = p->unit_iv[mine[j]];
+    const int64_t n = b->n;
     for (int c = p->iv_first[i]; !rc && c < p->iv_first[i + 1]; c++) {
       if (bank && loaded != p->cell_model[c]) {
         loaded = p->cell_model[c];
         eval_bank_use(bank, loaded, m);
       }
-      rc = m->forward(m, s.x, n, s.logits, 0);
+      rc = m->forward(m, b->x, n, logits, 0);
       if (rc) break;
       double *st = state + (int64_t)c * d->state_len;
       for (int k = 0; k < d->nmetrics; k++) {
         const Metric *mt = d->metrics[k];
         if (mt->uses_pairs) {
-          mt->score(mt, s.logits, n, m->num_outputs, s.scores);
+          mt->score(mt, logits, n, m->num_outputs, scores);
           for (int64_t r = 0; r < n; r++) {
-            pairs[cur + r].score = s.scores[r];
-            pairs[cur + r].label = s.labels[r];
+            pairs[cur + r].score = scores[r];
+            pairs[cur + r].label = b->labels[r];
             pairs[cur + r].pad = 0;
           }
           cur += n;
         } else {
-          mt->update(mt, st, s.logits, s.labels, n, m->num_outputs);
+          mt->update(mt, st, logits, b->labels, n, m->num_outputs);
           st += mt->state_len;
         }
       }
     }
+    if (threaded) pthread_join(th, NULL);
   }
-  scratch_free(&s);
+  for (int k = 0; k < 2; k++) {
+    free(bt[k].x);
+    free(bt[k].rows);
+    free(bt[k].labels);
+  }
+  free(logits);
+  free(scores);
+  free(mine);
   return rc;
 }
 
