@@ -12,16 +12,6 @@
 #include "data/store.h"
 #include "testutil.h"
 
-static char g_root[256];
-
-static const char *path_in(const char *sub) {
-  static char buf[8][512];
-  static int k = 0;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", g_root, sub);
-  return buf[k];
-}
-
 static void write_bytes(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(data, 1, n, f) != n) {
@@ -374,7 +364,7 @@ static void test_cli(void) {
 
 int main(void) {
   mh_hdf5_quiet();
-  snprintf(g_root, sizeof g_root, "%s", test_tmpdir("ingest"));
+  test_set_root(test_tmpdir("ingest"));
   test_idx();
   test_csv_header_dates();
   test_csv_errors();

@@ -19,16 +19,6 @@
 
 #define FIX "rewrite the shard (the layout is in the README, section Data)"
 
-static char g_root[256];
-
-static const char *path_in(const char *sub) {
-  static char buf[8][512];
-  static int k = 0;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", g_root, sub);
-  return buf[k];
-}
-
 /* Deterministic test content of global row i. */
 static int64_t key_of(int64_t i) { return 1000 - 3 * i; } /* unique, decreasing */
 static int64_t ts_of(int64_t i) { return 100 + i / 2; }   /* nondecreasing, with ties */
@@ -537,7 +527,7 @@ static void test_writer_errors(void) {
 
 int main(void) {
   mh_hdf5_quiet();
-  snprintf(g_root, sizeof g_root, "%s", test_tmpdir("store"));
+  test_set_root(test_tmpdir("store"));
   const int64_t d1[] = {3}, d3[] = {1, 2, 3}, d2[] = {2, 2};
   test_roundtrip(FEAT_F32, 1, d1);
   test_roundtrip(FEAT_U8, 3, d3);

@@ -13,16 +13,6 @@
 #include "data/synth.h"
 #include "testutil.h"
 
-static char g_root[256];
-
-static const char *path_in(const char *sub) {
-  static char buf[8][512];
-  static int k = 0;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", g_root, sub);
-  return buf[k];
-}
-
 /* 1 if the two files have identical bytes. */
 static int same_file(const char *a, const char *b) {
   FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
@@ -330,7 +320,7 @@ static void test_cli(void) {
 
 int main(void) {
   mh_hdf5_quiet();
-  snprintf(g_root, sizeof g_root, "%s", test_tmpdir("synth"));
+  test_set_root(test_tmpdir("synth"));
   SynthParams p;
   synth_defaults(&p);
   test_determinism(&p);

@@ -22,3 +22,15 @@ const char *test_tmpdir(const char *name) {
   }
   return path;
 }
+
+static char g_root[512];
+
+void test_set_root(const char *root) { snprintf(g_root, sizeof g_root, "%s", root); }
+
+const char *path_in(const char *sub) {
+  static char buf[8][1024];
+  static int k = 0;
+  k = (k + 1) % 8;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", g_root, sub);
+  return buf[k];
+}

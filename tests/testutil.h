@@ -68,5 +68,9 @@ extern int test_checks;
 int test_finish(const char *name);
 /* A fresh empty directory under the working directory, for test output. */
 const char *test_tmpdir(const char *name);
+/* "ROOT/sub" under the root set by test_set_root (8 results stay valid at
+ * a time, so several can be passed to one call). */
+void test_set_root(const char *root);
+const char *path_in(const char *sub);
 
 #endif
