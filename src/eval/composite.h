@@ -9,10 +9,15 @@
 #ifndef MH_COMPOSITE_H
 #define MH_COMPOSITE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* last_ts[i]: last training timestamp of model i (models in trigger order). */
 void composite_select(const int64_t *last_ts, int nmodels, int64_t ref, int *active,
                       int *trained);
+/* The same rule where model i's last timestamp is at (char *)last_ts +
+ * i * stride (e.g. the last_timestamp field of an array of structs). */
+void composite_select_stride(const int64_t *last_ts, size_t stride, int nmodels, int64_t ref,
+                             int *active, int *trained);
 
 #endif

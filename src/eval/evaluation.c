@@ -12,6 +12,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timing.h"
+#include "eval/composite.h"
 #include "train/dist.h"
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -176,12 +177,13 @@ int evaluation_has_after_pipeline(const Evaluation *ev) {
 /* ---- which cells ------------------------------------------------------------ */
 
 /* Composite models at ref among meta[0..n-1] (see composite.h). */
+/* Composite models (composite.h) over checkpoint metadata. */
 static void select_at(const CheckpointMeta *meta, int n, int64_t ref, int *active, int *trained) {
-  int a = -1;
-  for (int i = 0; i < n; i++)
-    if (meta[i].last_timestamp < ref) a = i;
-  *active = a;
-  *trained = a + 1 < n ? a + 1 : -1;
+  if (n == 0) {
+    *active = *trained = -1;
+    return;
+  }
+  composite_select_stride(&meta[0].last_timestamp, sizeof *meta, n, ref, active, trained);
 }
 
 static int cell_wanted(const EvalTask *t, const EvalInterval *iv, int model,
