@@ -26,8 +26,8 @@
 
 typedef struct {
   int64_t partition_keys; /* maximum_keys_in_memory (>= 1) */
-  int64_t max_bytes;      /* feature bytes per partition and rank; 0 = 64 MiB for rows
-                             of 2 KiB or more, 4 MiB for smaller (gathered) rows */
+  int64_t max_bytes;      /* feature bytes per partition and rank; 0 = 4 MiB, which
+                             keeps a partition cache-resident (at least one batch) */
   int prefetched;         /* num_prefetched_partitions (>= 0) */
   int parallel;           /* parallel_prefetch_requests (>= 1) */
 } ReaderConfig;

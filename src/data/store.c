@@ -1035,9 +1035,6 @@ static void to_f32(FeatType t, const void *src, int64_t n, float *dst) {
   }
 }
 
-/* Direct path: copy each requested row from the mapped files. Rows are
- * visited in the caller's order; the reader (reader.h) sorts large requests
- * so that the mapping is walked forwards. */
 /* Address of global row r's features in the mapping; *sh caches the shard. */
 static inline const unsigned char *row_src(const Store *s, const StorePriv *pv, int64_t r,
                                            int64_t row_bytes, int *sh) {
@@ -1050,9 +1047,10 @@ static inline const unsigned char *row_src(const Store *s, const StorePriv *pv, 
 }
 
 /* Direct path: copy each requested row from the mapped files. Reads are
- * memory-latency bound when rows are scattered, so the source rows and the
- * destination slots AHEAD requests ahead are prefetched: many cache misses
- * then overlap instead of being paid one after another. */
+ * memory-latency bound when rows are scattered, so the first KiB of the
+ * source row AHEAD requests ahead is prefetched: many cache misses then
+ * overlap instead of being paid one after another. Prefetching the
+ * destination too, or the whole of long rows, measured slower (bench_read). */
 #define AHEAD 8
 static void read_direct(const Store *s, const int64_t *rows, const int64_t *dest, int64_t n,
                         float *out) {
@@ -1063,11 +1061,7 @@ static void read_direct(const Store *s, const int64_t *rows, const int64_t *dest
   for (int64_t i = 0; i < n; i++) {
     if (i + AHEAD < n) {
       const char *p = (const char *)row_src(s, pv, rows[i + AHEAD], row_bytes, &shp);
-      float *d = out + (dest ? dest[i + AHEAD] : i + AHEAD) * E;
-      for (int64_t b = 0; b < row_bytes && b < 1024; b += 64) {
-        __builtin_prefetch(p + b, 0, 0);
-        __builtin_prefetch((const char *)d + b, 1, 0);
-      }
+      for (int64_t b = 0; b < row_bytes && b < 1024; b += 64) __builtin_prefetch(p + b, 0, 0);
     }
     const unsigned char *src = row_src(s, pv, rows[i], row_bytes, &sh);
     float *dst = out + (dest ? dest[i] : i) * E;
