@@ -39,7 +39,8 @@ struct Reader {
   /* the pass */
   const int64_t *rows;
   const float *weights;
-  int64_t B;             /* global batch size */
+  int64_t B;             /* global batch size (the longest batch) */
+  int whole;             /* 1: the batches are this rank's own, read whole */
   int64_t nbatches;      /* global batches in the pass, all epochs */
   int64_t *bstart;       /* [nbatches] first position (into rows) of each batch */
   int64_t *blen;         /* [nbatches] its length */
@@ -71,6 +72,11 @@ struct Reader {
 /* ---- geometry ------------------------------------------------------------ */
 
 static void rank_slice(const Reader *r, int64_t len, int64_t *lo, int64_t *hi) {
+  if (r->whole) {
+    *lo = 0;
+    *hi = len;
+    return;
+  }
   *lo = len * r->rank / r->nranks;
   *hi = len * (r->rank + 1) / r->nranks;
 }
@@ -224,17 +230,20 @@ int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reade
 
 /* The pass's global batches: each epoch cut into batches of B (its partial
  * last batch dropped with drop_last), all cut off after limit samples. */
-static int plan_batches(Reader *r, int64_t n, int64_t epochs, int64_t B, int drop_last,
-                        int64_t limit) {
-  int64_t per_epoch = drop_last ? n / B : (n + B - 1) / B;
-  int64_t cap = per_epoch * epochs;
+static int alloc_batches(Reader *r, int64_t cap) {
   free(r->bstart);
   free(r->blen);
   free(r->bepoch);
   r->bstart = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
   r->blen = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
-  r->bepoch = mh_malloc((size_t)(cap + 1) * sizeof(int64_t));
-  if (!r->bstart || !r->blen || !r->bepoch) return MH_ERR;
+  r->bepoch = mh_calloc((size_t)(cap + 1), sizeof(int64_t));
+  return r->bstart && r->blen && r->bepoch ? MH_OK : MH_ERR;
+}
+
+static int plan_batches(Reader *r, int64_t n, int64_t epochs, int64_t B, int drop_last,
+                        int64_t limit) {
+  int64_t per_epoch = drop_last ? n / B : (n + B - 1) / B;
+  MH_TRY(alloc_batches(r, per_epoch * epochs));
   int64_t k = 0, passed = 0;
   const int64_t n_eff = drop_last ? n / B * B : n;
   for (int64_t e = 0; e < epochs; e++) {
@@ -253,16 +262,42 @@ static int plan_batches(Reader *r, int64_t n, int64_t epochs, int64_t B, int dro
   return MH_OK;
 }
 
+static int start_planned(Reader *r);
+
 int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
                  int64_t B, int drop_last, int64_t limit) {
   reader_finish(r);
   r->rows = rows;
   r->weights = weights;
   r->B = B;
+  r->whole = 0;
   MH_TRY(plan_batches(r, n, epochs, B, drop_last, limit));
+  return start_planned(r);
+}
+
+int reader_start_batches(Reader *r, const int64_t *rows, const int64_t *start, const int64_t *len,
+                         int64_t nbatches) {
+  reader_finish(r);
+  r->rows = rows;
+  r->weights = NULL;
+  r->whole = 1;
+  MH_TRY(alloc_batches(r, nbatches));
+  r->B = 1;
+  for (int64_t i = 0; i < nbatches; i++) {
+    r->bstart[i] = start[i];
+    r->blen[i] = len[i];
+    if (len[i] > r->B) r->B = len[i];
+  }
+  r->nbatches = nbatches;
+  return start_planned(r);
+}
+
+/* Partitions, slots and threads for the batches planned in r. */
+static int start_planned(Reader *r) {
+  const int64_t B = r->B;
   /* Partition: whole global batches, bounded by keys and by bytes. */
   int64_t by_keys = r->cfg.partition_keys / B;
-  int64_t local_per_batch = (B + r->nranks - 1) / r->nranks;
+  int64_t local_per_batch = r->whole ? B : (B + r->nranks - 1) / r->nranks;
   int64_t by_bytes = r->cfg.max_bytes / (local_per_batch * r->E * (int64_t)sizeof(float));
   int64_t batches = by_keys < by_bytes ? by_keys : by_bytes;
   if (batches < 1) batches = 1;

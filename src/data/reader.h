@@ -53,6 +53,12 @@ int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reade
  * (num_samples_to_pass). The arrays must stay valid until the pass ends. */
 int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
                  int64_t B, int drop_last, int64_t limit);
+/* Start a pass over batches this rank reads whole (no split across ranks):
+ * batch i is rows[start[i] .. start[i] + len[i]), in that order. For
+ * model-on-data passes such as evaluation, where the caller shares out whole
+ * batches. No weights; Batch.epoch is 0. */
+int reader_start_batches(Reader *r, const int64_t *rows, const int64_t *start, const int64_t *len,
+                         int64_t nbatches);
 /* 1 and the next batch, 0 at the end of the pass, MH_ERR on a read error.
  * The batch stays valid until the next call. */
 int reader_next(Reader *r, Batch *b);

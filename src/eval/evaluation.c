@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <mpi.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timing.h"
+#include "data/reader.h"
 #include "eval/composite.h"
 #include "train/dist.h"
 
@@ -367,79 +367,48 @@ static int gather_pairs(const ScorePair *mine, int64_t nmine, ScorePair **all) {
   return MH_OK;
 }
 
-/* One batch of evaluation data: rows, labels and features. Two of them
- * alternate: a helper thread reads the next batch while the models run on
- * the current one (the store's reads are thread-safe). */
-typedef struct {
-  Store *store;
-  int64_t *rows;
-  int32_t *labels;
-  float *x;
-  int64_t n;
-  int rc;           /* read result */
-  char msg[512];    /* its error, recorded in the helper thread */
-} EvalBatch;
-
-static void batch_fill(EvalBatch *b, const EvalDataset *d, int64_t lo, int64_t hi) {
-  b->n = hi - lo;
-  for (int64_t r = 0; r < b->n; r++) {
-    b->rows[r] = d->rows_by_ts[lo + r];
-    b->labels[r] = d->store.labels[b->rows[r]];
-  }
-}
-
-static void *batch_read(void *arg) {
-  EvalBatch *b = arg;
-  b->rc = store_read_features_f32(b->store, b->rows, b->n, b->x);
-  if (b->rc) snprintf(b->msg, sizeof b->msg, "%s", mh_error());
-  return NULL;
-}
-
 /* This rank's batches: every model of the interval over each; summable
- * states into state[cell * state_len], pairs appended to pairs. */
+ * states into state[cell * state_len], pairs appended to pairs. The batches
+ * come through the training reader, whose thread reads the next partition
+ * while the models run on the current one. */
 static int run_units(const Plan *p, EvalDataset *d, Model *m, const EvalBank *bank, double *state,
                      ScorePair *pairs) {
   const int64_t B = d->batch_size;
-  EvalBatch bt[2];
-  memset(bt, 0, sizeof bt);
   float *logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
   double *scores = mh_malloc((size_t)B * sizeof(double));
   int64_t *mine = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
-  int rc = (!logits || !scores || !mine) ? MH_ERR : MH_OK;
-  for (int k = 0; !rc && k < 2; k++) {
-    bt[k].store = &d->store;
-    bt[k].x = mh_malloc((size_t)(B * m->shape.in_elems) * sizeof(float));
-    bt[k].rows = mh_malloc((size_t)B * sizeof(int64_t));
-    bt[k].labels = mh_malloc((size_t)B * sizeof(int32_t));
-    if (!bt[k].x || !bt[k].rows || !bt[k].labels) rc = MH_ERR;
-  }
+  int64_t *start = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
+  int64_t *len = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
+  Reader *rd = NULL;
+  int rc = (!logits || !scores || !mine || !start || !len) ? MH_ERR : MH_OK;
   int64_t nmine = 0;
   for (int64_t u = 0; !rc && u < p->nunit; u++)
-    if (p->unit_rank[u] == mh_log_rank) mine[nmine++] = u;
-  if (!rc && nmine > 0) {
-    batch_fill(&bt[0], d, p->unit_lo[mine[0]], p->unit_hi[mine[0]]);
-    batch_read(&bt[0]);
-  }
+    if (p->unit_rank[u] == mh_log_rank) {
+      start[nmine] = p->unit_lo[u];
+      len[nmine] = p->unit_hi[u] - p->unit_lo[u];
+      mine[nmine++] = u;
+    }
+  const ReaderConfig rcfg = {INT64_MAX, 0, 1, 1};
+  if (!rc) rc = reader_create(&d->store, &rcfg, mh_log_rank, mh_log_nranks, &rd);
+  if (!rc && nmine > 0) rc = reader_start_batches(rd, d->rows_by_ts, start, len, nmine);
   int loaded = -1;
   int64_t cur = 0;
+  Batch b;
   for (int64_t j = 0; !rc && j < nmine; j++) {
-    EvalBatch *b = &bt[j % 2], *next = &bt[(j + 1) % 2];
-    pthread_t th;
-    int threaded = 0;
-    if (j + 1 < nmine) {
-      batch_fill(next, d, p->unit_lo[mine[j + 1]], p->unit_hi[mine[j + 1]]);
-      threaded = pthread_create(&th, NULL, batch_read, next) == 0;
-      if (!threaded) batch_read(next);
+    int more = reader_next(rd, &b);
+    if (more <= 0) {
+      rc = more < 0 ? MH_ERR : mh_errorf("evaluation reader ended after %lld of %lld batches",
+                                         (long long)j, (long long)nmine);
+      break;
     }
-    if (b->rc) rc = mh_errorf("%s", b->msg);
     int i = p->unit_iv[mine[j]];
-    const int64_t n = b->n;
+    const int64_t n = b.n;
     for (int c = p->iv_first[i]; !rc && c < p->iv_first[i + 1]; c++) {
       if (bank && loaded != p->cell_model[c]) {
         loaded = p->cell_model[c];
         eval_bank_use(bank, loaded, m);
       }
-      rc = m->forward(m, b->x, n, logits, 0);
+      rc = m->forward(m, b.x, n, logits, 0);
       if (rc) break;
       double *st = state + (int64_t)c * d->state_len;
       for (int k = 0; k < d->nmetrics; k++) {
@@ -448,26 +417,23 @@ static int run_units(const Plan *p, EvalDataset *d, Model *m, const EvalBank *ba
           mt->score(mt, logits, n, m->num_outputs, scores);
           for (int64_t r = 0; r < n; r++) {
             pairs[cur + r].score = scores[r];
-            pairs[cur + r].label = b->labels[r];
+            pairs[cur + r].label = b.labels[r];
             pairs[cur + r].pad = 0;
           }
           cur += n;
         } else {
-          mt->update(mt, st, logits, b->labels, n, m->num_outputs);
+          mt->update(mt, st, logits, b.labels, n, m->num_outputs);
           st += mt->state_len;
         }
       }
     }
-    if (threaded) pthread_join(th, NULL);
   }
-  for (int k = 0; k < 2; k++) {
-    free(bt[k].x);
-    free(bt[k].rows);
-    free(bt[k].labels);
-  }
+  reader_free(rd);
   free(logits);
   free(scores);
   free(mine);
+  free(start);
+  free(len);
   return rc;
 }
 
