@@ -42,12 +42,18 @@ awk -v a="$r1" -v b="$r2" 'BEGIN { printf "efficiency np=2: %.3f\n", b / (2 * a)
 # Open MPI binds a rank to one core by default, which would put the prefetch
 # thread on the trainer's core: give the rank both cores here.
 export BIND=none
-MLP=(--set model.id=MLP --set "model.config={hidden_sizes: [32], num_classes: 4}")
-read -r o0 _ _ <<< "$(run 1 lr_off "${MLP[@]}" --set training.num_prefetched_partitions=0 \
-  --set training.epochs_per_trigger=3)"
-read -r o2 _ _ <<< "$(run 1 lr_on "${MLP[@]}" --set training.num_prefetched_partitions=2 \
-  --set training.epochs_per_trigger=3)"
+HID=${HID:-12}
+MLP=(--set model.id=MLP --set "model.config={hidden_sizes: [$HID], num_classes: 4}"
+     --set training.epochs_per_trigger=10)
+# Short runs on a shared machine are noisy: three interleaved rounds, best of each.
+o0=0 o2=0
+for round in 1 2 3; do
+  read -r x _ _ <<< "$(run 1 lr_off "${MLP[@]}" --set training.num_prefetched_partitions=0)"
+  o0=$(awk -v a="$o0" -v b="$x" 'BEGIN { print (b > a ? b : a) }')
+  read -r x _ _ <<< "$(run 1 lr_on "${MLP[@]}" --set training.num_prefetched_partitions=2)"
+  o2=$(awk -v a="$o2" -v b="$x" 'BEGIN { print (b > a ? b : a) }')
+done
 share=$(awk -F'[,:]' '/"event":"trigger"/ { for (i = 1; i < NF; i++) { if ($i ~ /"train_s"/) t = $(i+1); if ($i ~ /"read_s"/) r = $(i+1) } printf "%.0f", 100 * r / t; exit }' "$W/lr_off/events.jsonl")
-echo "# overlap: MLP 3072-32-4 on 3x32x32, 1 rank with 1 compute thread, --bind-to none; reads are ${share}% of training time without prefetching"
+echo "# overlap: MLP 3072-$HID-4 on 3x32x32, 1 rank with 1 compute thread, --bind-to none; reads are ${share}% of training time without prefetching"
 printf "prefetch off %12.1f samples/s\nprefetch on  %12.1f samples/s\nspeed-up     %12.2f\n" "$o0" "$o2" \
   "$(awk -v a="$o0" -v b="$o2" 'BEGIN { print b / a }')"
