@@ -3,6 +3,13 @@
  *
  *   bench_read --kind yearbook|criteo --dir DIR [--samples N] [--fraction F]
  *              [--partition K] [--prefetch P] [--threads T] [--batch B]
+ *              [--max-bytes M] [--order global|partition] [--rounds R]
+ *
+ * --order global (default) shuffles the whole subset, as `training.shuffle`
+ * does; partition is the original Modyn's order (store order cut into
+ * partitions of K keys, partitions and their insides shuffled). --max-bytes
+ * sets the reader's partition size (0: its default). Each read is run in R
+ * interleaved rounds and the best time kept.
  *
  * Creates the store in DIR if it is missing (Yearbook-like: float32
  * 3x32x32, 2 classes; Criteo-like: 13 dense + 26 categorical values per
