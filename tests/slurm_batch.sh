@@ -1,0 +1,50 @@
+# slurm_batch.sh - modyn as a batch job on a real one-node SLURM cluster
+# (munged + slurmctld + slurmd, started by slurm/local-cluster.sh): a
+# 2-rank job gives the same results as mpirun, a failing job fails with
+# modyn's message in its output file, and a crashed job is continued by a
+# `resume` job. Skipped (77) without root or the SLURM packages.
+. "$(dirname "$0")/lib.sh"
+for b in slurmctld slurmd sbatch munged; do
+  command -v "$b" > /dev/null || { echo "slurm_batch: $b not installed; skipping"; exit 77; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "slurm_batch: needs root to start slurmd; skipping"; exit 77; }
+W=$PWD/tmp_slurm
+rm -rf "$W" && mkdir -p "$W/data"
+CLUSTER=$MODYN_SOURCE_DIR/slurm/local-cluster.sh
+export MODYN_SLURM_PORT=16837 SLURM_CONF=$W/cluster/slurm.conf MODYN=$MODYN_BIN
+trap '"$CLUSTER" stop "$W/cluster" > /dev/null 2>&1' EXIT
+if ! "$CLUSTER" start "$W/cluster"; then
+  tail -20 "$W"/cluster/log/*.log >&2
+  fail "local cluster starts"
+  finish slurm_batch
+  exit 1
+fi
+CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
+"$MODYN_BIN" synth --out "$W/data/quickstart" --years 6 --train-per-year 320 --test-per-year 60 > /dev/null
+job() { # job NAME SBATCH_ARGS... -- MODYN_ARGS...   (waits; returns the job's exit status)
+  local name=$1; shift
+  local args=()
+  while [ "$1" != "--" ]; do args+=("$1"); shift; done
+  shift
+  (cd "$MODYN_SOURCE_DIR" && timeout 300 sbatch --wait --quiet -J "$name" -o "$W/$name.out" "${args[@]}" \
+    slurm/modyn.sbatch "$@")
+}
+
+check "2-rank batch job" job run2 -n 2 -- run "$CFG" --data-dir "$W/data" --out "$W/batch"
+check "job ran on 2 ranks" grep -q "results of pipeline quickstart (2 ranks)" "$W/run2.out"
+check "same run under mpirun" mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/direct" --quiet
+check "same evaluation matrix as mpirun" cmp "$W/batch/eval/matrix.csv" "$W/direct/eval/matrix.csv"
+check_eq "checkpoints (a trigger per year but the last)" "$(ls "$W/batch/models" | grep -c '^trigger_....\.h5$')" 5
+
+job bad -n 1 -- run "$W/missing.yaml" --data-dir "$W/data" --out "$W/bad"
+check "a failing job fails" test $? -ne 0
+check "its output says why" grep -q "missing.yaml" "$W/bad.out"
+
+# A job that dies mid-training (rank 1 exits at step 90, in trigger 3),
+# continued by a resume job: the same matrix as the uninterrupted run.
+MODYN_FAULT=1:90:exit job crash -n 2 -- run "$CFG" --data-dir "$W/data" --out "$W/crashed"
+check "the crashing job fails" test $? -ne 0
+check_eq "completed triggers kept" "$(ls "$W/crashed/models" | grep -c '^trigger_....\.h5$')" 3
+check "resume job" job resume -n 2 -- resume "$W/crashed" --data-dir "$W/data"
+check "resumed matrix equals the uninterrupted one" cmp "$W/batch/eval/matrix.csv" "$W/crashed/eval/matrix.csv"
+finish slurm_batch
