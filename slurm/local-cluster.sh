@@ -102,6 +102,6 @@ case "$cmd" in
   start) start ;;
   stop) stop_daemons ;;
   env) echo "export SLURM_CONF=$CONF" ;;
-  -h|--help|"") sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ; [ -n "$cmd" ] ;;
+  -h|--help|"") sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ; [ -n "$cmd" ] ;;
   *) die "unknown command '$cmd' (start, stop, env)" ;;
 esac
