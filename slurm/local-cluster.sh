@@ -88,10 +88,11 @@ EOF
 
 stop_daemons() {
   for d in slurmd slurmctld; do
-    local pidf=$DIR/$d.pid
-    if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2> /dev/null; then
-      kill "$(cat "$pidf")" 2> /dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$(cat "$pidf")" 2> /dev/null || break; sleep 0.1; done
+    local pidf=$DIR/$d.pid pid
+    pid=$(cat "$pidf" 2> /dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then
+      kill "$pid" 2> /dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
     fi
     rm -f "$pidf"
   done
