@@ -262,36 +262,6 @@ static int plan_batches(Reader *r, int64_t n, int64_t epochs, int64_t B, int dro
   return MH_OK;
 }
 
-static int start_planned(Reader *r);
-
-int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
-                 int64_t B, int drop_last, int64_t limit) {
-  reader_finish(r);
-  r->rows = rows;
-  r->weights = weights;
-  r->B = B;
-  r->whole = 0;
-  MH_TRY(plan_batches(r, n, epochs, B, drop_last, limit));
-  return start_planned(r);
-}
-
-int reader_start_batches(Reader *r, const int64_t *rows, const int64_t *start, const int64_t *len,
-                         int64_t nbatches) {
-  reader_finish(r);
-  r->rows = rows;
-  r->weights = NULL;
-  r->whole = 1;
-  MH_TRY(alloc_batches(r, nbatches));
-  r->B = 1;
-  for (int64_t i = 0; i < nbatches; i++) {
-    r->bstart[i] = start[i];
-    r->blen[i] = len[i];
-    if (len[i] > r->B) r->B = len[i];
-  }
-  r->nbatches = nbatches;
-  return start_planned(r);
-}
-
 /* Partitions, slots and threads for the batches planned in r. */
 static int start_planned(Reader *r) {
   const int64_t B = r->B;
@@ -348,6 +318,34 @@ static int start_planned(Reader *r) {
     r->threads_running = 1;
   }
   return MH_OK;
+}
+
+int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
+                 int64_t B, int drop_last, int64_t limit) {
+  reader_finish(r);
+  r->rows = rows;
+  r->weights = weights;
+  r->B = B;
+  r->whole = 0;
+  MH_TRY(plan_batches(r, n, epochs, B, drop_last, limit));
+  return start_planned(r);
+}
+
+int reader_start_batches(Reader *r, const int64_t *rows, const int64_t *start, const int64_t *len,
+                         int64_t nbatches) {
+  reader_finish(r);
+  r->rows = rows;
+  r->weights = NULL;
+  r->whole = 1;
+  MH_TRY(alloc_batches(r, nbatches));
+  r->B = 1;
+  for (int64_t i = 0; i < nbatches; i++) {
+    r->bstart[i] = start[i];
+    r->blen[i] = len[i];
+    if (len[i] > r->B) r->B = len[i];
+  }
+  r->nbatches = nbatches;
+  return start_planned(r);
 }
 
 /* Make partition p available in its slot: read it now (no threads) or wait
