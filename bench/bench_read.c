@@ -5,9 +5,9 @@
  *              [--partition K] [--prefetch P] [--threads T] [--batch B]
  *              [--max-bytes M] [--order global|partition] [--rounds R]
  *
- * --order global (default) shuffles the whole subset, as `training.shuffle`
- * does; partition is the original Modyn's order (store order cut into
- * partitions of K keys, partitions and their insides shuffled). --max-bytes
+ * --order partition (default) is training's order with `shuffle` (the
+ * original Modyn's: store order cut into partitions of K keys, partitions
+ * and their insides shuffled); global shuffles the whole subset. --max-bytes
  * sets the reader's partition size (0: its default). Each read is run in R
  * interleaved rounds and the best time kept.
  *
@@ -169,25 +169,16 @@ static double subset(Store *s, const Args *a, const int64_t *rows, int64_t n, in
   return tmax;
 }
 
-/* The original's shuffle: the selected keys in store order, cut into
- * partitions of K keys, partitions visited in random order and each one
- * shuffled. */
+/* The original's shuffle (rng_partition_order): the selected keys in store
+ * order, cut into partitions of K keys, partitions visited in random order
+ * and each one shuffled. */
 static void partition_order(int64_t *keys, int64_t m, int64_t K, Rng *rng) {
   int64_t *v = malloc(sizeof(int64_t) * m), *tk = malloc(sizeof(int64_t) * m),
           *tv = malloc(sizeof(int64_t) * m);
   sort_pairs_i64(keys, v, m, tk, tv);
-  int64_t np = (m + K - 1) / K, o = 0;
-  int64_t *perm = malloc(sizeof(int64_t) * np);
-  for (int64_t i = 0; i < np; i++) perm[i] = i;
-  rng_shuffle_i64(rng, perm, np);
-  for (int64_t i = 0; i < np; i++) {
-    int64_t lo = perm[i] * K, n = m - lo < K ? m - lo : K;
-    memcpy(tk + o, keys + lo, sizeof(int64_t) * n);
-    rng_shuffle_i64(rng, tk + o, n);
-    o += n;
-  }
+  if (rng_partition_order(rng, v, m, K)) die();
+  for (int64_t i = 0; i < m; i++) tk[i] = keys[v[i]];
   memcpy(keys, tk, sizeof(int64_t) * m);
-  free(perm);
   free(v);
   free(tk);
   free(tv);
@@ -197,7 +188,7 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   mh_log_init();
   mh_hdf5_quiet();
-  Args a = {"yearbook", "bench_data/yearbook", 100000, 100000, 64, 0, 0.5, "global", 0, 1, 3};
+  Args a = {"yearbook", "bench_data/yearbook", 100000, 100000, 64, 0, 0.5, "partition", 0, 1, 3};
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--kind")) a.kind = v;
@@ -228,7 +219,7 @@ int main(int argc, char **argv) {
   sequential(&s, 0, s.n, buf, block, STORE_READ_AUTO);
 
   /* The selected subset in training order: a random fraction of the keys,
-   * shuffled (the same on every rank). */
+   * in the --order (the same on every rank). */
   int64_t m = (int64_t)(a.fraction * (double)s.n);
   int64_t *all = malloc(sizeof(int64_t) * s.n);
   for (int64_t i = 0; i < s.n; i++) all[i] = i;

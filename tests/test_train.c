@@ -352,8 +352,47 @@ static void test_param_groups(void) {
   cfg_doc_free(&doc);
 }
 
+/* shuffle's visiting order: partitions of k in random order, each a
+ * permutation of its own items; one partition = the plain shuffle. */
+static void test_visit_order(void) {
+  const int64_t n = 23, k = 5;
+  int64_t order[23], plain[23];
+  Rng r;
+  rng_seed(&r, 9);
+  CHECK_OK(rng_partition_order(&r, order, n, k));
+  int seen[23] = {0}, bad = 0;
+  for (int64_t i = 0; i < n; i++) seen[order[i]]++;
+  for (int64_t i = 0; i < n; i++) bad += seen[i] != 1;
+  /* Walk the partitions: each block in order holds exactly one partition. */
+  int64_t o = 0, parts = 0;
+  while (o < n) {
+    int64_t p = order[o] / k, len = (p + 1) * k < n ? k : n - p * k;
+    for (int64_t j = 0; j < len; j++) bad += o + j >= n || order[o + j] / k != p;
+    o += len;
+    parts++;
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT((int)parts, 5);
+  /* Some partition is not in its own place, and some is shuffled inside. */
+  int moved = 0, shuffled = 0;
+  for (int64_t i = 0; i < n; i++) {
+    moved += order[i] / k != i / k;
+    shuffled += i > 0 && order[i] / k == order[i - 1] / k && order[i] != order[i - 1] + 1;
+  }
+  CHECK(moved > 0);
+  CHECK(shuffled > 0);
+  /* n <= k: exactly rng_shuffle_i64 of 0..n-1 with the same generator. */
+  rng_seed(&r, 9);
+  CHECK_OK(rng_partition_order(&r, order, n, n));
+  for (int64_t i = 0; i < n; i++) plain[i] = i;
+  rng_seed(&r, 9);
+  rng_shuffle_i64(&r, plain, n);
+  CHECK(memcmp(order, plain, sizeof order) == 0);
+}
+
 int main(void) {
   mh_hdf5_quiet();
+  test_visit_order();
   test_param_groups();
   test_sched();
   test_model_storage();

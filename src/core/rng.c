@@ -2,6 +2,9 @@
 #include "core/rng.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -60,4 +63,27 @@ uint64_t rng_derive(uint64_t seed, uint64_t stream) {
   uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
   splitmix64(&x);
   return splitmix64(&x);
+}
+
+int rng_partition_order(Rng *r, int64_t *order, int64_t n, int64_t k) {
+  if (k < 1) k = 1;
+  const int64_t np = n > 0 ? (n + k - 1) / k : 0;
+  if (np <= 1) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    rng_shuffle_i64(r, order, n);
+    return MH_OK;
+  }
+  int64_t *perm = mh_malloc((size_t)np * sizeof(int64_t));
+  if (!perm) return MH_ERR;
+  for (int64_t p = 0; p < np; p++) perm[p] = p;
+  rng_shuffle_i64(r, perm, np);
+  int64_t o = 0;
+  for (int64_t p = 0; p < np; p++) {
+    const int64_t lo = perm[p] * k, len = n - lo < k ? n - lo : k;
+    for (int64_t j = 0; j < len; j++) order[o + j] = lo + j;
+    rng_shuffle_i64(r, order + o, len);
+    o += len;
+  }
+  free(perm);
+  return MH_OK;
 }

@@ -151,12 +151,16 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     b.eweights = weights ? mh_malloc((size_t)(n * epochs) * sizeof(float)) : NULL;
     if (!b.erows || (weights && !b.eweights)) rc = MH_ERR;
   }
+  /* shuffle: the original's order, partitions of maximum_keys_in_memory
+   * keys in random order, each shuffled (one partition: a plain shuffle). */
   for (int64_t e = 0; !rc && e < epochs; e++) {
-    for (int64_t i = 0; i < n; i++) b.order[i] = i;
     if (tc->shuffle) {
       Rng rng;
       rng_seed(&rng, rng_derive(plan->seed, (uint64_t)e));
-      rng_shuffle_i64(&rng, b.order, n);
+      rc = rng_partition_order(&rng, b.order, n, plan->io.partition_keys);
+      if (rc) break;
+    } else {
+      for (int64_t i = 0; i < n; i++) b.order[i] = i;
     }
     for (int64_t i = 0; i < n; i++) {
       b.erows[e * n + i] = b.rows[b.order[i]];
