@@ -44,6 +44,12 @@ static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const 
          s->intervals_scored, dir);
 }
 
+/* A write failed for lack of space (or a file size limit). */
+static int out_of_space(const char *msg) {
+  return strstr(msg, "No space left on device") || strstr(msg, "Disk quota exceeded") ||
+         strstr(msg, "File too large");
+}
+
 /* Run (or resume) on every rank, then print the results table. */
 static int run_and_report(PipelineConfig *cfg, const char *dir, int resume, int quiet) {
   int quiet_before = mh_log_quiet;
@@ -52,6 +58,9 @@ static int run_and_report(PipelineConfig *cfg, const char *dir, int resume, int 
   int rc = pipeline_run(cfg, dir, resume, &sum);
   mh_log_quiet = quiet_before;
   if (rc == PIPELINE_REPORTED) return 1;
+  if (rc != MH_OK && out_of_space(mh_error()))
+    mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
+             "triggers are kept", mh_error(), dir);
   if (rc != MH_OK) mh_fatal_last();
   print_summary(cfg, &sum, dir);
   return 0;

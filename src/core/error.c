@@ -122,8 +122,24 @@ typedef struct {
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
   H5Detail *d = data;
   if (!e->desc) return 0;
-  if (n == 0) snprintf(d->outer, sizeof d->outer, "%s (in %s)", e->desc, e->func_name);
-  else snprintf(d->inner, sizeof d->inner, "%s", e->desc);
+  if (n == 0) {
+    snprintf(d->outer, sizeof d->outer, "%s (in %s)", e->desc, e->func_name);
+    return 0;
+  }
+  /* The POSIX driver's innermost entry is long ("file write failed: time =
+   * ..., errno = 28, error message = 'No space left on device', buf = ...");
+   * keep what failed and the system's message. */
+  const char *m = strstr(e->desc, "error message = '");
+  const char *colon = strchr(e->desc, ':');
+  if (m) {
+    m += strlen("error message = '");
+    const char *end = strchr(m, '\'');
+    int what = colon && colon < m ? (int)(colon - e->desc) : 0;
+    snprintf(d->inner, sizeof d->inner, "%.*s%s%.*s", what, e->desc, what ? ": " : "",
+             end ? (int)(end - m) : (int)strlen(m), m);
+  } else {
+    snprintf(d->inner, sizeof d->inner, "%s", e->desc);
+  }
   return 0;
 }
 
