@@ -3,13 +3,14 @@
  *
  *   bench_read --kind yearbook|criteo --dir DIR [--samples N] [--fraction F]
  *              [--partition K] [--prefetch P] [--threads T] [--batch B]
- *              [--max-bytes M] [--order global|partition] [--rounds R]
+ *              [--max-bytes M] [--order global|partition] [--rounds R] [--mpio 0|1]
  *
  * --order partition (default) is training's order with `shuffle` (the
  * original Modyn's: store order cut into partitions of K keys, partitions
  * and their insides shuffled); global shuffles the whole subset. --max-bytes
  * sets the reader's partition size (0: its default). Each read is run in R
- * interleaved rounds and the best time kept.
+ * interleaved rounds and the best time kept. --mpio 1 (default) adds the
+ * sequential read through HDF5's MPI-IO driver, independent and collective.
  *
  * Creates the store in DIR if it is missing (Yearbook-like: float32
  * 3x32x32, 2 classes; Criteo-like: 13 dense + 26 categorical values per
@@ -44,7 +45,7 @@ typedef struct {
   int64_t samples, partition, batch, max_bytes;
   double fraction;
   const char *order;
-  int prefetch, threads, rounds;
+  int prefetch, threads, rounds, mpio;
 } Args;
 
 static void die(void) { mh_fatal_last(); }
@@ -81,38 +82,66 @@ static int create_store(const Args *a) {
 
 /* The original's "local" baseline: plain H5Dread of consecutive ~3 MB
  * blocks of /features straight into the float32 buffer, shard by shard. */
-static double sequential_h5(Store *s, int64_t lo, int64_t hi, float *buf, int64_t block) {
+/* How sequential_h5 reads: the POSIX driver on each rank's own files, or
+ * every shard opened by all ranks through MPI-IO, independent or
+ * collective transfers. */
+enum { IO_POSIX, IO_MPIO_INDEPENDENT, IO_MPIO_COLLECTIVE };
+
+static double sequential_h5(Store *s, int64_t lo, int64_t hi, float *buf, int64_t block, int io) {
   MPI_Barrier(MPI_COMM_WORLD);
   double t0 = mh_now();
   for (int sh = 0; sh < s->nshards; sh++) {
     int64_t a = s->shards[sh].first_row, b = a + s->shards[sh].nrows;
+    /* With MPI-IO every rank opens every shard and makes the same number
+     * of H5Dread calls (collective ones must match), reading nothing where
+     * its range misses the shard. */
+    int64_t rounds = 0;
+    if (io != IO_POSIX)
+      for (int r = 0; r < mh_log_nranks; r++) {
+        int64_t ra = s->n * r / mh_log_nranks, rb = s->n * (r + 1) / mh_log_nranks;
+        int64_t x = ra > s->shards[sh].first_row ? ra : s->shards[sh].first_row;
+        int64_t y = rb < s->shards[sh].first_row + s->shards[sh].nrows
+                        ? rb : s->shards[sh].first_row + s->shards[sh].nrows;
+        if (y - x > 0 && (y - x + block - 1) / block > rounds) rounds = (y - x + block - 1) / block;
+      }
     if (a < lo) a = lo;
     if (b > hi) b = hi;
-    if (a >= b) continue;
+    if (io == IO_POSIX && a >= b) continue;
+    if (io == IO_POSIX) rounds = (b - a + block - 1) / block;
     /* The store already has the file open without file locking; HDF5
      * refuses a second open with other locking flags. */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_file_locking(fapl, 0, 1);
+    if (io != IO_POSIX) {
+      H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+      H5Pset_dxpl_mpio(dxpl, io == IO_MPIO_COLLECTIVE ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+    }
     hid_t f = H5Fopen(s->shards[sh].path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
+    if (f < 0) mh_fatal("%s: %s", s->shards[sh].path, (mh_h5_error("H5Fopen", __FILE__, __LINE__), mh_error()));
     hid_t d = H5Dopen2(f, "features", H5P_DEFAULT);
     hid_t fs = H5Dget_space(d);
-    hsize_t start[2] = {0, 0}, count[2] = {0, (hsize_t)s->feat_elems};
-    for (int64_t r0 = a; r0 < b; r0 += block) {
-      int64_t n = b - r0 < block ? b - r0 : block;
-      start[0] = (hsize_t)(r0 - s->shards[sh].first_row);
-      count[0] = (hsize_t)n;
+    for (int64_t k = 0; k < rounds; k++) {
+      int64_t r0 = a + k * block;
+      int64_t n = r0 < b ? (b - r0 < block ? b - r0 : block) : 0;
       hsize_t melems = (hsize_t)(n * s->feat_elems);
       hid_t ms = H5Screate_simple(1, &melems, NULL);
-      /* Features are [N, d...]; select rows as a 2-D view of [N, elems]. */
-      hsize_t fstart[STORE_MAX_DIMS + 1] = {start[0]}, fcount[STORE_MAX_DIMS + 1] = {count[0]};
-      for (int i = 0; i < s->schema.ndims; i++) fcount[i + 1] = (hsize_t)s->schema.dims[i];
-      H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
-      if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0)
+      if (n > 0) {
+        /* Features are [N, d...]; select rows as a 2-D view of [N, elems]. */
+        hsize_t fstart[STORE_MAX_DIMS + 1] = {(hsize_t)(r0 - s->shards[sh].first_row)};
+        hsize_t fcount[STORE_MAX_DIMS + 1] = {(hsize_t)n};
+        for (int i = 0; i < s->schema.ndims; i++) fcount[i + 1] = (hsize_t)s->schema.dims[i];
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, fcount, NULL);
+      } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+      }
+      if (H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, dxpl, buf) < 0)
         mh_fatal("%s: %s", s->shards[sh].path,
                  (mh_h5_error("H5Dread", __FILE__, __LINE__), mh_error()));
       H5Sclose(ms);
     }
+    H5Pclose(dxpl);
     H5Sclose(fs);
     H5Dclose(d);
     H5Fclose(f);
@@ -188,7 +217,7 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   mh_log_init();
   mh_hdf5_quiet();
-  Args a = {"yearbook", "bench_data/yearbook", 100000, 100000, 64, 0, 0.5, "partition", 0, 1, 3};
+  Args a = {"yearbook", "bench_data/yearbook", 100000, 100000, 64, 0, 0.5, "partition", 0, 1, 3, 1};
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--kind")) a.kind = v;
@@ -202,6 +231,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--max-bytes")) a.max_bytes = atoll(v);
     else if (!strcmp(k, "--order")) a.order = v;
     else if (!strcmp(k, "--rounds")) a.rounds = atoi(v);
+    else if (!strcmp(k, "--mpio")) a.mpio = atoi(v);
     else mh_fatal("unknown option %s (see the comment at the top of bench/bench_read.c)", k);
   }
   char probe[1100];
@@ -230,10 +260,14 @@ int main(int argc, char **argv) {
 
   /* The machine is shared and noisy: run the four reads in interleaved
    * rounds and keep each one's best time. */
-  double t_h5 = 1e30, t_direct = 1e30, t_sub0 = 1e30, t_subp = 1e30;
+  double t_h5 = 1e30, t_direct = 1e30, t_sub0 = 1e30, t_subp = 1e30, t_ind = 1e30, t_coll = 1e30;
   volatile float sink = 0;
   for (int round = 0; round < a.rounds; round++) {
-    t_h5 = fmin(t_h5, sequential_h5(&s, lo, hi, buf, block));
+    t_h5 = fmin(t_h5, sequential_h5(&s, lo, hi, buf, block, IO_POSIX));
+    if (a.mpio) {
+      t_ind = fmin(t_ind, sequential_h5(&s, lo, hi, buf, block, IO_MPIO_INDEPENDENT));
+      t_coll = fmin(t_coll, sequential_h5(&s, lo, hi, buf, block, IO_MPIO_COLLECTIVE));
+    }
     t_direct = fmin(t_direct, sequential(&s, lo, hi, buf, block, STORE_READ_AUTO));
     t_sub0 = fmin(t_sub0, subset(&s, &a, all, m, 0, 1, &sink));
     t_subp = fmin(t_subp, subset(&s, &a, all, m, a.prefetch > 0 ? a.prefetch : 2,
@@ -249,6 +283,11 @@ int main(int argc, char **argv) {
     printf("%-44s %14s %10s %12s\n", "read", "samples/s", "GB/s", "vs seq HDF5");
     double bytes = (double)s.feat_elems * 4;
     printf("%-44s %14.0f %10.2f %12.3f\n", "sequential full read, H5Dread 3 MB blocks", seq, seq * bytes / 1e9, 1.0);
+    if (a.mpio) {
+      double ind = (double)s.n / t_ind, coll = (double)s.n / t_coll;
+      printf("%-44s %14.0f %10.2f %12.3f\n", "sequential, H5Dread MPI-IO independent", ind, ind * bytes / 1e9, ind / seq);
+      printf("%-44s %14.0f %10.2f %12.3f\n", "sequential, H5Dread MPI-IO collective", coll, coll * bytes / 1e9, coll / seq);
+    }
     printf("%-44s %14.0f %10.2f %12.3f\n", "sequential full read, direct (mapped)", seqd, seqd * bytes / 1e9, seqd / seq);
     printf("%-44s %14.0f %10.2f %12.3f\n", "subset, training order, no prefetch", sub0, sub0 * bytes / 1e9, sub0 / seq);
     printf("%-44s %14.0f %10.2f %12.3f\n", "subset, training order, prefetch threads", subp, subp * bytes / 1e9, subp / seq);
