@@ -1,13 +1,16 @@
 /* cmd_report.c - `modyn report RUN_DIR [RUN_DIR...] --out DIR`: an HTML
  * page with SVG figures and CSV tables of runs (report/report.h). Rank 0
  * writes; under mpirun the other ranks only wait for the verdict. */
+#include <glob.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cliopt.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "report/report.h"
 
@@ -17,17 +20,51 @@ static const CliOpt report_opts[] = {
 };
 
 static const CliSpec report_spec = {
-    "modyn report", "RUN_DIR [RUN_DIR...]",
+    "modyn report", "RUN_DIR|SWEEP_DIR [...]",
     "Write one self-contained HTML page (DIR/index.html, inline SVG figures) and the same\n"
     "numbers as CSV for one or more run directories: per run the evaluation matrix heatmap,\n"
     "the composite metric over time with trigger times, samples trained and time per stage\n"
     "per trigger; across runs a table and scatter plots of triggers and samples trained vs\n"
-    "the pipeline score.",
+    "the pipeline score. A sweep's folder (modyn sweep) stands for its point runs.",
     report_opts};
 
 static int on_opt(void *ctx, const char *name, const char *value) {
   if (!strcmp(name, "out")) *(const char **)ctx = value;
   return 0;
+}
+
+/* The run directories: each argument as given, except a sweep's folder
+ * (points.csv and no config.yaml), which stands for its point runs that have
+ * started (NNN/config.yaml), in point order. *out is malloc'ed, its strings
+ * too. */
+static int expand_runs(char **args, int n, char ***out, int *nout) {
+  char **list = NULL, path[1200];
+  int len = 0, rc = MH_OK;
+  for (int i = 0; i < n && !rc; i++) {
+    snprintf(path, sizeof path, "%s/config.yaml", args[i]);
+    int is_run = mh_path_exists(path);
+    snprintf(path, sizeof path, "%s/points.csv", args[i]);
+    glob_t g = {0};
+    if (!is_run && mh_path_exists(path)) {
+      snprintf(path, sizeof path, "%s/[0-9][0-9][0-9]*/config.yaml", args[i]);
+      if (glob(path, 0, NULL, &g) != 0 || g.gl_pathc == 0)
+        rc = mh_errorf("sweep folder %s has no runs yet", args[i]);
+    }
+    size_t add = g.gl_pathc ? g.gl_pathc : 1;
+    char **grown = rc ? NULL : realloc(list, sizeof(char *) * (size_t)(len + (int)add));
+    if (!rc && !grown) rc = mh_errorf("out of memory");
+    if (grown) list = grown;
+    for (size_t k = 0; !rc && k < add; k++) {
+      list[len] = mh_strdup(g.gl_pathc ? g.gl_pathv[k] : args[i]);
+      if (!list[len]) rc = MH_ERR;
+      else if (g.gl_pathc) *strrchr(list[len], '/') = 0; /* drop /config.yaml */
+      if (list[len]) len++;
+    }
+    globfree(&g);
+  }
+  *out = list;
+  *nout = len;
+  return rc;
 }
 
 int cmd_report(int argc, char **argv) {
@@ -44,10 +81,14 @@ int cmd_report(int argc, char **argv) {
   }
   int ok = 1;
   if (mh_log_rank == 0) {
-    ok = report_write((const char *const *)(argv + first), argc - first, out) == MH_OK;
+    char **runs = NULL;
+    int nruns = 0;
+    ok = expand_runs(argv + first, argc - first, &runs, &nruns) == MH_OK;
+    if (ok) ok = report_write((const char *const *)runs, nruns, out) == MH_OK;
     if (!ok) fprintf(stderr, "modyn: error: %s\n", mh_error());
-    else printf("wrote %s/index.html (%d run%s) and CSV tables\n", out, argc - first,
-                argc - first == 1 ? "" : "s");
+    else printf("wrote %s/index.html (%d run%s) and CSV tables\n", out, nruns, nruns == 1 ? "" : "s");
+    for (int i = 0; i < nruns; i++) free(runs[i]);
+    free(runs);
   }
   MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
   return ok ? 0 : 1;

@@ -9,6 +9,7 @@
 #include "cli/cliopt.h"
 #include "cli/commands.h"
 #include "cli/load_config.h"
+#include "cli/runner.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "orch/pipeline.h"
@@ -30,41 +31,6 @@ static const CliSpec run_spec = {
     "eval/matrix.csv, eval/composite.csv) and prints one line per trigger.\n"
     "Multi-process: mpirun -np N modyn run pipeline.yaml",
     run_opts};
-
-static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
-  if (mh_log_rank != 0) return;
-  printf("\n# results of pipeline %s (%d rank%s)\n", cfg->name, mh_log_nranks,
-         mh_log_nranks > 1 ? "s" : "");
-  printf("%-10s %16s %18s %19s %16s %10s\n", "triggers", "samples_trained", "composite_active",
-         "composite_trained", "active_weighted", "wall_s");
-  printf("%-10d %16lld %18.4f %19.4f %16.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
-         s->mean_active, s->mean_trained, s->tw_active, s->wall_seconds);
-  printf("# composite = mean over %d evaluation intervals of the first metric of the first\n"
-         "# evaluation handler (currently active / currently trained model); see %s/eval/\n",
-         s->intervals_scored, dir);
-}
-
-/* A write failed for lack of space (or a file size limit). */
-static int out_of_space(const char *msg) {
-  return strstr(msg, "No space left on device") || strstr(msg, "Disk quota exceeded") ||
-         strstr(msg, "File too large");
-}
-
-/* Run (or resume) on every rank, then print the results table. */
-static int run_and_report(PipelineConfig *cfg, const char *dir, int resume, int quiet) {
-  int quiet_before = mh_log_quiet;
-  if (quiet) mh_log_quiet = 1;
-  RunSummary sum;
-  int rc = pipeline_run(cfg, dir, resume, &sum);
-  mh_log_quiet = quiet_before;
-  if (rc == PIPELINE_REPORTED) return 1;
-  if (rc != MH_OK && out_of_space(mh_error()))
-    mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
-             "triggers are kept", mh_error(), dir);
-  if (rc != MH_OK) mh_fatal_last();
-  print_summary(cfg, &sum, dir);
-  return 0;
-}
 
 int cmd_run(int argc, char **argv) {
   CliCommon a = {.command = "modyn run"};
@@ -96,7 +62,7 @@ int cmd_run(int argc, char **argv) {
     }
   }
   MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  rc = run_and_report(&cfg, dir, 0, a.quiet);
+  rc = cli_run_and_report(&cfg, dir, 0, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;
 }
@@ -134,7 +100,7 @@ int cmd_resume(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/config.yaml", argv[first]);
   PipelineConfig cfg;
   if (cli_load_pipeline(path, NULL, 0, a.data_dir, &cfg)) return 1;
-  rc = run_and_report(&cfg, argv[first], 1, a.quiet);
+  rc = cli_run_and_report(&cfg, argv[first], 1, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;
 }

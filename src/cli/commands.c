@@ -8,6 +8,7 @@ const Command mh_commands[] = {
     {"synth", cmd_synth, "write a seeded, drifting synthetic dataset as a sample store"},
     {"ingest", cmd_ingest, "convert IDX (MNIST-style) or CSV files into a sample store"},
     {"eval", cmd_eval, "re-evaluate the checkpoints of a run (new metrics or intervals, no retraining)"},
+    {"sweep", cmd_sweep, "run a grid of pipelines (jobs/), here or as a SLURM job array"},
     {"report", cmd_report, "HTML report with SVG figures and CSV tables of one or more runs"},
     {0, 0, 0},
 };

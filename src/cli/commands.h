@@ -12,6 +12,12 @@ int cmd_synth(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+
+/* The environment as the process started, before MPI_Init added its
+ * runtime variables (an MPI singleton's PMIX_*, OMPI_MCA_ess, ...): what a
+ * command hands to programs that start MPI jobs themselves (sbatch). */
+extern char **mh_startup_environ;
 
 typedef struct {
   const char *name;

@@ -42,7 +42,20 @@ static void usage(FILE *out) {
                "Multi-process: mpirun -np N modyn run pipeline.yaml\n");
 }
 
+extern char **environ;
+char **mh_startup_environ;
+
+/* A copy of the environment before MPI_Init adds its runtime variables. */
+static void save_environment(void) {
+  size_t n = 0;
+  while (environ[n]) n++;
+  mh_startup_environ = calloc(n + 1, sizeof(char *));
+  if (!mh_startup_environ) return;
+  for (size_t i = 0; i < n; i++) mh_startup_environ[i] = strdup(environ[i]);
+}
+
 int main(int argc, char **argv) {
+  save_environment();
   int provided = 0;
   /* FUNNELED: only the main thread calls MPI; prefetch threads only do I/O. */
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {

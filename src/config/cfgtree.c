@@ -456,22 +456,25 @@ static int emit_scalar(yaml_emitter_t *em, const char *value, int quoted, const 
   return emit(em, &ev, path);
 }
 
-static int emit_node(yaml_emitter_t *em, const CfgNode *n, const char *path) {
+/* flow = 1 writes collections as [a, b] and {k: v} (one line). */
+static int emit_node(yaml_emitter_t *em, const CfgNode *n, const char *path, int flow) {
   yaml_event_t ev;
   switch (n->kind) {
   case CFG_SCALAR: return emit_scalar(em, n->value, n->quoted, path);
   case CFG_SEQ:
-    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                         flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
     MH_TRY(emit(em, &ev, path));
-    for (int i = 0; i < n->n; i++) MH_TRY(emit_node(em, n->items[i], path));
+    for (int i = 0; i < n->n; i++) MH_TRY(emit_node(em, n->items[i], path, flow));
     yaml_sequence_end_event_initialize(&ev);
     return emit(em, &ev, path);
   case CFG_MAP:
-    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                                        flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
     MH_TRY(emit(em, &ev, path));
     for (int i = 0; i < n->n; i++) {
       MH_TRY(emit_scalar(em, n->keys[i], 0, path));
-      MH_TRY(emit_node(em, n->items[i], path));
+      MH_TRY(emit_node(em, n->items[i], path, flow));
     }
     yaml_mapping_end_event_initialize(&ev);
     return emit(em, &ev, path);
@@ -479,14 +482,14 @@ static int emit_node(yaml_emitter_t *em, const CfgNode *n, const char *path) {
   return mh_errorf("cannot write %s: bad node kind", path);
 }
 
-static int emit_doc(yaml_emitter_t *em, const CfgDoc *doc, const char *path) {
+static int emit_doc(yaml_emitter_t *em, const CfgNode *root, const char *path, int flow) {
   yaml_event_t ev;
   yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
   MH_TRY(emit(em, &ev, path));
   yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
   MH_TRY(emit(em, &ev, path));
-  if (doc->root) {
-    MH_TRY(emit_node(em, doc->root, path));
+  if (root) {
+    MH_TRY(emit_node(em, root, path, flow));
   } else {
     yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_MAPPING_STYLE);
     MH_TRY(emit(em, &ev, path));
@@ -516,7 +519,7 @@ int cfg_write_yaml(const CfgDoc *doc, const char *path) {
   yaml_emitter_set_unicode(&em, 1);
   yaml_emitter_set_indent(&em, 2);
   yaml_emitter_set_width(&em, -1); /* never fold long scalars */
-  int rc = emit_doc(&em, doc, path);
+  int rc = emit_doc(&em, doc->root, path, 0);
   if (rc == MH_OK && !yaml_emitter_flush(&em)) rc = mh_errorf("cannot write %s: flush failed", path);
   yaml_emitter_delete(&em);
   if (fclose(f) != 0 && rc == MH_OK) rc = mh_errorf("cannot write %s: %s", tmp, strerror(errno));
@@ -524,6 +527,26 @@ int cfg_write_yaml(const CfgDoc *doc, const char *path) {
     rc = mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
   if (rc != MH_OK) remove(tmp);
   return rc;
+}
+
+int cfg_flow_text(const CfgNode *n, char *out, size_t cap) {
+  yaml_emitter_t em;
+  size_t written = 0;
+  if (cap < 2) return mh_errorf("cfg_flow_text: buffer too small");
+  if (!yaml_emitter_initialize(&em)) return mh_errorf("cannot initialise libyaml");
+  yaml_emitter_set_output_string(&em, (unsigned char *)out, cap - 1, &written);
+  yaml_emitter_set_unicode(&em, 1);
+  yaml_emitter_set_width(&em, -1);
+  int rc = emit_doc(&em, n, "a --set value", 1);
+  if (rc == MH_OK && !yaml_emitter_flush(&em)) rc = mh_errorf("YAML value longer than %zu bytes", cap);
+  yaml_emitter_delete(&em);
+  if (rc != MH_OK) return rc;
+  out[written] = 0;
+  /* Drop the line end and the "..." libyaml writes after a plain scalar
+   * document. */
+  while (written > 0 && (out[written - 1] == '\n' || out[written - 1] == ' ')) out[--written] = 0;
+  if (written >= 4 && !strcmp(out + written - 4, "\n...")) out[written -= 4] = 0;
+  return MH_OK;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -61,6 +61,10 @@ int cfg_read_text(const char *path, char **text, size_t *len);
 /* Write the tree back as YAML (the resolved configuration of a run), via
  * PATH.tmp and a rename. Loading the file gives a cfg_equal tree. */
 int cfg_write_yaml(const CfgDoc *doc, const char *path);
+/* One node as a one-line YAML flow text ("1y", "[1, 2]", "{id: X, every:
+ * 1y}", "\"null\"" for a quoted string), what cfg_apply_override reads
+ * back as the same node. Error when it does not fit in cap bytes. */
+int cfg_flow_text(const CfgNode *n, char *out, size_t cap);
 /* 1 when two trees have the same shape, keys, values and quoting (lines
  * are ignored). */
 int cfg_equal(const CfgNode *a, const CfgNode *b);

@@ -1,0 +1,318 @@
+/* cmd_sweep.c - `modyn sweep SWEEP.yaml`: run a grid of pipelines (one run
+ * directory per point), here on all ranks one after another, or as a SLURM
+ * job array with one array task per point. See config/sweep.h. */
+#include <errno.h>
+#include <mpi.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#include "cli/cliopt.h"
+#include "cli/commands.h"
+#include "cli/load_config.h"
+#include "cli/runner.h"
+#include "config/sweep.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+
+static const CliOpt sweep_opts[] = {
+    {"list", NULL, "print the points (index, run directory, values) and exit"},
+    {"set", "PATH=VALUE", "override a field in every point, after the sweep's own values (repeatable)"},
+    {"index", "I", "run only point I"},
+    {"array-task", NULL, "run point $SLURM_ARRAY_TASK_ID (what each task of a submitted sweep does)"},
+    {"submit", NULL, "write OUT/sweep.sbatch (one array task per point) and submit it with sbatch"},
+    {"sbatch", "ARGS", "extra sbatch options for --submit, e.g. --sbatch=--wait"},
+    {"out", "DIR", "folder of the run directories (default: the file's `out`, or runs/<name>)"},
+    {"data-dir", "DIR", "where data.dataset_id names are looked up (default: $MODYN_DATA_DIR or ./data)"},
+    {"quiet", NULL, "print only the results tables"},
+    {NULL, NULL, NULL},
+};
+
+static const CliSpec sweep_spec = {
+    "modyn sweep", "SWEEP.yaml",
+    "Run every point of a sweep: a base pipeline with one combination of the grid's\n"
+    "values each (see jobs/ and the README). Point i runs in OUT/NNN. Without options\n"
+    "the points run one after another on all ranks of this job; a point whose run\n"
+    "directory exists is resumed (a finished one trains nothing), so a stopped sweep\n"
+    "continues where it was. With --submit, each point becomes one task of a SLURM\n"
+    "job array with the file's slurm: ranks, nodes, time and partition. Compare the\n"
+    "results with `modyn report OUT --out REPORT_DIR`.",
+    sweep_opts};
+
+typedef struct {
+  CliCommon common;
+  int list, array_task, submit;
+  int64_t index; /* -1 = all */
+  const char *sbatch;
+} SweepArgs;
+
+static int sweep_opt(void *ctx, const char *name, const char *value) {
+  SweepArgs *a = ctx;
+  if (!strcmp(name, "list")) a->list = 1;
+  else if (!strcmp(name, "array-task")) a->array_task = 1;
+  else if (!strcmp(name, "submit")) a->submit = 1;
+  else if (!strcmp(name, "sbatch")) a->sbatch = value;
+  else if (!strcmp(name, "index")) {
+    char *end;
+    long long v = strtoll(value, &end, 10);
+    if (*value == 0 || *end || v < 0) return cli_arg_error("modyn sweep", "--index: expected a point number >= 0, got \"%s\"", value);
+    a->index = v;
+  } else {
+    return cli_common_opt(&a->common, name, value);
+  }
+  return 0;
+}
+
+/* Rank 0: OUT/points.csv, the values of every point. */
+static int write_points(const Sweep *sw) {
+  char path[1100], dir[1100];
+  snprintf(path, sizeof path, "%s/points.csv", sw->out);
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  fprintf(f.fp, "point,run_dir");
+  for (int a = 0; a < sw->naxes; a++) fprintf(f.fp, ",%s", sw->axes[a].path);
+  fprintf(f.fp, "\n");
+  for (int64_t i = 0; i < sw->npoints; i++) {
+    sweep_point_dir(sw, i, dir, sizeof dir);
+    fprintf(f.fp, "%lld,%s", (long long)i, dir);
+    for (int a = 0; a < sw->naxes; a++) {
+      /* CSV: quote values holding commas or quotes. */
+      const char *v = sweep_value(sw, i, a);
+      if (strpbrk(v, ",\"")) {
+        fputs(",\"", f.fp);
+        for (const char *c = v; *c; c++) fputs(*c == '"' ? "\"\"" : (char[]){*c, 0}, f.fp);
+        fputc('"', f.fp);
+      } else {
+        fprintf(f.fp, ",%s", v);
+      }
+    }
+    fprintf(f.fp, "\n");
+  }
+  return atomic_commit(&f);
+}
+
+static void list_points(const Sweep *sw) {
+  char dir[1100];
+  printf("# sweep %s: %lld points over %s; runs in %s/NNN\n", sw->name, (long long)sw->npoints,
+         sw->pipeline, sw->out);
+  for (int64_t i = 0; i < sw->npoints; i++) {
+    sweep_point_dir(sw, i, dir, sizeof dir);
+    printf("%-6lld %-28s", (long long)i, dir);
+    for (int a = 0; a < sw->naxes; a++) printf(" %s=%s", sw->axes[a].path, sweep_value(sw, i, a));
+    printf("\n");
+  }
+}
+
+/* sbatch --parsable [EXTRA] SCRIPT with the environment modyn started with
+ * (not this MPI singleton's runtime variables, which would confuse mpirun
+ * in the job); the job id goes to id. */
+static int run_sbatch(const char *extra, const char *script, char *id, size_t cap) {
+  char *argv[40];
+  int n = 0;
+  char *copy = mh_strdup(extra ? extra : "");
+  if (!copy) return MH_ERR;
+  argv[n++] = "sbatch";
+  argv[n++] = "--parsable";
+  for (char *t = strtok(copy, " "); t && n < 37; t = strtok(NULL, " ")) argv[n++] = t;
+  argv[n++] = (char *)script;
+  argv[n] = NULL;
+  printf("#");
+  for (int i = 0; i < n; i++) printf(" %s", argv[i]);
+  printf("\n");
+  fflush(stdout);
+  int fd[2];
+  if (pipe(fd) != 0) {
+    free(copy);
+    return mh_errorf("cannot run sbatch: %s", strerror(errno));
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fd[0]);
+  pid_t pid;
+  int err = posix_spawnp(&pid, "sbatch", &fa, NULL, argv,
+                         mh_startup_environ ? mh_startup_environ : environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fd[1]);
+  free(copy);
+  if (err) {
+    close(fd[0]);
+    return mh_errorf("cannot run sbatch: %s; is SLURM installed (apt-get install slurm-client)?",
+                     strerror(err));
+  }
+  size_t got = 0;
+  ssize_t r;
+  while (got + 1 < cap && (r = read(fd[0], id + got, cap - 1 - got)) > 0) got += (size_t)r;
+  id[got] = 0;
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  id[strcspn(id, "\n")] = 0;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return mh_errorf("sbatch failed (exit status %d)%s%s; the script is %s",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, id[0] ? ": " : "", id, script);
+  return MH_OK;
+}
+
+/* Rank 0: write OUT/sweep.sbatch and hand it to sbatch. */
+static int submit(const Sweep *sw, const SweepArgs *a) {
+  char exe[1024], cwd[1024], file[2200], script[1100];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return mh_errorf("cannot find the modyn binary (/proc/self/exe)");
+  exe[n] = 0;
+  if (!getcwd(cwd, sizeof cwd)) return mh_errorf("cannot read the current directory");
+  snprintf(file, sizeof file, "%s%s%s", sw->file[0] == '/' ? "" : cwd, sw->file[0] == '/' ? "" : "/",
+           sw->file);
+  snprintf(script, sizeof script, "%s/sweep.sbatch", sw->out);
+  char logs[1100];
+  snprintf(logs, sizeof logs, "%s/logs", sw->out);
+  MH_TRY(mh_mkdir_p(logs));
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, script));
+  fprintf(f.fp, "#!/usr/bin/env bash\n");
+  fprintf(f.fp, "#SBATCH --job-name=%s\n#SBATCH --array=0-%lld\n#SBATCH --ntasks=%lld\n", sw->name,
+          (long long)sw->npoints - 1, (long long)sw->ranks);
+  if (sw->nodes > 0) fprintf(f.fp, "#SBATCH --nodes=%lld\n", (long long)sw->nodes);
+  if (sw->time[0]) fprintf(f.fp, "#SBATCH --time=%s\n", sw->time);
+  if (sw->partition[0]) fprintf(f.fp, "#SBATCH --partition=%s\n", sw->partition);
+  fprintf(f.fp, "#SBATCH --output=%s%s%s/point-%%a.out\n", logs[0] == '/' ? "" : cwd,
+          logs[0] == '/' ? "" : "/", logs);
+  fprintf(f.fp,
+          "# Written by `modyn sweep %s --submit`: one array task per point of the sweep.\n"
+          "# Resubmit with `sbatch %s`; a task whose point already ran resumes it (and a\n"
+          "# finished point trains nothing). MODYN_MPIRUN_ARGS adds mpirun options.\n"
+          "set -euo pipefail\ncd '%s'\n",
+          sw->file, script, cwd);
+  fprintf(f.fp, "exec mpirun -np \"$SLURM_NTASKS\" ${MODYN_MPIRUN_ARGS:-} '%s' sweep '%s' --array-task --out '%s'",
+          exe, file, sw->out);
+  if (a->common.data_dir) fprintf(f.fp, " --data-dir '%s'", a->common.data_dir);
+  for (int k = 0; k < a->common.nsets; k++) {
+    fputs(" --set '", f.fp);
+    for (const char *c = a->common.sets[k]; *c; c++) fputs(*c == '\'' ? "'\\''" : (char[]){*c, 0}, f.fp);
+    fputc('\'', f.fp);
+  }
+  if (a->common.quiet) fprintf(f.fp, " --quiet");
+  fprintf(f.fp, "\n");
+  MH_TRY(atomic_commit(&f));
+  char id[256] = "";
+  MH_TRY(run_sbatch(a->sbatch, script, id, sizeof id));
+  printf("# submitted job array %s: %lld points x %lld rank(s); logs in %s/point-N.out; "
+         "results: modyn report %s --out REPORT_DIR\n",
+         id, (long long)sw->npoints, (long long)sw->ranks, logs, sw->out);
+  return MH_OK;
+}
+
+/* Point i on every rank: run it, or resume it when its directory exists. */
+static int run_point(const Sweep *sw, int64_t i, const SweepArgs *a, RunSummary *sum) {
+  const char *sets[CLI_MAX_SETS + SWEEP_MAX_AXES + 64];
+  int nsets = 0;
+  char dir[1100], cfgpath[1200], name[200];
+  /* Named after the sweep and the point, so that reports tell the points
+   * apart (a pipeline.name in the sweep's set or grid wins). */
+  snprintf(name, sizeof name, "pipeline.name=%s-%03lld", sw->name, (long long)i);
+  sets[0] = name;
+  if (sweep_point(sw, i, sets + 1, (int)(sizeof sets / sizeof *sets) - 1, &nsets)) {
+    if (mh_log_rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    return 1;
+  }
+  nsets++;
+  for (int k = 0; k < a->common.nsets; k++) sets[nsets++] = a->common.sets[k];
+  sweep_point_dir(sw, i, dir, sizeof dir);
+  snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", dir);
+  int resume = 0;
+  if (mh_log_rank == 0) resume = mh_path_exists(cfgpath);
+  MPI_Bcast(&resume, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  LOG0("# sweep %s: point %lld of %lld%s:", sw->name, (long long)i, (long long)sw->npoints,
+       resume ? " (resuming its run directory)" : "");
+  for (int x = 0; x < sw->naxes; x++) LOG0(" %s=%s", sw->axes[x].path, sweep_value(sw, i, x));
+  LOG0("\n");
+  PipelineConfig cfg;
+  /* A resumed point reads the configuration its run was started with. */
+  int rc = resume ? cli_load_pipeline(cfgpath, NULL, 0, a->common.data_dir, &cfg)
+                  : cli_load_pipeline(sw->pipeline, sets, nsets, a->common.data_dir, &cfg);
+  if (rc) return 1;
+  rc = cli_run_and_report(&cfg, dir, resume, a->common.quiet, sum);
+  pipeline_free(&cfg);
+  return rc;
+}
+
+int cmd_sweep(int argc, char **argv) {
+  SweepArgs a = {.common = {.command = "modyn sweep"}, .index = -1};
+  int first = 0;
+  int rc = cli_parse(&sweep_spec, argc, argv, sweep_opt, &a, &first);
+  if (rc == CLI_HELP) return 0;
+  if (rc != CLI_OK) return 2;
+  if (first != argc - 1)
+    return cli_arg_error("modyn sweep", "expected one sweep file, got %d arguments", argc - first) + 1;
+  if ((a.index >= 0) + a.array_task + a.submit + a.list > 1)
+    return cli_arg_error("modyn sweep", "--list, --index, --array-task and --submit exclude each other") + 1;
+  if (a.array_task) {
+    const char *t = getenv("SLURM_ARRAY_TASK_ID");
+    char *end = NULL;
+    long long v = t ? strtoll(t, &end, 10) : -1;
+    if (!t || !*t || *end || v < 0)
+      return cli_arg_error("modyn sweep", "--array-task: SLURM_ARRAY_TASK_ID is %s%s%s; run it from "
+                           "a job array (modyn sweep --submit)", t ? "\"" : "not set", t ? t : "",
+                           t ? "\"" : "") + 1;
+    a.index = v;
+  }
+  char *text = NULL;
+  if (cli_read_shared(argv[first], &text)) return 1;
+  Sweep sw;
+  rc = sweep_parse(argv[first], text, &sw);
+  free(text);
+  if (rc) {
+    if (mh_log_rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    return 1;
+  }
+  if (a.common.out) snprintf(sw.out, sizeof sw.out, "%s", a.common.out);
+  int code = 0;
+  if (a.list || a.submit) {
+    if (mh_log_rank == 0) {
+      if (a.list) list_points(&sw);
+      else if (mh_log_nranks > 1) code = cli_arg_error("modyn sweep", "--submit runs without mpirun (one process)") + 1;
+      else if (mh_mkdir_p(sw.out) || write_points(&sw) || submit(&sw, &a)) {
+        fprintf(stderr, "modyn: error: %s\n", mh_error());
+        code = 1;
+      }
+    }
+    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    sweep_free(&sw);
+    return code;
+  }
+  if (a.index >= sw.npoints) {
+    if (mh_log_rank == 0)
+      fprintf(stderr, "modyn: error: point %lld does not exist: %s has points 0..%lld\n",
+              (long long)a.index, argv[first], (long long)sw.npoints - 1);
+    sweep_free(&sw);
+    return 1;
+  }
+  if (mh_log_rank == 0 && (mh_mkdir_p(sw.out) || write_points(&sw)))
+    mh_fatal("%s", mh_error());
+  int64_t lo = a.index >= 0 ? a.index : 0, hi = a.index >= 0 ? a.index + 1 : sw.npoints;
+  RunSummary *sums = calloc((size_t)(hi - lo), sizeof *sums);
+  if (!sums) mh_fatal("out of memory");
+  for (int64_t i = lo; i < hi && !code; i++) code = run_point(&sw, i, &a, &sums[i - lo]);
+  if (!code && hi - lo > 1 && mh_log_rank == 0) {
+    printf("\n# results of sweep %s (%lld points, %d rank%s); compare with: modyn report %s --out REPORT_DIR\n",
+           sw.name, (long long)sw.npoints, mh_log_nranks, mh_log_nranks > 1 ? "s" : "", sw.out);
+    printf("%-6s %8s %16s %17s %18s  %s\n", "point", "triggers", "samples_trained",
+           "composite_active", "composite_trained", "values");
+    for (int64_t i = lo; i < hi; i++) {
+      const RunSummary *s = &sums[i - lo];
+      printf("%-6lld %8d %16lld %17.4f %18.4f ", (long long)i, s->triggers,
+             (long long)s->samples_trained, s->mean_active, s->mean_trained);
+      for (int x = 0; x < sw.naxes; x++) printf(" %s=%s", sw.axes[x].path, sweep_value(&sw, i, x));
+      printf("\n");
+    }
+  }
+  free(sums);
+  sweep_free(&sw);
+  return code;
+}

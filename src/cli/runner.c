@@ -1,0 +1,45 @@
+/* runner.c - see runner.h. */
+#include "cli/runner.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+
+static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
+  if (mh_log_rank != 0) return;
+  printf("\n# results of pipeline %s (%d rank%s)\n", cfg->name, mh_log_nranks,
+         mh_log_nranks > 1 ? "s" : "");
+  printf("%-10s %16s %18s %19s %16s %10s\n", "triggers", "samples_trained", "composite_active",
+         "composite_trained", "active_weighted", "wall_s");
+  printf("%-10d %16lld %18.4f %19.4f %16.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
+         s->mean_active, s->mean_trained, s->tw_active, s->wall_seconds);
+  printf("# composite = mean over %d evaluation intervals of the first metric of the first\n"
+         "# evaluation handler (currently active / currently trained model); see %s/eval/\n",
+         s->intervals_scored, dir);
+}
+
+/* A write failed for lack of space (or a file size limit). */
+static int out_of_space(const char *msg) {
+  return strstr(msg, "No space left on device") || strstr(msg, "Disk quota exceeded") ||
+         strstr(msg, "File too large");
+}
+
+int cli_run_and_report(PipelineConfig *cfg, const char *dir, int resume, int quiet,
+                       RunSummary *out) {
+  int quiet_before = mh_log_quiet;
+  if (quiet) mh_log_quiet = 1;
+  RunSummary sum;
+  int rc = pipeline_run(cfg, dir, resume, &sum);
+  mh_log_quiet = quiet_before;
+  if (rc == PIPELINE_REPORTED) return 1;
+  if (rc != MH_OK && out_of_space(mh_error()))
+    mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
+             "triggers are kept", mh_error(), dir);
+  if (rc != MH_OK) mh_fatal_last();
+  print_summary(cfg, &sum, dir);
+  if (out) *out = sum;
+  return 0;
+}
+
