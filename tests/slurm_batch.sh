@@ -1,8 +1,9 @@
 # slurm_batch.sh - modyn as a batch job on a real one-node SLURM cluster
 # (munged + slurmctld + slurmd, started by slurm/local-cluster.sh): a
 # 2-rank job gives the same results as mpirun, a failing job fails with
-# modyn's message in its output file, and a crashed job is continued by a
-# `resume` job. Skipped (77) without root or the SLURM packages.
+# modyn's message in its output file, a crashed job is continued by a
+# `resume` job, and a sweep submitted as a job array equals the same sweep
+# run with mpirun. Skipped (77) without root or the SLURM packages.
 . "$(dirname "$0")/lib.sh"
 for b in slurmctld slurmd sbatch munged; do
   command -v "$b" > /dev/null || { echo "slurm_batch: $b not installed; skipping"; exit 77; }
@@ -16,7 +17,23 @@ trap '"$CLUSTER" stop "$W/cluster" > /dev/null 2>&1' EXIT
 if ! "$CLUSTER" start "$W/cluster"; then
   tail -20 "$W"/cluster/log/*.log >&2
   fail "local cluster starts"
-  finish slurm_batch
+  # A sweep submitted as a job array (one task of 2 ranks per point) gives
+# the same runs as the same sweep run here.
+cat > "$W/grid.yaml" <<YAML
+pipeline: $CFG
+grid:
+  training.seed: [42, 7]
+slurm: {ranks: 2}
+YAML
+check "sweep submitted as a job array" "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
+  --out "$W/array" --data-dir "$W/data" > "$W/submit.out"
+check "submission names the job array" grep -q "submitted job array [0-9]*: 2 points x 2 rank(s)" "$W/submit.out"
+check "each task logs" grep -q "results of pipeline grid-001 (2 ranks)" "$W/array/logs/point-1.out"
+check "the same sweep here" mpi 2 "$MODYN_BIN" sweep "$W/grid.yaml" --out "$W/here" --data-dir "$W/data" --quiet
+for p in 000 001; do
+  check "point $p: same matrix from the array" cmp "$W/array/$p/eval/matrix.csv" "$W/here/$p/eval/matrix.csv"
+done
+finish slurm_batch
   exit 1
 fi
 CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
@@ -47,4 +64,20 @@ check "the crashing job fails" test $? -ne 0
 check_eq "completed triggers kept" "$(ls "$W/crashed/models" | grep -c '^trigger_....\.h5$')" 3
 check "resume job" job resume -n 2 -- resume "$W/crashed" --data-dir "$W/data"
 check "resumed matrix equals the uninterrupted one" cmp "$W/batch/eval/matrix.csv" "$W/crashed/eval/matrix.csv"
+# A sweep submitted as a job array (one task of 2 ranks per point) gives
+# the same runs as the same sweep run here.
+cat > "$W/grid.yaml" <<YAML
+pipeline: $CFG
+grid:
+  training.seed: [42, 7]
+slurm: {ranks: 2}
+YAML
+check "sweep submitted as a job array" "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
+  --out "$W/array" --data-dir "$W/data" > "$W/submit.out"
+check "submission names the job array" grep -q "submitted job array [0-9]*: 2 points x 2 rank(s)" "$W/submit.out"
+check "each task logs" grep -q "results of pipeline grid-001 (2 ranks)" "$W/array/logs/point-1.out"
+check "the same sweep here" mpi 2 "$MODYN_BIN" sweep "$W/grid.yaml" --out "$W/here" --data-dir "$W/data" --quiet
+for p in 000 001; do
+  check "point $p: same matrix from the array" cmp "$W/array/$p/eval/matrix.csv" "$W/here/$p/eval/matrix.csv"
+done
 finish slurm_batch

@@ -208,21 +208,50 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
   return MH_OK;
 }
 
+#define MAX_POINT_SETS (CLI_MAX_SETS + SWEEP_MAX_AXES + 64)
+
+/* Point i's overrides: its name (so that reports tell the points apart; a
+ * pipeline.name in the sweep wins), the sweep's, then the command line's.
+ * name is the caller's buffer for the first one. */
+static int point_sets(const Sweep *sw, int64_t i, const SweepArgs *a, const char **sets,
+                      int *nsets, char *name, size_t cap) {
+  snprintf(name, cap, "pipeline.name=%s-%03lld", sw->name, (long long)i);
+  sets[0] = name;
+  MH_TRY(sweep_point(sw, i, sets + 1, MAX_POINT_SETS - 1 - CLI_MAX_SETS, nsets));
+  ++*nsets;
+  for (int k = 0; k < a->common.nsets; k++) sets[(*nsets)++] = a->common.sets[k];
+  return MH_OK;
+}
+
+/* Rank 0: parse every point's configuration, so that a bad value in the
+ * grid stops the sweep before any point runs (or is submitted). */
+static int check_points(const Sweep *sw, const SweepArgs *a) {
+  char *text = NULL;
+  MH_TRY(mh_read_file(sw->pipeline, &text, NULL));
+  const char *sets[MAX_POINT_SETS];
+  char name[200];
+  int rc = MH_OK;
+  for (int64_t i = 0; i < sw->npoints && !rc; i++) {
+    int n = 0;
+    PipelineConfig cfg;
+    rc = point_sets(sw, i, a, sets, &n, name, sizeof name);
+    if (!rc) rc = pipeline_parse(sw->pipeline, text, sets, n, a->common.data_dir, &cfg);
+    if (!rc) pipeline_free(&cfg);
+    else mh_error_context("%s, point %lld", sw->file, (long long)i);
+  }
+  free(text);
+  return rc;
+}
+
 /* Point i on every rank: run it, or resume it when its directory exists. */
 static int run_point(const Sweep *sw, int64_t i, const SweepArgs *a, RunSummary *sum) {
-  const char *sets[CLI_MAX_SETS + SWEEP_MAX_AXES + 64];
+  const char *sets[MAX_POINT_SETS];
   int nsets = 0;
   char dir[1100], cfgpath[1200], name[200];
-  /* Named after the sweep and the point, so that reports tell the points
-   * apart (a pipeline.name in the sweep's set or grid wins). */
-  snprintf(name, sizeof name, "pipeline.name=%s-%03lld", sw->name, (long long)i);
-  sets[0] = name;
-  if (sweep_point(sw, i, sets + 1, (int)(sizeof sets / sizeof *sets) - 1, &nsets)) {
+  if (point_sets(sw, i, a, sets, &nsets, name, sizeof name)) {
     if (mh_log_rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
     return 1;
   }
-  nsets++;
-  for (int k = 0; k < a->common.nsets; k++) sets[nsets++] = a->common.sets[k];
   sweep_point_dir(sw, i, dir, sizeof dir);
   snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", dir);
   int resume = 0;
@@ -277,7 +306,7 @@ int cmd_sweep(int argc, char **argv) {
     if (mh_log_rank == 0) {
       if (a.list) list_points(&sw);
       else if (mh_log_nranks > 1) code = cli_arg_error("modyn sweep", "--submit runs without mpirun (one process)") + 1;
-      else if (mh_mkdir_p(sw.out) || write_points(&sw) || submit(&sw, &a)) {
+      else if (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw) || submit(&sw, &a)) {
         fprintf(stderr, "modyn: error: %s\n", mh_error());
         code = 1;
       }
@@ -293,8 +322,15 @@ int cmd_sweep(int argc, char **argv) {
     sweep_free(&sw);
     return 1;
   }
-  if (mh_log_rank == 0 && (mh_mkdir_p(sw.out) || write_points(&sw)))
-    mh_fatal("%s", mh_error());
+  if (mh_log_rank == 0 && (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw))) {
+    fprintf(stderr, "modyn: error: %s\n", mh_error());
+    code = 1;
+  }
+  MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (code) {
+    sweep_free(&sw);
+    return code;
+  }
   int64_t lo = a.index >= 0 ? a.index : 0, hi = a.index >= 0 ? a.index + 1 : sw.npoints;
   RunSummary *sums = calloc((size_t)(hi - lo), sizeof *sums);
   if (!sums) mh_fatal("out of memory");
