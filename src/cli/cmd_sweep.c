@@ -322,7 +322,11 @@ int cmd_sweep(int argc, char **argv) {
     sweep_free(&sw);
     return 1;
   }
-  if (mh_log_rank == 0 && (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw))) {
+  /* A single point (an array task) leaves the whole-sweep checks and
+   * points.csv to the run or submission that covers every point: array
+   * tasks would all write the same file at once. */
+  if (mh_log_rank == 0 && a.index < 0 &&
+      (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw))) {
     fprintf(stderr, "modyn: error: %s\n", mh_error());
     code = 1;
   }
