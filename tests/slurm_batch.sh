@@ -17,23 +17,7 @@ trap '"$CLUSTER" stop "$W/cluster" > /dev/null 2>&1' EXIT
 if ! "$CLUSTER" start "$W/cluster"; then
   tail -20 "$W"/cluster/log/*.log >&2
   fail "local cluster starts"
-  # A sweep submitted as a job array (one task of 2 ranks per point) gives
-# the same runs as the same sweep run here.
-cat > "$W/grid.yaml" <<YAML
-pipeline: $CFG
-grid:
-  training.seed: [42, 7]
-slurm: {ranks: 2}
-YAML
-check "sweep submitted as a job array" "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
-  --out "$W/array" --data-dir "$W/data" > "$W/submit.out"
-check "submission names the job array" grep -q "submitted job array [0-9]*: 2 points x 2 rank(s)" "$W/submit.out"
-check "each task logs" grep -q "results of pipeline grid-001 (2 ranks)" "$W/array/logs/point-1.out"
-check "the same sweep here" mpi 2 "$MODYN_BIN" sweep "$W/grid.yaml" --out "$W/here" --data-dir "$W/data" --quiet
-for p in 000 001; do
-  check "point $p: same matrix from the array" cmp "$W/array/$p/eval/matrix.csv" "$W/here/$p/eval/matrix.csv"
-done
-finish slurm_batch
+  finish slurm_batch
   exit 1
 fi
 CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
