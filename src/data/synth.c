@@ -65,9 +65,24 @@ void synth_basis(const SynthParams *p, double *A) {
   const int D = p->features;
   Rng r;
   rng_seed(&r, rng_derive(p->seed, 0));
-  /* Column 0 then column 1, each D standard normals; Gram-Schmidt. */
+  /* Column 0 then column 1, each D standard normals; Gram-Schmidt. Images:
+   * column c is a colour (C standard normals) times a spatial pattern:
+   * uniform for column 0, a left-to-right ramp for column 1. Convolutions
+   * with global pooling see both (the mean colour, the sign of the
+   * horizontal gradient); a dense random pattern over the pixels would be
+   * invisible to them. */
+  const int C = p->image[0], H = p->image[1], W = p->image[2];
   for (int c = 0; c < 2; c++)
-    for (int j = 0; j < D; j++) A[j * 2 + c] = rng_normal(&r);
+    if (C > 0) {
+      for (int ch = 0; ch < C; ch++) {
+        double v = rng_normal(&r);
+        for (int y = 0; y < H; y++)
+          for (int x = 0; x < W; x++)
+            A[((ch * H + y) * W + x) * 2 + c] = c == 0 ? v : v * (x - (W - 1) / 2.0);
+      }
+    } else {
+      for (int j = 0; j < D; j++) A[j * 2 + c] = rng_normal(&r);
+    }
   double n0 = 0;
   for (int j = 0; j < D; j++) n0 += A[j * 2] * A[j * 2];
   n0 = sqrt(n0);

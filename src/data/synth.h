@@ -6,7 +6,12 @@
  * give the same bytes on every machine):
  *   K classes, D features, Y "years" of YEAR = 31536000 s (365 days).
  *   A: a fixed D x 2 matrix with orthonormal columns (two standard normal
- *      vectors from stream rng_derive(seed, 0), Gram-Schmidt).
+ *      vectors from stream rng_derive(seed, 0), Gram-Schmidt). With --image
+ *      C,H,W column c is instead C standard normals (a colour) times a
+ *      pattern over the H x W pixels, uniform for column 0 and the ramp
+ *      x - (W-1)/2 for column 1, then Gram-Schmidt: the class signal is the
+ *      mean colour and the horizontal gradient, which a CNN with global
+ *      pooling sees.
  *   Class k's mean at time t (in years since --start, fractional):
  *      mu_k(t) = r * A * (cos(phi_k + omega t), sin(phi_k + omega t)),
  *      phi_k = 2 pi k / K,
