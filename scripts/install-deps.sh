@@ -13,8 +13,8 @@ PKGS=(
   # tests: the report is rendered in headless Chromium; the screenshot check
   # decodes the PNG with Python
   chromium fonts-dejavu-core python3
-  # batch jobs, and the one-node cluster the SLURM test starts
-  slurmctld slurmd slurm-client munge
+  # batch jobs, and the one-node cluster the SLURM test starts (pgrep: procps)
+  slurmctld slurmd slurm-client munge procps
 )
 
 missing=()
