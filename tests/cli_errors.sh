@@ -5,7 +5,7 @@ W=$PWD/tmp_cli
 rm -rf "$W" && mkdir -p "$W"
 CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
 
-for c in run resume validate eval report synth ingest; do
+for c in run resume validate eval report synth ingest sweep; do
   check "modyn $c --help" bash -c "'$MODYN_BIN' $c --help | grep -q '^usage: modyn $c'"
 done
 check "modyn --help lists commands" bash -c "'$MODYN_BIN' --help | grep -q '^  validate'"

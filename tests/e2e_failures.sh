@@ -21,7 +21,7 @@ run_fault exit 2 1:40:exit
 echo "killed rank: mpirun exit $RC after ${TOOK}s"
 check "killed rank: mpirun fails" test "$RC" -ne 0
 check "killed rank: ends in under 30 s (took ${TOOK}s)" awk -v t="$TOOK" 'BEGIN { exit !(t < 30) }'
-check "killed rank: mpirun names the rank" grep -qiE 'rank 1|process.*1' "$W/exit.err"
+check "killed rank: mpirun names the rank" grep -qE 'Process name: \[\[[0-9]+,[0-9]+\],1\]' "$W/exit.err"
 # The run directory keeps the triggers completed before the crash.
 check "killed rank: completed triggers kept" test -s "$W/exit/models/trigger_0000.h5"
 

@@ -54,14 +54,18 @@ check_eq "report has the 4 points" "$(tail -n +2 "$W/report/runs.csv" | cut -d, 
 # Errors.
 printf 'pipeline: x.yaml\ngrid:\n  training.seed: 42\n' > "$W/bad1.yaml"
 "$MODYN_BIN" sweep "$W/bad1.yaml" --list 2> "$W/e1"
+check_eq "bad grid exit code" "$?" 1
 check "grid axis not a list: file:line" grep -q "bad1.yaml:3: grid.training.seed: expected a non-empty list of values" "$W/e1"
 printf 'pipeline: x.yaml\ngrids: {}\n' > "$W/bad2.yaml"
 "$MODYN_BIN" sweep "$W/bad2.yaml" --list 2> "$W/e2"
+check_eq "unknown field exit code" "$?" 1
 check "unknown field" grep -q "bad2.yaml:2: grids: unknown field; expected one of: name, pipeline, out, set, grid, slurm" "$W/e2"
 sed 's/training.seed: \[42, 7\]/training.seed: [42, -1]/' "$W/grid.yaml" > "$W/bad3.yaml"
 mpi 2 "$MODYN_BIN" sweep "$W/bad3.yaml" --out "$W/bad3" --data-dir "$W/data" 2> "$W/e3"
+check "bad value: the job fails" test $? -ne 0
 check "a bad value stops the sweep before any point runs" test ! -d "$W/bad3/000"
 check "and names the point" grep -q "bad3.yaml, point 1: --set training.seed" "$W/e3"
 "$MODYN_BIN" sweep "$W/grid.yaml" --array-task 2> "$W/e4"
+check_eq "--array-task outside a job array: usage exit code" "$?" 2
 check "--array-task outside a job array" grep -q "SLURM_ARRAY_TASK_ID is not set" "$W/e4"
 finish e2e_sweep

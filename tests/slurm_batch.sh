@@ -39,7 +39,7 @@ check_eq "checkpoints (a trigger per year but the last)" "$(ls "$W/batch/models"
 
 job bad -n 1 -- run "$W/missing.yaml" --data-dir "$W/data" --out "$W/bad"
 check "a failing job fails" test $? -ne 0
-check "its output says why" grep -q "missing.yaml" "$W/bad.out"
+check "its output has modyn's message" grep -q "^modyn: error: cannot read $W/missing.yaml" "$W/bad.out"
 
 # A job that dies mid-training (rank 1 exits at step 90, in trigger 3),
 # continued by a resume job: the same matrix as the uninterrupted run.

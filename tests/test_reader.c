@@ -223,7 +223,16 @@ static void check_pass_epochs(Store *s, const ReaderConfig *cfg, int nranks, int
     }
     /* A second pass with the same reader gives the same first batch. */
     CHECK_OK(reader_start(rd, rows, w, n, epochs, B, drop_last, limit));
-    if (want_batches > 0 && reader_next(rd, &bt) == 1) CHECK_EQ_INT(bt.index, 0);
+    if (want_batches > 0) {
+      CHECK_EQ_INT(reader_next(rd, &bt), 1);
+      int64_t lo = bl[0] * r / nranks, hi = bl[0] * (r + 1) / nranks;
+      CHECK_EQ_INT(bt.index, 0);
+      CHECK_EQ_INT(bt.n, hi - lo);
+      if (bt.n > 0) {
+        store_read_features_f32(s, rows + bs[0] + lo, bt.n, expect);
+        CHECK(memcmp(expect, bt.x, sizeof(float) * (size_t)(bt.n * D)) == 0);
+      }
+    }
     reader_free(rd);
   }
   if (bad) fprintf(stderr, "%s: %d mismatches\n", what, bad);

@@ -132,7 +132,9 @@ static void test_roundtrip(FeatType type, int ndims, const int64_t *dims) {
   CHECK_STR(s.shards[2].path, want);
   check_meta(&s, 0);
   check_reads(&s, 1);
-  /* A staging buffer of 3 samples: reads go in several blocks. */
+  /* The staging buffer belongs to the HDF5 path (modyn's contiguous shards
+   * would take the direct path). 3 samples: reads go in several blocks. */
+  store_set_read_path(&s, STORE_READ_HDF5);
   store_set_read_buffer(&s, 3 * E * feat_type_size(type));
   check_reads(&s, 2);
   /* Less than one sample: still works, one row at a time. */

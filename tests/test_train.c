@@ -159,7 +159,9 @@ static void test_checkpoint(void) {
   optim_step(&oa, a->params, a->grads);
   optim_step(&oa, a->params, a->grads);
   CheckpointMeta meta = {.trigger = 3, .first_timestamp = 100, .last_timestamp = 199,
-                        .parent = 2, .num_samples = 1234, .loss_last = 0.25}, back;
+                        .parent = 2, .num_samples = 1234, .stream_index = 5001,
+                        .new_samples = 502, .samples_trained = 3703, .epochs = 3,
+                        .loss_first = 0.75, .loss_last = 0.25, .train_seconds = 1.5}, back;
   CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
   CHECK_OK(checkpoint_read(path, b, &ob, &back));
   CHECK(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0);
@@ -172,6 +174,13 @@ static void test_checkpoint(void) {
   CHECK_EQ_INT(back.parent, 2);
   CHECK_EQ_INT(back.num_samples, 1234);
   CHECK(back.loss_last == 0.25);
+  /* Each statistic distinct, so swapped attribute names would show. */
+  CHECK_EQ_INT(back.stream_index, 5001);
+  CHECK_EQ_INT(back.new_samples, 502);
+  CHECK_EQ_INT(back.samples_trained, 3703);
+  CHECK_EQ_INT(back.epochs, 3);
+  CHECK(back.loss_first == 0.75);
+  CHECK(back.train_seconds == 1.5);
   optim_free(&oa);
   optim_free(&ob);
   model_free(a);
