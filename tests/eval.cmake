@@ -1,7 +1,6 @@
 # Tests of the evaluation module (interval strategies, metrics, composite
-# models, 1 vs 2 ranks, `modyn eval`) and of `modyn report`.
+# models are in core.cmake; 1 vs 2 ranks, `modyn eval`) and of `modyn report`.
 modyn_unit_test(test_eval_strategy test_eval_strategy.c)
 modyn_unit_test(test_eval_metric test_eval_metric.c)
-modyn_unit_test(test_eval_composite test_eval_composite.c)
 modyn_script_test(eval_ranks "mpi" eval_ranks.sh)
 modyn_script_test(report "unit" report.sh)

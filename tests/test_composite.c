@@ -1,8 +1,12 @@
 /* test_composite.c - currently active / currently trained model for
  * hand-made models and intervals, including the edge cases: no model yet,
- * intervals before the first trigger, and several triggers at one time. */
+ * intervals before the first trigger, and several triggers at one time;
+ * the reference times the evaluation strategies use (a periodic window's
+ * centre, BetweenTwoTriggers' usage periods); and the strided form that
+ * evaluation calls on its array of checkpoint metadata. */
 #include "eval/composite.h"
 #include "testutil.h"
+#include "train/checkpoint.h"
 
 static void expect(const int64_t *last_ts, int n, int64_t ref, int want_active, int want_trained) {
   int a = -2, t = -2;
@@ -11,7 +15,48 @@ static void expect(const int64_t *last_ts, int n, int64_t ref, int want_active, 
   CHECK_EQ_INT(t, want_trained);
 }
 
+/* Yearly triggers (data up to the end of each 365-day year). */
+static void test_reference_times(void) {
+  const int64_t y = 31536000;
+  const int64_t last[] = {y - 1, 2 * y - 1, 3 * y - 1};
+  /* Periodic window [-25h; +25h] centred on the start of year 1: it starts
+   * in year 0 (before model 0's data ends) but its reference time is the
+   * centre, after model 0's data: model 0 is active, model 1 trained. */
+  expect(last, 3, y, 0, 1);
+  /* Centred one second before the end of year 0's data: nothing active yet. */
+  expect(last, 3, y - 1, -1, 0);
+  /* Usage periods (BetweenTwoTriggers): the period of model i starts at
+   * last_ts[i] + 1, where model i is active and i + 1 trained. */
+  for (int i = 0; i < 3; i++) expect(last, 3, last[i] + 1, i, i + 1 < 3 ? i + 1 : -1);
+  /* Negative timestamps work like any other. */
+  const int64_t neg[] = {-100, -1};
+  expect(neg, 2, -100, -1, 0);
+  expect(neg, 2, -99, 0, 1);
+  expect(neg, 2, 0, 1, -1);
+}
+
+/* composite_select_stride over CheckpointMeta gives what composite_select
+ * gives over the bare timestamps. */
+static void test_stride(void) {
+  const int64_t last[] = {9, 19, 19, 29};
+  CheckpointMeta meta[4] = {{0}};
+  for (int i = 0; i < 4; i++) {
+    meta[i].trigger = i;
+    meta[i].first_timestamp = -7;
+    meta[i].last_timestamp = last[i];
+  }
+  for (int64_t ref = 0; ref <= 31; ref++) {
+    int a = -2, t = -2, sa = -3, st = -3;
+    composite_select(last, 4, ref, &a, &t);
+    composite_select_stride(&meta[0].last_timestamp, sizeof meta[0], 4, ref, &sa, &st);
+    CHECK_EQ_INT(sa, a);
+    CHECK_EQ_INT(st, t);
+  }
+}
+
 int main(void) {
+  test_reference_times();
+  test_stride();
   /* Models trained on data up to t = 9, 19, 19 (two triggers at one
    * timestamp), 29. */
   const int64_t last[] = {9, 19, 19, 29};
