@@ -1,5 +1,5 @@
-# Tests of the evaluation module (interval strategies, metrics, composite
-# models are in core.cmake; 1 vs 2 ranks, `modyn eval`) and of `modyn report`.
+# Tests of the evaluation module (interval strategies, metrics, 1 vs 2 ranks,
+# `modyn eval`) and of `modyn report`; composite models are in core.cmake.
 modyn_unit_test(test_eval_strategy test_eval_strategy.c)
 modyn_unit_test(test_eval_metric test_eval_metric.c)
 modyn_script_test(eval_ranks "mpi" eval_ranks.sh)

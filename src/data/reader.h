@@ -3,9 +3,9 @@
  *
  * The caller gives the store rows of every epoch in visiting order (already
  * shuffled) and the global batch size. Each epoch is cut into global
- * batches of B positions; this rank's share of a batch is the slice
- * dist_slice gives, so the split does not depend on anything but the rank
- * count, and a rank may get nothing. Consecutive global batches are grouped
+ * batches of B positions; rank r of N gets positions [r*len/N, (r+1)*len/N)
+ * of a batch of len, so the split depends on nothing but the rank count,
+ * remainders spread over the ranks, and a rank may get nothing. Consecutive global batches are grouped
  * into partitions (at most partition_keys positions and at most max_bytes
  * of this rank's features); partitions run across epoch boundaries, so the
  * next epoch's first partition is read while the current epoch trains.

@@ -9,16 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-
-#define CHUNK (1 << 28) /* MPI counts are int */
-
-static int bcast_f32(float *buf, int64_t n) {
-  for (int64_t off = 0; off < n; off += CHUNK) {
-    int64_t c = n - off < CHUNK ? n - off : CHUNK;
-    MPI_CHECK(MPI_Bcast(buf + off, (int)c, MPI_FLOAT, 0, MPI_COMM_WORLD));
-  }
-  return MH_OK;
-}
+#include "train/dist.h"
 
 /* Rank 0: number of checkpoints trigger_0000.h5 .. trigger_{n-1}.h5. */
 static int count_checkpoints(const char *run_dir, int *n) {
@@ -81,8 +72,8 @@ int eval_bank_load(EvalBank *b, Model *m, const char *run_dir) {
   }
   MPI_CHECK(MPI_Bcast(b->meta, (int)(b->n * (sizeof *b->meta / sizeof(int64_t))), MPI_INT64_T, 0,
                       MPI_COMM_WORLD));
-  MH_TRY(bcast_f32(b->params, (int64_t)b->n * b->nparams));
-  MH_TRY(bcast_f32(b->buffers, (int64_t)b->n * b->nbuffers));
+  MH_TRY(dist_bcast_f32(b->params, (int64_t)b->n * b->nparams));
+  MH_TRY(dist_bcast_f32(b->buffers, (int64_t)b->n * b->nbuffers));
   return MH_OK;
 }
 

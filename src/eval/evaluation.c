@@ -503,14 +503,7 @@ static int run_task(Evaluation *ev, int ti, Model *m, const EvalBank *bank, int 
     ok = rc == MH_OK;
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!ok && !rc) rc = mh_errorf("rank 0 could not compute the pair metrics");
-    if (!rc) {
-      int64_t nv = (int64_t)p.ncell * d->nmetrics;
-      for (int64_t off = 0; !rc && off < nv; off += 1 << 28) {
-        int64_t c = nv - off < (1 << 28) ? nv - off : (1 << 28);
-        if (MPI_Bcast(values + off, (int)c, MPI_DOUBLE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-          rc = mh_errorf("MPI_Bcast of evaluation values failed");
-      }
-    }
+    if (!rc) rc = dist_bcast_f64(values, (int64_t)p.ncell * d->nmetrics);
   }
   if (!rc) rc = add_cells(ev, ti, &p, values);
 done:

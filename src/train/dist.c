@@ -11,16 +11,20 @@
  * call per step. */
 #define CHUNK (1 << 22)
 
-int dist_bcast_model(Model *m) {
-  for (int64_t off = 0; off < m->nparams; off += CHUNK) {
-    int64_t c = m->nparams - off < CHUNK ? m->nparams - off : CHUNK;
-    MPI_CHECK(MPI_Bcast(m->params + off, (int)c, MPI_FLOAT, 0, MPI_COMM_WORLD));
-  }
-  for (int64_t off = 0; off < m->nbuffers; off += CHUNK) {
-    int64_t c = m->nbuffers - off < CHUNK ? m->nbuffers - off : CHUNK;
-    MPI_CHECK(MPI_Bcast(m->buffers + off, (int)c, MPI_FLOAT, 0, MPI_COMM_WORLD));
+static int bcast(void *buf, int64_t n, MPI_Datatype type, size_t size) {
+  for (int64_t off = 0; off < n; off += CHUNK) {
+    int64_t c = n - off < CHUNK ? n - off : CHUNK;
+    MPI_CHECK(MPI_Bcast((char *)buf + (size_t)off * size, (int)c, type, 0, MPI_COMM_WORLD));
   }
   return MH_OK;
+}
+
+int dist_bcast_f32(float *buf, int64_t n) { return bcast(buf, n, MPI_FLOAT, sizeof(float)); }
+int dist_bcast_f64(double *buf, int64_t n) { return bcast(buf, n, MPI_DOUBLE, sizeof(double)); }
+
+int dist_bcast_model(Model *m) {
+  MH_TRY(dist_bcast_f32(m->params, m->nparams));
+  return dist_bcast_f32(m->buffers, m->nbuffers);
 }
 
 int dist_allreduce_sum_f32(float *buf, int64_t n) {
@@ -37,9 +41,4 @@ int dist_allreduce_sum_f64(double *buf, int64_t n) {
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)c, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
   }
   return MH_OK;
-}
-
-void dist_slice(int64_t len, int rank, int nranks, int64_t *lo, int64_t *hi) {
-  *lo = len * rank / nranks;
-  *hi = len * (rank + 1) / nranks;
 }

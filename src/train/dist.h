@@ -11,12 +11,10 @@
 
 /* Rank 0's params and buffers to every rank. */
 int dist_bcast_model(Model *m);
+/* Rank 0's buffer to every rank, any length. */
+int dist_bcast_f32(float *buf, int64_t n);
+int dist_bcast_f64(double *buf, int64_t n);
 /* In-place sum over ranks. */
 int dist_allreduce_sum_f32(float *buf, int64_t n);
 int dist_allreduce_sum_f64(double *buf, int64_t n);
-/* This rank's slice [lo, hi) of a global range of len items: rank r gets
- * items [r*len/N, (r+1)*len/N), so remainders spread over ranks and a rank
- * may get none. */
-void dist_slice(int64_t len, int rank, int nranks, int64_t *lo, int64_t *hi);
-
 #endif

@@ -3,12 +3,13 @@
  * Initialisation follows nn.Linear: W, b ~ U(-1/sqrt(D), 1/sqrt(D)).
  * model.config: num_classes (must match the store), input_dim (optional;
  * must match the store's flattened feature size). */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "train/model.h"
+#include "train/model_config.h"
+#include "train/parallel.h"
 
 static void logreg_init(Model *m, Rng *rng) {
   double bound = 1.0 / sqrt((double)m->shape.in_elems);
@@ -34,8 +35,7 @@ static int logreg_forward(Model *m, const float *x, int64_t n, float *logits, in
   for (int64_t i = 0; i < n; i++)
     for (int k = 0; k < K; k++) logits[i * K + k] = b[k];
   if (n > 0)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)D, 1.0f, x, (int)D, W,
-                (int)D, 1.0f, logits, K);
+    par_sgemm(0, 1, (int)n, K, (int)D, 1.0f, x, (int)D, W, (int)D, 1.0f, logits, K);
   return MH_OK;
 }
 
@@ -45,8 +45,7 @@ static int logreg_backward(Model *m, const float *x, const float *dlogits, int64
   float *dW = m->grads, *db = m->grads + (int64_t)K * D;
   if (n == 0) return MH_OK;
   /* dW += dlogits^T x ; db += column sums of dlogits */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)D, (int)n, 1.0f, dlogits, K, x,
-              (int)D, 1.0f, dW, (int)D);
+  par_sgemm(1, 0, K, (int)D, (int)n, 1.0f, dlogits, K, x, (int)D, 1.0f, dW, (int)D);
   for (int64_t i = 0; i < n; i++)
     for (int k = 0; k < K; k++) db[k] += dlogits[i * K + k];
   return MH_OK;
@@ -56,20 +55,8 @@ static int logreg_create(const CfgRef *config, const ModelShape *shape, Model **
   static const char *const keys[] = {"num_classes", "input_dim", NULL};
   MH_TRY(cfg_check_keys(config, keys));
   int64_t k = 0, d = 0;
-  MH_TRY(cfg_get_int(config, "num_classes", shape->num_classes, 2, 1 << 20, &k));
-  MH_TRY(cfg_get_int(config, "input_dim", shape->in_elems, 1, INT32_MAX, &d));
-  if (k != shape->num_classes) {
-    CfgRef at;
-    cfg_child(config, "num_classes", &at);
-    return cfg_errorf(&at, "is %lld but the training store has %d classes", (long long)k,
-                      shape->num_classes);
-  }
-  if (d != shape->in_elems) {
-    CfgRef at;
-    cfg_child(config, "input_dim", &at);
-    return cfg_errorf(&at, "is %lld but the training store has %lld features per sample",
-                      (long long)d, (long long)shape->in_elems);
-  }
+  MH_TRY(mcfg_num_classes(config, shape, &k));
+  MH_TRY(mcfg_input_dim(config, shape, &d));
   Model *m = mh_calloc(1, sizeof *m);
   if (!m) return MH_ERR;
   m->num_outputs = (int)k;

@@ -18,13 +18,7 @@ static int mlp_create(const CfgRef *config, const ModelShape *shape, Model **out
   MH_TRY(mcfg_int_list(config, "hidden_sizes", def_hidden, 1, 1, 1 << 20, 0, 1, hidden, &nh));
   MH_TRY(cfg_get_double(config, "dropout", 0.0, 0.0, 0.999999, &p));
   MH_TRY(mcfg_num_classes(config, shape, &k));
-  MH_TRY(cfg_get_int(config, "input_dim", shape->in_elems, 1, INT32_MAX, &d));
-  if (d != shape->in_elems) {
-    CfgRef at;
-    cfg_child(config, "input_dim", &at);
-    return cfg_errorf(&at, "is %lld but the training store has %lld features per sample",
-                      (long long)d, (long long)shape->in_elems);
-  }
+  MH_TRY(mcfg_input_dim(config, shape, &d));
   Net net;
   net_init(&net, (Dims){(int)d, 1, 1});
   int rc = MH_OK;

@@ -16,6 +16,17 @@ int mcfg_num_classes(const CfgRef *config, const ModelShape *shape, int64_t *k) 
   return MH_OK;
 }
 
+int mcfg_input_dim(const CfgRef *config, const ModelShape *shape, int64_t *d) {
+  MH_TRY(cfg_get_int(config, "input_dim", shape->in_elems, 1, INT32_MAX, d));
+  if (*d != shape->in_elems) {
+    CfgRef at;
+    cfg_child(config, "input_dim", &at);
+    return cfg_errorf(&at, "is %lld but the training store has %lld features per sample",
+                      (long long)*d, (long long)shape->in_elems);
+  }
+  return MH_OK;
+}
+
 static void shape_text(const ModelShape *s, char *buf, size_t cap) {
   int off = snprintf(buf, cap, "[");
   for (int i = 0; i < s->ndims && off < (int)cap; i++)

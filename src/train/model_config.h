@@ -15,6 +15,9 @@
 
 /* num_classes (default: the store's) must agree with the store. */
 int mcfg_num_classes(const CfgRef *config, const ModelShape *shape, int64_t *k);
+/* input_dim (default: the store's features per sample); any other value
+ * is an error at its line. */
+int mcfg_input_dim(const CfgRef *config, const ModelShape *shape, int64_t *d);
 /* Images: the store's per-sample shape must be [c, h, w] (or [h, w] with
  * one channel) with c equal to config[key] (default def), and at least
  * min_hw x min_hw. */

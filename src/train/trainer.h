@@ -3,7 +3,7 @@
  * Every rank calls trainer_run with the same key list (broadcast by rank
  * 0). Each epoch visits the keys in a seeded order that does not depend on
  * the number of ranks; each global batch of training.batch_size keys is
- * split into per-rank slices (dist_slice); each rank reads its slice from
+ * split into per-rank slices (reader.h); each rank reads its slice from
  * the store, runs forward/backward, and the summed gradients are averaged
  * over the global batch with one allreduce, so every rank applies the same
  * update. Losses are weighted when weights are given. */
