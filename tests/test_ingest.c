@@ -23,16 +23,6 @@ static void write_bytes(const char *path, const void *data, size_t n) {
 
 static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  static char buf[8192];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return strdup(buf);
-}
-
 static void put_be32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)(v >> 24);
   p[1] = (unsigned char)(v >> 16);
@@ -187,7 +177,7 @@ static void test_csv_header_dates(void) {
   CHECK_OK(store_read_features_f32(&s, rows, 4, x));
   CHECK(memcmp(x, feat, sizeof feat) == 0);
   store_close(&s);
-  char *map = slurp(path_in("csv_store/labels.txt"));
+  char *map = test_slurp(path_in("csv_store/labels.txt"));
   CHECK_STR(map, "bird\ncat\ndog\n");
   free(map);
 
@@ -307,7 +297,7 @@ static void test_cli(void) {
            "--timestamp-column 0 --delimiter ';' --out %s > %s 2>&1",
            bin, csv, out, log);
   CHECK_EQ_INT(run(cmd), 0);
-  char *text = slurp(log);
+  char *text = test_slurp(log);
   snprintf(want, sizeof want, "wrote %s: 4 samples in 1 shard (keys 0..3, 3 classes)\n", out);
   CHECK_STR(text, want);
   free(text);
@@ -319,7 +309,7 @@ static void test_cli(void) {
            "--timestamp-column 0 --delimiter ';' --num-classes 3 --append --out %s > %s 2>&1",
            bin, csv2, out, log);
   CHECK_EQ_INT(run(cmd), 0);
-  text = slurp(log);
+  text = test_slurp(log);
   snprintf(want, sizeof want, "wrote %s: 2 samples in 1 shard (keys 4..5, 3 classes)\n", out);
   CHECK_STR(text, want);
   free(text);
@@ -346,7 +336,7 @@ static void test_cli(void) {
            "--timestamp-column 0 --delimiter ';' --out %s > %s 2>&1",
            bin, csv2, out, log);
   CHECK_EQ_INT(run(cmd), 1);
-  text = slurp(log);
+  text = test_slurp(log);
   snprintf(want, sizeof want,
            "modyn: error: %s already holds a store (2 shard files, e.g. shard_00000.h5); write to "
            "a new directory or remove its shard files, or add to it with --append\n",
@@ -357,7 +347,7 @@ static void test_cli(void) {
   /* Usage errors exit with 2. */
   snprintf(cmd, sizeof cmd, "'%s' ingest --format xml --out %s > %s 2>&1", bin, out, log);
   CHECK_EQ_INT(run(cmd), 2);
-  text = slurp(log);
+  text = test_slurp(log);
   CHECK_STR(text, "modyn ingest: unknown --format xml\nrun 'modyn ingest --help' for the options\n");
   free(text);
 }

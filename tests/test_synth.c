@@ -255,16 +255,6 @@ static void test_errors(void) {
   CHECK_STR(mh_error(), want);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return strdup("");
-  static char buf[8192];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return strdup(buf);
-}
-
 static void test_cli(void) {
   const char *bin = getenv("MODYN_BIN");
   if (!bin) {
@@ -279,7 +269,7 @@ static void test_cli(void) {
            "--start 100 > %s 2>&1",
            bin, out, log);
   CHECK_EQ_INT(system(cmd), 0);
-  char *text = slurp(log);
+  char *text = test_slurp(log);
   snprintf(want, sizeof want,
            "wrote %s/train: 60 samples in 2 shards\nwrote %s/test: 30 samples in 2 shards\n", out,
            out);
@@ -306,13 +296,13 @@ static void test_cli(void) {
   snprintf(cmd, sizeof cmd, "'%s' synth --out %s --classes 1 > %s 2>&1", bin, path_in("x"), log);
   int rc = system(cmd);
   CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-  text = slurp(log);
+  text = test_slurp(log);
   CHECK_STR(text, "modyn synth: --classes must be >= 2, got 1\n");
   free(text);
   snprintf(cmd, sizeof cmd, "'%s' synth --out %s --radius abc > %s 2>&1", bin, path_in("x"), log);
   rc = system(cmd);
   CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-  text = slurp(log);
+  text = test_slurp(log);
   CHECK_STR(text, "modyn synth: --radius expects a number, got \"abc\"\n"
                   "run 'modyn synth --help' for the options\n");
   free(text);

@@ -2,6 +2,10 @@
 #include "testutil.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
 
 int test_failures = 0;
 int test_checks = 0;
@@ -33,4 +37,10 @@ const char *path_in(const char *sub) {
   k = (k + 1) % 8;
   snprintf(buf[k], sizeof buf[k], "%s/%s", g_root, sub);
   return buf[k];
+}
+
+char *test_slurp(const char *path) {
+  char *text = NULL;
+  if (mh_read_file(path, &text, NULL) != MH_OK) return strdup("");
+  return text;
 }

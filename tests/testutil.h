@@ -72,5 +72,7 @@ const char *test_tmpdir(const char *name);
  * a time, so several can be passed to one call). */
 void test_set_root(const char *root);
 const char *path_in(const char *sub);
+/* A file's whole text (malloc'ed; "" when it cannot be read). */
+char *test_slurp(const char *path);
 
 #endif

@@ -22,6 +22,9 @@ int mh_mkdir_p(const char *path) {
   }
   if (mkdir(buf, 0777) != 0 && errno != EEXIST)
     return mh_errorf("cannot create directory %s: %s", buf, strerror(errno));
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return mh_errorf("cannot create directory %s: a file of that name exists", path);
   return MH_OK;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "data/ingest.h"
 
 static const IngestOpt csv_opts[] = {
@@ -386,19 +387,12 @@ static int labelmap_load(LabelMap *m, const char *path, int *found) {
 }
 
 static int labelmap_write(const LabelMap *m, const char *dir) {
-  char path[1100], tmp[1120];
+  char path[1100];
   snprintf(path, sizeof path, "%s/labels.txt", dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return mh_errorf("cannot write %s: %s", tmp, strerror(errno));
-  for (int i = 0; i < m->n; i++) fprintf(f, "%s\n", m->by_id[i]);
-  int bad = ferror(f);
-  if (fclose(f) != 0 || bad) {
-    unlink(tmp);
-    return mh_errorf("cannot write %s: %s; the disk may be full", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) return mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  return MH_OK;
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  for (int i = 0; i < m->n; i++) fprintf(f.fp, "%s\n", m->by_id[i]);
+  return atomic_commit(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -414,37 +408,6 @@ static int tsidx_cmp(const void *a, const void *b) {
   const TsIdx *x = a, *y = b;
   if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
   return x->idx < y->idx ? -1 : x->idx > y->idx; /* stable */
-}
-
-static int read_file(const char *path, char **buf, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return mh_errorf("cannot open %s: %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *b = mh_malloc(cap);
-  while (b) {
-    if (n == cap) {
-      char *nb = mh_realloc(b, cap *= 2);
-      if (!nb) {
-        free(b);
-        b = NULL;
-        break;
-      }
-      b = nb;
-    }
-    size_t got = fread(b + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!b) return MH_ERR;
-  if (bad) {
-    free(b);
-    return mh_errorf("error reading %s", path);
-  }
-  *buf = b;
-  *len = n;
-  return MH_OK;
 }
 
 static int parse_delimiter(const char *v, char *d) {
@@ -512,7 +475,7 @@ static int csv_run(const IngestOptions *o, IngestResult *res) {
 
   char *buf = NULL;
   size_t len = 0;
-  MH_TRY(read_file(path, &buf, &len));
+  MH_TRY(mh_read_file(path, &buf, &len));
   c.buf = buf;
   c.len = len;
   c.line = 1;

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/sort.h"
 
 /* What users are told to do about a malformed shard. */
@@ -54,8 +54,7 @@ typedef struct {
   ShardHandles *h;       /* [nshards], parallel to Store.shards */
   int64_t staging_bytes; /* cap on the feature read buffer */
   int direct;            /* 1 when every shard has the direct path */
-  int dense;             /* keys are exactly dense_base .. dense_base + n - 1 */
-  int64_t dense_base;
+  int dense;             /* keys are exactly key_min .. key_min + n - 1 */
   int64_t *sorted_keys;  /* [n] keys in key order, when not dense (lookups) */
   int64_t key_min;       /* smallest key */
   int force_hdf5;        /* store_set_read_path(s, STORE_READ_HDF5) */
@@ -741,7 +740,6 @@ static int build_key_order(Store *s, int64_t n, const int64_t *keys, const Store
   free(pv->sorted_keys);
   pv->sorted_keys = sorted;
   pv->dense = dense;
-  pv->dense_base = kmin;
   pv->key_min = kmin;
   *order_out = order;
   return MH_OK;
@@ -938,7 +936,7 @@ int store_find_rows(const Store *s, const int64_t *keys, int64_t n, int64_t *row
   const StorePriv *pv = s->priv;
   if (pv->dense) {
     for (int64_t i = 0; i < n; i++) {
-      uint64_t off = (uint64_t)keys[i] - (uint64_t)pv->dense_base;
+      uint64_t off = (uint64_t)keys[i] - (uint64_t)pv->key_min;
       if (off >= (uint64_t)s->n) return key_missing(s, keys[i]);
       rows[i] = s->key_order[off];
     }
@@ -1157,27 +1155,6 @@ done:
 /* Writing                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* mkdir -p */
-static int make_dirs(const char *dir) {
-  char buf[1024];
-  if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf)
-    return mh_errorf("store path %s is too long", dir);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return mh_errorf("cannot create store directory %s: %s", buf, strerror(errno));
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return mh_errorf("cannot create store directory %s: a file of that name exists", dir);
-  return MH_OK;
-}
-
 static int schema_check(const StoreSchema *sc) {
   if (sc->type < FEAT_F32 || sc->type > FEAT_I32)
     return mh_errorf("store schema: unknown feature type %d", (int)sc->type);
@@ -1200,7 +1177,7 @@ int store_writer_open(const char *dir, const StoreSchema *schema, int append, St
   snprintf(w->dir, sizeof w->dir, "%s", dir);
   for (size_t l = strlen(w->dir); l > 1 && w->dir[l - 1] == '/'; l--) w->dir[l - 1] = '\0';
   w->schema = *schema;
-  MH_TRY(make_dirs(w->dir));
+  MH_TRY(mh_mkdir_p(w->dir));
   char **names;
   int count;
   MH_TRY(list_shards(w->dir, &names, &count));

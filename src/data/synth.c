@@ -96,10 +96,11 @@ void synth_basis(const SynthParams *p, double *A) {
   for (int j = 0; j < D; j++) A[j * 2 + 1] /= n1;
 }
 
-void synth_class_mean(const SynthParams *p, const double *A, int k, double t_years, double *mu) {
+/* Class k's mean at time t is A * (c, s): its two coordinates in the plane. */
+static void class_coords(const SynthParams *p, int k, double t_years, double *c, double *s) {
   double ang = 2.0 * SYNTH_PI * k / p->classes + p->drift * t_years;
-  double c = p->radius * cos(ang), s = p->radius * sin(ang);
-  for (int j = 0; j < p->features; j++) mu[j] = A[j * 2] * c + A[j * 2 + 1] * s;
+  *c = p->radius * cos(ang);
+  *s = p->radius * sin(ang);
 }
 
 int64_t synth_per_year(const SynthParams *p, SynthSplit split) {
@@ -126,9 +127,8 @@ void synth_year(const SynthParams *p, const double *A, SynthSplit split, int yea
   for (int64_t i = 0; i < n; i++) {
     int k = (int)rng_below(&r, (uint64_t)p->classes);
     double t = year + (double)timestamps[i] / (double)SYNTH_YEAR_SECONDS;
-    /* mu_k(t), as in synth_class_mean, without a D-sized temporary. */
-    double ang = 2.0 * SYNTH_PI * k / p->classes + p->drift * t;
-    double c = p->radius * cos(ang), s = p->radius * sin(ang);
+    double c, s;
+    class_coords(p, k, t, &c, &s);
     float *x = features + i * D;
     for (int j = 0; j < D; j++)
       x[j] = (float)(A[j * 2] * c + A[j * 2 + 1] * s + p->noise * rng_normal(&r));

@@ -72,8 +72,6 @@ int synth_check(const SynthParams *p);
 
 /* The D x 2 basis A (row-major: A[j * 2 + c]). */
 void synth_basis(const SynthParams *p, double *A);
-/* mu_k(t) into mu[D]; A from synth_basis. */
-void synth_class_mean(const SynthParams *p, const double *A, int k, double t_years, double *mu);
 
 /* Samples per year of a split. */
 int64_t synth_per_year(const SynthParams *p, SynthSplit split);
