@@ -977,17 +977,6 @@ int store_find_rows(const Store *s, const int64_t *keys, int64_t n, int64_t *row
 /* Reading features                                                         */
 /* ------------------------------------------------------------------------ */
 
-typedef struct {
-  int64_t row; /* global row */
-  int64_t pos; /* index into the caller's request (and out) */
-} RowPos;
-
-static int rowpos_cmp(const void *a, const void *b) {
-  const RowPos *x = a, *y = b;
-  if (x->row != y->row) return x->row < y->row ? -1 : 1;
-  return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 /* Read rows [r0, r0 + len) of one shard (shard-local) into buf. */
 static int read_run(Store *s, int sh, int64_t r0, int64_t len, void *buf) {
   StorePriv *pv = s->priv;
@@ -1092,15 +1081,14 @@ int store_read_features_to(Store *s, const int64_t *rows, const int64_t *dest, i
     read_direct(s, rows, dest, n, out);
     return MH_OK;
   }
-  pthread_mutex_lock(&g_h5_lock);
-  int rc = read_hdf5(s, rows, dest, n, out);
-  pthread_mutex_unlock(&g_h5_lock);
-  return rc;
+  return read_hdf5(s, rows, dest, n, out);
 }
 
 /* HDF5 path: sort the request, coalesce consecutive rows into runs, read
  * each run with a hyperslab selection into a staging buffer, then convert
- * and scatter to the requested positions. Works for any layout. */
+ * and scatter to the requested positions. Works for any layout. Only the
+ * HDF5 calls hold the library's lock, so prefetch threads sort and scatter
+ * in parallel. */
 static int read_hdf5(Store *s, const int64_t *rows, const int64_t *dest, int64_t n, float *out) {
   const int64_t E = s->feat_elems;
   const size_t esz = (size_t)feat_type_size(s->schema.type);
@@ -1108,28 +1096,32 @@ static int read_hdf5(Store *s, const int64_t *rows, const int64_t *dest, int64_t
 
   /* Sort the request by row (repeats end up adjacent), then list the
    * distinct rows. */
-  RowPos *rp = mh_malloc((size_t)n * sizeof *rp);
-  int64_t *uniq = mh_malloc((size_t)n * sizeof *uniq);
+  int64_t *row = mh_malloc((size_t)n * sizeof *row), *pos = mh_malloc((size_t)n * sizeof *pos);
+  int64_t *tmp_a = mh_malloc((size_t)n * sizeof *tmp_a), *tmp_b = mh_malloc((size_t)n * sizeof *tmp_b);
   int64_t cap_rows = ((StorePriv *)s->priv)->staging_bytes / row_bytes;
   if (cap_rows < 1) cap_rows = 1;
   if (cap_rows > n) cap_rows = n;
   unsigned char *stage = mh_malloc((size_t)(cap_rows * row_bytes));
   int rc = MH_OK;
-  if (!rp || !uniq || !stage) {
+  if (!row || !pos || !tmp_a || !tmp_b || !stage) {
     rc = MH_ERR;
     goto done;
   }
-  for (int64_t i = 0; i < n; i++) rp[i] = (RowPos){rows[i], dest ? dest[i] : i};
-  qsort(rp, (size_t)n, sizeof *rp, rowpos_cmp);
-  int64_t nu = 0;
+  for (int64_t i = 0; i < n; i++) {
+    row[i] = rows[i];
+    pos[i] = dest ? dest[i] : i;
+  }
+  sort_pairs_i64(row, pos, n, tmp_a, tmp_b);
+  int64_t *uniq = tmp_a, nu = 0;
   for (int64_t i = 0; i < n; i++)
-    if (i == 0 || rp[i].row != rp[i - 1].row) uniq[nu++] = rp[i].row;
+    if (i == 0 || row[i] != row[i - 1]) uniq[nu++] = row[i];
 
   /* Blocks of at most cap_rows distinct rows: read runs into the staging
    * buffer, then convert and scatter to the requested positions. */
-  int64_t k = 0; /* next entry of rp to scatter */
+  int64_t k = 0; /* next entry of row/pos to scatter */
   for (int64_t u0 = 0; u0 < nu && !rc; u0 += cap_rows) {
     int64_t u1 = u0 + cap_rows < nu ? u0 + cap_rows : nu;
+    pthread_mutex_lock(&g_h5_lock);
     for (int64_t u = u0; u < u1 && !rc;) {
       int sh = shard_of_row(s->shards, s->nshards, uniq[u]);
       int64_t end = s->shards[sh].first_row + s->shards[sh].nrows;
@@ -1139,15 +1131,18 @@ static int read_hdf5(Store *s, const int64_t *rows, const int64_t *dest, int64_t
                     stage + (size_t)((u - u0) * row_bytes));
       u += len;
     }
+    pthread_mutex_unlock(&g_h5_lock);
     for (int64_t u = u0; u < u1 && !rc; u++) {
       const unsigned char *src = stage + (size_t)((u - u0) * row_bytes);
-      for (; k < n && rp[k].row == uniq[u]; k++) to_f32(s->schema.type, src, E, out + rp[k].pos * E);
+      for (; k < n && row[k] == uniq[u]; k++) to_f32(s->schema.type, src, E, out + pos[k] * E);
     }
   }
 done:
   free(stage);
-  free(uniq);
-  free(rp);
+  free(row);
+  free(pos);
+  free(tmp_a);
+  free(tmp_b);
   return rc;
 }
 
