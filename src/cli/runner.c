@@ -2,7 +2,6 @@
 #include "cli/runner.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -20,12 +19,6 @@ static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const 
          s->intervals_scored, dir);
 }
 
-/* A write failed for lack of space (or a file size limit). */
-static int out_of_space(const char *msg) {
-  return strstr(msg, "No space left on device") || strstr(msg, "Disk quota exceeded") ||
-         strstr(msg, "File too large");
-}
-
 int cli_run_and_report(PipelineConfig *cfg, const char *dir, int resume, int quiet,
                        RunSummary *out) {
   int quiet_before = mh_log_quiet;
@@ -34,7 +27,7 @@ int cli_run_and_report(PipelineConfig *cfg, const char *dir, int resume, int qui
   int rc = pipeline_run(cfg, dir, resume, &sum);
   mh_log_quiet = quiet_before;
   if (rc == PIPELINE_REPORTED) return 1;
-  if (rc != MH_OK && out_of_space(mh_error()))
+  if (rc != MH_OK && mh_error_no_space())
     mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
              "triggers are kept", mh_error(), dir);
   if (rc != MH_OK) mh_fatal_last();

@@ -1,6 +1,7 @@
 /* error.c - see error.h. */
 #include "core/error.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 
 #define MSG_CAP 4096
 static _Thread_local char g_msg[MSG_CAP];
+static _Thread_local int g_no_space;
 
 int mh_errorf(const char *fmt, ...) {
+  g_no_space = 0;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(g_msg, sizeof g_msg, fmt, ap);
@@ -39,7 +42,15 @@ int mh_error_context(const char *fmt, ...) {
 }
 
 const char *mh_error(void) { return g_msg; }
-void mh_error_clear(void) { g_msg[0] = '\0'; }
+void mh_error_clear(void) {
+  g_msg[0] = '\0';
+  g_no_space = 0;
+}
+
+void mh_error_mark_no_space(int err) {
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) g_no_space = 1;
+}
+int mh_error_no_space(void) { return g_no_space; }
 
 static _Noreturn void die_with(const char *msg) {
   int inited = 0, finalized = 0, size = 1, rank = 0;
@@ -117,6 +128,7 @@ int mh_mpi_error(int rc, const char *call, const char *file, int line) {
 typedef struct {
   char outer[256];
   char inner[256];
+  int err; /* the POSIX driver's errno, 0 when none */
 } H5Detail;
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
@@ -131,6 +143,8 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
    * keep what failed and the system's message. */
   const char *m = strstr(e->desc, "error message = '");
   const char *colon = strchr(e->desc, ':');
+  const char *en = strstr(e->desc, "errno = ");
+  if (en) d->err = atoi(en + strlen("errno = "));
   if (m) {
     m += strlen("error message = '");
     const char *end = strchr(m, '\'');
@@ -144,14 +158,15 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
 }
 
 int mh_h5_error(const char *call, const char *file, int line) {
-  H5Detail d = {"", ""};
+  H5Detail d = {"", "", 0};
   char detail[560] = "";
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &d);
   if (d.inner[0]) snprintf(detail, sizeof detail, "%s: %s", d.outer, d.inner);
   else snprintf(detail, sizeof detail, "%s", d.outer);
   H5Eclear2(H5E_DEFAULT);
-  return mh_errorf("%s:%d: HDF5 %s failed%s%s", file, line, call,
-                   detail[0] ? ": " : "", detail);
+  mh_errorf("%s:%d: HDF5 %s failed%s%s", file, line, call, detail[0] ? ": " : "", detail);
+  mh_error_mark_no_space(d.err);
+  return MH_ERR;
 }
 
 void mh_hdf5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

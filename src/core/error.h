@@ -22,6 +22,12 @@ int mh_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* The last recorded message ("" if none). */
 const char *mh_error(void);
 void mh_error_clear(void);
+/* Out of space: mark the recorded error as a write that failed with errno
+ * err when err is ENOSPC, EDQUOT or EFBIG (full disk, quota, file size
+ * limit); mh_errorf clears the mark, mh_error_context keeps it, so the top
+ * level can say what to do whatever context was added on the way up. */
+void mh_error_mark_no_space(int err);
+int mh_error_no_space(void);
 
 /* Print "modyn: error: MSG" (with rank and host when running under MPI with
  * more than one rank) and end the job: MPI_Abort when MPI is initialised,

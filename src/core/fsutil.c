@@ -51,8 +51,9 @@ int atomic_commit(AtomicFile *f) {
   f->fp = NULL;
   if (bad) {
     unlink(f->tmp);
-    return mh_errorf("cannot write %s: %s%s", f->path, strerror(err),
-                     err == ENOSPC ? " (free some space; the run can be resumed)" : "");
+    mh_errorf("cannot write %s: %s", f->path, strerror(err));
+    mh_error_mark_no_space(err);
+    return MH_ERR;
   }
   if (rename(f->tmp, f->path) != 0)
     return mh_errorf("cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));

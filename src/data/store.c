@@ -1338,20 +1338,22 @@ int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int6
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   errno = 0;
   if (write_shard_file(tmp, &w->schema, n, keys, timestamps, labels, features) != MH_OK) {
-    int err = errno;
+    int err = errno, no_space = mh_error_no_space();
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", mh_error());
     if (err && strstr(detail, strerror(err))) err = 0; /* already said */
     unlink(tmp);
-    return mh_errorf("cannot write %s: %s%s%s; the disk may be full or the directory not "
-                     "writable",
-                     path, detail, err ? ": " : "", err ? strerror(err) : "");
+    mh_errorf("cannot write %s: %s%s%s; the disk may be full or the directory not writable",
+              path, detail, err ? ": " : "", err ? strerror(err) : "");
+    mh_error_mark_no_space(no_space ? ENOSPC : err);
+    return MH_ERR;
   }
   if (sync_path(tmp, O_RDONLY) != 0) {
     int err = errno;
     unlink(tmp);
-    return mh_errorf("cannot write %s: fsync failed: %s; the disk may be full", path,
-                     strerror(err));
+    mh_errorf("cannot write %s: fsync failed: %s; the disk may be full", path, strerror(err));
+    mh_error_mark_no_space(err);
+    return MH_ERR;
   }
   if (rename(tmp, path) != 0) {
     int err = errno;
