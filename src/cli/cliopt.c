@@ -1,6 +1,7 @@
 /* cliopt.c - see cliopt.h. */
 #include "cli/cliopt.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -99,4 +100,14 @@ int cli_arg_error(const char *command, const char *fmt, ...) {
     va_end(ap);
   }
   return 1;
+}
+
+int cli_parse_i64(const char *command, const char *name, const char *value, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(value, &end, 10);
+  if (errno || end == value || *end)
+    return cli_arg_error(command, "--%s expects an integer, got \"%s\"", name, value);
+  *out = x;
+  return 0;
 }

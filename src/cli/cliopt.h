@@ -4,6 +4,7 @@
 #ifndef MH_CLIOPT_H
 #define MH_CLIOPT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
@@ -52,5 +53,8 @@ int cli_common_opt(void *ctx, const char *name, const char *value);
 /* A usage error: "COMMAND: MESSAGE" and a hint to --help on stderr (rank 0
  * only). Returns 1, a handler's failure. */
 int cli_arg_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --NAME's value as an integer into *out; otherwise a usage error
+ * ("--NAME expects an integer, got ...") and 1, like a handler. */
+int cli_parse_i64(const char *command, const char *name, const char *value, int64_t *out);
 
 #endif

@@ -38,12 +38,8 @@ int cmd_eval(int argc, char **argv) {
   int rc = cli_parse(&eval_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first != argc - 1) {
-    if (mh_log_rank == 0)
-      fprintf(stderr, "modyn eval: expected one run directory, got %d arguments\n"
-                      "run 'modyn eval --help' for the options\n", argc - first);
-    return 2;
-  }
+  if (first != argc - 1)
+    return cli_arg_error("modyn eval", "expected one run directory, got %d arguments", argc - first) + 1;
   const char *run_dir = argv[first];
   char config[1100], out[1100];
   if (a.config) snprintf(config, sizeof config, "%s", a.config);

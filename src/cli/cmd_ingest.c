@@ -3,7 +3,6 @@
  * every registered format's own (data/ingest.h), so --help always lists what
  * the parser accepts. Under mpirun only rank 0 works; the others wait for
  * its verdict. */
-#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,15 +77,6 @@ static void build_cli(IngestCli *c) {
   c->spec = (CliSpec){"modyn ingest", "", c->summary, c->opts};
 }
 
-static int parse_i64(const char *name, const char *v, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long x = strtoll(v, &end, 10);
-  if (errno || end == v || *end) return cli_arg_error("modyn ingest", "--%s expects an integer, got \"%s\"", name, v);
-  *out = x;
-  return 0;
-}
-
 static int on_option(void *ctx, const char *name, const char *v) {
   IngestCmd *a = ctx;
   int64_t x;
@@ -95,14 +85,14 @@ static int on_option(void *ctx, const char *name, const char *v) {
   } else if (!strcmp(name, "out")) {
     a->o.out = v;
   } else if (!strcmp(name, "key-start")) {
-    if (parse_i64(name, v, &a->o.key_start)) return 1;
+    if (cli_parse_i64("modyn ingest", name, v, &a->o.key_start)) return 1;
     a->o.has_key_start = 1;
   } else if (!strcmp(name, "shard-size")) {
-    if (parse_i64(name, v, &x)) return 1;
+    if (cli_parse_i64("modyn ingest", name, v, &x)) return 1;
     if (x < 1) return cli_arg_error("modyn ingest", "--shard-size must be >= 1, got %lld", (long long)x);
     a->o.shard_size = x;
   } else if (!strcmp(name, "num-classes")) {
-    if (parse_i64(name, v, &x)) return 1;
+    if (cli_parse_i64("modyn ingest", name, v, &x)) return 1;
     if (x < 1 || x > 2147483647LL) return cli_arg_error("modyn ingest", "--num-classes must be >= 1, got %lld", (long long)x);
     a->o.num_classes = (int)x;
   } else if (!strcmp(name, "append")) {

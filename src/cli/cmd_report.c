@@ -33,6 +33,16 @@ static int on_opt(void *ctx, const char *name, const char *value) {
   return 0;
 }
 
+static int64_t point_of(const char *dir) {
+  const char *b = strrchr(dir, '/');
+  return strtoll(b ? b + 1 : dir, NULL, 10);
+}
+
+static int by_point(const void *a, const void *b) {
+  int64_t x = point_of(*(char *const *)a), y = point_of(*(char *const *)b);
+  return x < y ? -1 : x > y;
+}
+
 /* The run directories: each argument as given, except a sweep's folder
  * (points.csv and no config.yaml), which stands for its point runs that have
  * started (NNN/config.yaml), in point order. *out is malloc'ed, its strings
@@ -61,6 +71,8 @@ static int expand_runs(char **args, int n, char ***out, int *nout) {
       if (list[len]) len++;
     }
     globfree(&g);
+    /* Point order: glob sorts NNN as text, which puts 1000 before 101. */
+    if (!rc && add > 1) qsort(list + len - (int)add, add, sizeof *list, by_point);
   }
   *out = list;
   *nout = len;
@@ -73,12 +85,9 @@ int cmd_report(int argc, char **argv) {
   int rc = cli_parse(&report_spec, argc, argv, on_opt, &out, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first >= argc || !out) {
-    if (mh_log_rank == 0)
-      fprintf(stderr, "modyn report: %s\nrun 'modyn report --help' for the options\n",
-              !out ? "--out DIR is required" : "expected at least one run directory");
-    return 2;
-  }
+  if (first >= argc || !out)
+    return cli_arg_error("modyn report", "%s",
+                         !out ? "--out DIR is required" : "expected at least one run directory") + 1;
   int ok = 1;
   if (mh_log_rank == 0) {
     char **runs = NULL;

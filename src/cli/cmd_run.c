@@ -38,12 +38,8 @@ int cmd_run(int argc, char **argv) {
   int rc = cli_parse(&run_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first != argc - 1) {
-    if (mh_log_rank == 0)
-      fprintf(stderr, "modyn run: expected one pipeline file, got %d arguments\n"
-                      "run 'modyn run --help' for the options\n", argc - first);
-    return 2;
-  }
+  if (first != argc - 1)
+    return cli_arg_error("modyn run", "expected one pipeline file, got %d arguments", argc - first) + 1;
   PipelineConfig cfg;
   if (cli_load_pipeline(argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
 
@@ -90,12 +86,7 @@ int cmd_resume(int argc, char **argv) {
   int rc = cli_parse(&resume_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first != argc - 1) {
-    if (mh_log_rank == 0)
-      fprintf(stderr, "modyn resume: expected one run directory\n"
-                      "run 'modyn resume --help' for the options\n");
-    return 2;
-  }
+  if (first != argc - 1) return cli_arg_error("modyn resume", "expected one run directory") + 1;
   char path[1100];
   snprintf(path, sizeof path, "%s/config.yaml", argv[first]);
   PipelineConfig cfg;

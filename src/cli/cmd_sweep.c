@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #include "cli/cliopt.h"
 #include "cli/commands.h"
 #include "cli/load_config.h"
@@ -59,14 +57,26 @@ static int sweep_opt(void *ctx, const char *name, const char *value) {
   else if (!strcmp(name, "submit")) a->submit = 1;
   else if (!strcmp(name, "sbatch")) a->sbatch = value;
   else if (!strcmp(name, "index")) {
-    char *end;
-    long long v = strtoll(value, &end, 10);
-    if (*value == 0 || *end || v < 0) return cli_arg_error("modyn sweep", "--index: expected a point number >= 0, got \"%s\"", value);
-    a->index = v;
+    if (cli_parse_i64("modyn sweep", name, value, &a->index)) return 1;
+    if (a->index < 0) return cli_arg_error("modyn sweep", "--index: expected a point number >= 0, got \"%s\"", value);
   } else {
     return cli_common_opt(&a->common, name, value);
   }
   return 0;
+}
+
+/* " path=value" for each axis of point i. */
+static const char *values_text(const Sweep *sw, int64_t i, char *buf, size_t cap) {
+  size_t off = 0;
+  buf[0] = 0;
+  for (int a = 0; a < sw->naxes && off < cap; a++)
+    off += (size_t)snprintf(buf + off, cap - off, " %s=%s", sw->axes[a].path, sweep_value(sw, i, a));
+  return buf;
+}
+
+/* PATH, made absolute against cwd. */
+static void absolute(const char *cwd, const char *path, char *out, size_t cap) {
+  snprintf(out, cap, "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/", path);
 }
 
 /* Rank 0: OUT/points.csv, the values of every point. */
@@ -98,14 +108,12 @@ static int write_points(const Sweep *sw) {
 }
 
 static void list_points(const Sweep *sw) {
-  char dir[1100];
+  char dir[1100], vals[4096];
   printf("# sweep %s: %lld points over %s; runs in %s/NNN\n", sw->name, (long long)sw->npoints,
          sw->pipeline, sw->out);
   for (int64_t i = 0; i < sw->npoints; i++) {
     sweep_point_dir(sw, i, dir, sizeof dir);
-    printf("%-6lld %-28s", (long long)i, dir);
-    for (int a = 0; a < sw->naxes; a++) printf(" %s=%s", sw->axes[a].path, sweep_value(sw, i, a));
-    printf("\n");
+    printf("%-6lld %-28s%s\n", (long long)i, dir, values_text(sw, i, vals, sizeof vals));
   }
 }
 
@@ -167,10 +175,9 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
   if (n <= 0) return mh_errorf("cannot find the modyn binary (/proc/self/exe)");
   exe[n] = 0;
   if (!getcwd(cwd, sizeof cwd)) return mh_errorf("cannot read the current directory");
-  snprintf(file, sizeof file, "%s%s%s", sw->file[0] == '/' ? "" : cwd, sw->file[0] == '/' ? "" : "/",
-           sw->file);
+  absolute(cwd, sw->file, file, sizeof file);
   snprintf(script, sizeof script, "%s/sweep.sbatch", sw->out);
-  char logs[1100];
+  char logs[1100], abs_logs[2200];
   snprintf(logs, sizeof logs, "%s/logs", sw->out);
   MH_TRY(mh_mkdir_p(logs));
   AtomicFile f;
@@ -181,8 +188,8 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
   if (sw->nodes > 0) fprintf(f.fp, "#SBATCH --nodes=%lld\n", (long long)sw->nodes);
   if (sw->time[0]) fprintf(f.fp, "#SBATCH --time=%s\n", sw->time);
   if (sw->partition[0]) fprintf(f.fp, "#SBATCH --partition=%s\n", sw->partition);
-  fprintf(f.fp, "#SBATCH --output=%s%s%s/point-%%a.out\n", logs[0] == '/' ? "" : cwd,
-          logs[0] == '/' ? "" : "/", logs);
+  absolute(cwd, logs, abs_logs, sizeof abs_logs);
+  fprintf(f.fp, "#SBATCH --output=%s/point-%%a.out\n", abs_logs);
   fprintf(f.fp,
           "# Written by `modyn sweep %s --submit`: one array task per point of the sweep.\n"
           "# Resubmit with `sbatch %s`; a task whose point already ran resumes it (and a\n"
@@ -257,10 +264,9 @@ static int run_point(const Sweep *sw, int64_t i, const SweepArgs *a, RunSummary 
   int resume = 0;
   if (mh_log_rank == 0) resume = mh_path_exists(cfgpath);
   MPI_Bcast(&resume, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  LOG0("# sweep %s: point %lld of %lld%s:", sw->name, (long long)i, (long long)sw->npoints,
-       resume ? " (resuming its run directory)" : "");
-  for (int x = 0; x < sw->naxes; x++) LOG0(" %s=%s", sw->axes[x].path, sweep_value(sw, i, x));
-  LOG0("\n");
+  char vals[4096];
+  LOG0("# sweep %s: point %lld of %lld%s:%s\n", sw->name, (long long)i, (long long)sw->npoints,
+       resume ? " (resuming its run directory)" : "", values_text(sw, i, vals, sizeof vals));
   PipelineConfig cfg;
   /* A resumed point reads the configuration its run was started with. */
   int rc = resume ? cli_load_pipeline(cfgpath, NULL, 0, a->common.data_dir, &cfg)
@@ -336,20 +342,20 @@ int cmd_sweep(int argc, char **argv) {
     return code;
   }
   int64_t lo = a.index >= 0 ? a.index : 0, hi = a.index >= 0 ? a.index + 1 : sw.npoints;
-  RunSummary *sums = calloc((size_t)(hi - lo), sizeof *sums);
-  if (!sums) mh_fatal("out of memory");
+  RunSummary *sums = mh_calloc((size_t)(hi - lo), sizeof *sums);
+  if (!sums) mh_fatal_last();
   for (int64_t i = lo; i < hi && !code; i++) code = run_point(&sw, i, &a, &sums[i - lo]);
   if (!code && hi - lo > 1 && mh_log_rank == 0) {
     printf("\n# results of sweep %s (%lld points, %d rank%s); compare with: modyn report %s --out REPORT_DIR\n",
            sw.name, (long long)sw.npoints, mh_log_nranks, mh_log_nranks > 1 ? "s" : "", sw.out);
     printf("%-6s %8s %16s %17s %18s  %s\n", "point", "triggers", "samples_trained",
            "composite_active", "composite_trained", "values");
+    char vals[4096];
     for (int64_t i = lo; i < hi; i++) {
       const RunSummary *s = &sums[i - lo];
       printf("%-6lld %8d %16lld %17.4f %18.4f ", (long long)i, s->triggers,
              (long long)s->samples_trained, s->mean_active, s->mean_trained);
-      for (int x = 0; x < sw.naxes; x++) printf(" %s=%s", sw.axes[x].path, sweep_value(&sw, i, x));
-      printf("\n");
+      printf("%s\n", values_text(&sw, i, vals, sizeof vals));
     }
   }
   free(sums);

@@ -46,18 +46,9 @@ typedef struct {
 } SynthArgs;
 
 
-static int parse_i64(const char *name, const char *v, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long x = strtoll(v, &end, 10);
-  if (errno || end == v || *end) return cli_arg_error("modyn synth", "--%s expects an integer, got \"%s\"", name, v);
-  *out = x;
-  return 0;
-}
-
 static int parse_int(const char *name, const char *v, int *out) {
   int64_t x;
-  if (parse_i64(name, v, &x)) return 1;
+  if (cli_parse_i64("modyn synth", name, v, &x)) return 1;
   if (x < -2147483647LL || x > 2147483647LL)
     return cli_arg_error("modyn synth", "--%s is out of range, got \"%s\"", name, v);
   *out = (int)x;
@@ -83,7 +74,7 @@ static int on_option(void *ctx, const char *name, const char *v) {
     return 0;
   }
   if (!strcmp(name, "seed")) {
-    if (parse_i64(name, v, &x)) return 1;
+    if (cli_parse_i64("modyn synth", name, v, &x)) return 1;
     p->seed = (uint64_t)x;
     return 0;
   }
@@ -101,13 +92,13 @@ static int on_option(void *ctx, const char *name, const char *v) {
     return 0;
   }
   if (!strcmp(name, "years")) return parse_int(name, v, &p->years);
-  if (!strcmp(name, "train-per-year")) return parse_i64(name, v, &p->train_per_year);
-  if (!strcmp(name, "test-per-year")) return parse_i64(name, v, &p->test_per_year);
+  if (!strcmp(name, "train-per-year")) return cli_parse_i64("modyn synth", name, v, &p->train_per_year);
+  if (!strcmp(name, "test-per-year")) return cli_parse_i64("modyn synth", name, v, &p->test_per_year);
   if (!strcmp(name, "radius")) return parse_f64(name, v, &p->radius);
   if (!strcmp(name, "drift")) return parse_f64(name, v, &p->drift);
   if (!strcmp(name, "noise")) return parse_f64(name, v, &p->noise);
   if (!strcmp(name, "years-per-shard")) return parse_int(name, v, &p->years_per_shard);
-  if (!strcmp(name, "start")) return parse_i64(name, v, &p->start);
+  if (!strcmp(name, "start")) return cli_parse_i64("modyn synth", name, v, &p->start);
   return cli_arg_error("modyn synth", "unhandled option --%s", name);
 }
 

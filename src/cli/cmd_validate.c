@@ -32,12 +32,7 @@ int cmd_validate(int argc, char **argv) {
   int rc = cli_parse(&validate_spec, argc, argv, cli_common_opt, &a, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first != argc - 1) {
-    if (mh_log_rank == 0)
-      fprintf(stderr, "modyn validate: expected one pipeline file\n"
-                      "run 'modyn validate --help' for the options\n");
-    return 2;
-  }
+  if (first != argc - 1) return cli_arg_error("modyn validate", "expected one pipeline file") + 1;
   PipelineConfig cfg;
   if (cli_load_pipeline(argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
   rc = a.syntax_only ? MH_OK : pipeline_check(&cfg);

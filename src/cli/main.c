@@ -42,7 +42,6 @@ static void usage(FILE *out) {
                "Multi-process: mpirun -np N modyn run pipeline.yaml\n");
 }
 
-extern char **environ;
 char **mh_startup_environ;
 
 /* A copy of the environment before MPI_Init adds its runtime variables. */
