@@ -34,4 +34,14 @@ check "matrix unchanged" cmp "$W/full/eval/matrix.csv" "$W/crashed/eval/matrix.c
 run run "$CFG" --out "$W/full"
 check "run into an existing run directory fails" test $? -ne 0
 check "message points to resume" grep -q "continue it with 'modyn resume" "$W/last.log"
+# Difference models (each trigger stored against the previous one's weights;
+# resume and `modyn eval` read them in order, applying each difference to the
+# weights already in memory): same results as the full models above.
+D=(--set 'model_storage.incremental_model_strategy={name: WeightsDifference, config: {operator: xor}, full_model_interval: 4}')
+MODYN_FAULT=1:90:exit run run "$CFG" --out "$W/dcrashed" "${D[@]}"
+check "difference models: the faulty run fails" test $? -ne 0
+check "difference models: resume" run resume "$W/dcrashed"
+check "difference models: same matrix as the full models" cmp "$W/full/eval/matrix.csv" "$W/dcrashed/eval/matrix.csv"
+check "difference models: modyn eval reproduces the matrix" run eval "$W/dcrashed" --out "$W/deval"
+check "difference models: same matrix from modyn eval" cmp "$W/full/eval/matrix.csv" "$W/deval/matrix.csv"
 finish e2e_resume

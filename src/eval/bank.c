@@ -47,7 +47,8 @@ static int load_rank0(EvalBank *b, Model *m, const char *run_dir) {
   for (int i = 0; i < b->n; i++) {
     char path[1200];
     snprintf(path, sizeof path, "%s/models/trigger_%04d.h5", run_dir, i);
-    MH_TRY(checkpoint_read(path, m, NULL, &b->meta[i]));
+    MH_TRY(checkpoint_read(path, m, NULL, &b->meta[i],
+                           i > 0 ? b->params + (int64_t)(i - 1) * b->nparams : NULL));
     memcpy(b->params + (int64_t)i * b->nparams, m->params, (size_t)b->nparams * sizeof(float));
     if (b->nbuffers)
       memcpy(b->buffers + (int64_t)i * b->nbuffers, m->buffers, (size_t)b->nbuffers * sizeof(float));

@@ -104,7 +104,7 @@ static int init_model_weights(Run *r) {
   if (mh_log_rank == 0) {
     if (!strcmp(tc->initial_model, "pretrained")) {
       CheckpointMeta meta;
-      rc = checkpoint_read(tc->initial_model_path, r->model, NULL, &meta);
+      rc = checkpoint_read(tc->initial_model_path, r->model, NULL, &meta, NULL);
       if (rc) mh_error_context("training.initial_model_path");
     } else {
       Rng rng;
@@ -249,7 +249,8 @@ static int restore_trigger(Run *r, const Cmd *cmd, const char *path, CheckpointM
                            TrainStats *ts) {
   int ok = 1;
   if (mh_log_rank == 0) {
-    if (checkpoint_read(path, r->model, NULL, meta)) {
+    /* Triggers are restored in order: the previous one's weights are at hand. */
+    if (checkpoint_read(path, r->model, NULL, meta, r->nmodels > 0 ? r->stored_params : NULL)) {
       ok = 0;
     } else if (meta->first_timestamp != cmd->first_ts || meta->last_timestamp != cmd->last_ts) {
       mh_errorf("%s holds trigger %lld for data %lld..%lld, but replaying the stream now gives "

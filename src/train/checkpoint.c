@@ -96,7 +96,8 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
   return MH_OK;
 }
 
-int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta) {
+int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                    const float *prev) {
   hid_t f = h5_open_ro(path);
   if (f < 0) return MH_ERR;
   char id[128] = "";
@@ -128,10 +129,12 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     if (!rc) rc = h5_attr_read_str(f, "delta_operator", op, sizeof op);
     if (!rc && (base_t < 0 || base_t >= meta->trigger))
       rc = mh_errorf("base_trigger %lld is not an earlier trigger", (long long)base_t);
-    if (!rc) {
+    if (!rc && prev && base_t == meta->trigger - 1) {
+      memmove(m->params, prev, (size_t)m->nparams * sizeof(float));
+    } else if (!rc) {
       sibling_path(path, base_t, base_path, sizeof base_path);
       CheckpointMeta bm;
-      rc = checkpoint_read(base_path, m, NULL, &bm);
+      rc = checkpoint_read(base_path, m, NULL, &bm, NULL);
     }
     uint32_t *d = rc ? NULL : mh_malloc((size_t)m->nparams * sizeof *d);
     if (!rc && !d) rc = MH_ERR;

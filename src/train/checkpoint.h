@@ -41,7 +41,11 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
                      int64_t *bytes);
 /* Load into an existing model of the same type and size; o may be NULL.
- * Difference models are resolved through their base models (bit-exact). */
-int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta);
+ * Difference models are resolved through their base models (bit-exact).
+ * prev: the weights of the previous trigger when the caller holds them
+ * (reading triggers in order), else NULL; a difference against that
+ * trigger is then applied to prev instead of reading its chain again. */
+int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                    const float *prev);
 
 #endif
