@@ -59,6 +59,8 @@ typedef struct {
   LrSchedule sched;
   ModelStorage storage;
   float *stored_params;  /* rank 0: weights of the last stored model (delta base) */
+  float *initial;        /* every rank: the starting params + buffers, kept when each
+                            trigger starts from them (use_previous_model: false) */
   int64_t resume_upto;   /* triggers below this are restored from checkpoints */
   Evaluation ev;
   Trigger *trigger;   /* rank 0 only */
@@ -116,7 +118,17 @@ static int init_model_weights(Run *r) {
   int ok = rc == MH_OK;
   MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
   if (!ok) return mh_log_rank == 0 ? MH_ERR : mh_errorf("rank 0 could not build the initial model");
-  return dist_bcast_model(r->model);
+  MH_TRY(dist_bcast_model(r->model));
+  if (!tc->use_previous_model) {
+    /* Every trigger starts from these: keep them rather than build (or read)
+     * and broadcast them again. */
+    Model *m = r->model;
+    r->initial = mh_malloc((size_t)(m->nparams + m->nbuffers + 1) * sizeof(float));
+    if (!r->initial) return MH_ERR;
+    memcpy(r->initial, m->params, (size_t)m->nparams * sizeof(float));
+    memcpy(r->initial + m->nparams, m->buffers, (size_t)m->nbuffers * sizeof(float));
+  }
+  return MH_OK;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -161,6 +173,7 @@ static void close_parts(Run *r) {
   model_free(r->model);
   store_close(&r->train);
   free(r->stored_params);
+  free(r->initial);
   free(r->meta);
   free(r->eval_s);
 }
@@ -279,7 +292,11 @@ static int handle_trigger(Run *r, const Cmd *cmd, const int64_t *keys, const flo
   const TrainingConfig *tc = &r->cfg->training;
   MH_TRY(grow_results(r));
   int mi = r->nmodels;
-  if (!tc->use_previous_model && mi > 0) MH_TRY(init_model_weights(r));
+  if (!tc->use_previous_model && mi > 0 && !cmd->restore) {
+    Model *m = r->model;
+    memcpy(m->params, r->initial, (size_t)m->nparams * sizeof(float));
+    memcpy(m->buffers, r->initial + m->nparams, (size_t)m->nbuffers * sizeof(float));
+  }
   /* Each trigger starts a fresh optimizer, as the original's trainer does. */
   optim_reset(&r->opt);
 
