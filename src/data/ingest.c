@@ -112,14 +112,8 @@ int ingest_sink_open(IngestSink *k, const IngestOptions *o, const StoreSchema *s
     }
     return MH_ERR;
   }
-  if (o->append && !o->has_key_start && k->w.next_shard > 0) {
-    /* Continue after the largest key already in the store. */
-    Store s;
-    MH_TRY(store_open(o->out, &s));
-    int64_t mx = s.keys[s.key_order[s.n - 1]];
-    store_close(&s);
-    k->next_key = mx + 1;
-  }
+  /* Continue after the largest key already in the store. */
+  if (o->append && !o->has_key_start && k->w.max_key != INT64_MIN) k->next_key = k->w.max_key + 1;
   res->num_classes = schema->num_classes;
   res->first_key = k->next_key;
   return MH_OK;

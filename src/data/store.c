@@ -1172,6 +1172,7 @@ int store_writer_open(const char *dir, const StoreSchema *schema, int append, St
   snprintf(w->dir, sizeof w->dir, "%s", dir);
   for (size_t l = strlen(w->dir); l > 1 && w->dir[l - 1] == '/'; l--) w->dir[l - 1] = '\0';
   w->schema = *schema;
+  w->max_key = INT64_MIN;
   MH_TRY(mh_mkdir_p(w->dir));
   char **names;
   int count;
@@ -1193,6 +1194,7 @@ int store_writer_open(const char *dir, const StoreSchema *schema, int append, St
         rc = schema_mismatch(ours, schema, old.shards[0].path, &old.schema);
         mh_error_context("cannot append to %s", w->dir);
       }
+      if (old.n > 0) w->max_key = old.keys[old.key_order[old.n - 1]];
       store_close(&old);
     }
     long long maxnum = -1;

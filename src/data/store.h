@@ -101,6 +101,7 @@ typedef struct {
   StoreSchema schema;
   int next_shard;     /* index of the next shard file */
   int64_t written;    /* samples written so far */
+  int64_t max_key;    /* appending: the largest key already in the store; INT64_MIN none */
 } StoreWriter;
 
 /* Create dir if needed. Refuses to write into a directory that already has
