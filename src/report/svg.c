@@ -131,6 +131,16 @@ static void date_ticks(const SvgPlot *p) {
   }
 }
 
+/* A tick value on an axis spanning [lo, hi]: 0, plain, or in k/M units
+ * when the axis reaches 10^4/10^7. */
+static void tick_label(double v, double lo, double hi, char *buf, size_t cap) {
+  double big = fabs(hi) > fabs(lo) ? fabs(hi) : fabs(lo);
+  if (fabs(v) < 1e-12) snprintf(buf, cap, "0");
+  else if (big >= 1e7) snprintf(buf, cap, "%gM", v / 1e6);
+  else if (big >= 1e4) snprintf(buf, cap, "%gk", v / 1e3);
+  else snprintf(buf, cap, "%g", v);
+}
+
 void svg_axes(const SvgPlot *p, const char *xlabel, const char *ylabel, int x_dates) {
   FILE *fp = p->fp;
   char buf[64];
@@ -142,11 +152,7 @@ void svg_axes(const SvgPlot *p, const char *xlabel, const char *ylabel, int x_da
             p->left, py, p->left + p->width, py);
     fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n",
             p->left - 5, py, p->left, py);
-    double big = fabs(p->ymax) > fabs(p->ymin) ? fabs(p->ymax) : fabs(p->ymin);
-    if (fabs(y) < 1e-12) snprintf(buf, sizeof buf, "0");
-    else if (big >= 1e7) snprintf(buf, sizeof buf, "%gM", y / 1e6);
-    else if (big >= 1e4) snprintf(buf, sizeof buf, "%gk", y / 1e3);
-    else snprintf(buf, sizeof buf, "%g", fabs(y) < 1e-12 ? 0.0 : y);
+    tick_label(y, p->ymin, p->ymax, buf, sizeof buf);
     fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#333\">%s</text>\n",
             p->left - 8, py + 4, buf);
   }
@@ -160,11 +166,7 @@ void svg_axes(const SvgPlot *p, const char *xlabel, const char *ylabel, int x_da
     double xs = nice_step(p->xmax - p->xmin, nt);
     if (x_dates == SVG_X_INTEGERS && xs < 1) xs = 1;
     for (double x = ceil(p->xmin / xs - 1e-9) * xs; x <= p->xmax + 1e-9 * xs; x += xs) {
-      double big = fabs(p->xmax) > fabs(p->xmin) ? fabs(p->xmax) : fabs(p->xmin);
-      if (fabs(x) < 1e-12) snprintf(buf, sizeof buf, "0");
-      else if (big >= 1e7) snprintf(buf, sizeof buf, "%gM", x / 1e6);
-      else if (big >= 1e4) snprintf(buf, sizeof buf, "%gk", x / 1e3);
-      else snprintf(buf, sizeof buf, "%g", fabs(x) < 1e-12 ? 0.0 : x);
+      tick_label(x, p->xmin, p->xmax, buf, sizeof buf);
       tick_x(p, x, buf);
     }
   }

@@ -126,6 +126,13 @@ static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, doubl
   return MH_OK;
 }
 
+/* An epoch ended: count it and record its mean loss. */
+static void end_epoch(TrainStats *st, int64_t epoch, double loss_sum, int64_t samples) {
+  st->epochs++;
+  if (epoch == 0) st->first_loss = loss_sum / (double)samples;
+  st->last_loss = loss_sum / (double)samples;
+}
+
 int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
                 int64_t n, const TrainingConfig *tc, const TrainPlan *plan, TrainStats *st) {
   memset(st, 0, sizeof *st);
@@ -180,9 +187,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       break;
     }
     if (bt.epoch != epoch) { /* an epoch ended: its mean loss */
-      st->epochs++;
-      if (epoch == 0) st->first_loss = epoch_loss / (double)epoch_samples;
-      st->last_loss = epoch_loss / (double)epoch_samples;
+      end_epoch(st, epoch, epoch_loss, epoch_samples);
       epoch = bt.epoch;
       epoch_loss = 0.0;
       epoch_samples = 0;
@@ -205,11 +210,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     st->samples += bt.global_len;
     st->steps++;
   }
-  if (!rc && epoch_samples > 0) {
-    st->epochs++;
-    if (epoch == 0) st->first_loss = epoch_loss / (double)epoch_samples;
-    st->last_loss = epoch_loss / (double)epoch_samples;
-  }
+  if (!rc && epoch_samples > 0) end_epoch(st, epoch, epoch_loss, epoch_samples);
   if (epochs > 0) {
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
