@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/log.h"
@@ -215,7 +216,9 @@ static void partition_order(int64_t *keys, int64_t m, int64_t K, Rng *rng) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  mh_log_init();
+  Dist dist;
+  if (dist_init(&dist, MPI_COMM_WORLD)) die();
+  mh_log_init(&dist);
   mh_hdf5_quiet();
   Args a = {"yearbook", "bench_data/yearbook", 100000, 100000, 64, 0, 0.5, "partition", 0, 1, 3, 1};
   for (int i = 1; i + 1 < argc; i += 2) {

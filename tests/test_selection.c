@@ -13,7 +13,7 @@ static void run(const char *yaml, TrainingSet sets[3]) {
   CHECK_OK(cfg_load_string("sel.yaml", yaml, &doc));
   CfgRef root = cfg_root(&doc);
   Selector *s = NULL;
-  CHECK_OK(selector_create(&root, &s));
+  CHECK_OK(selector_create(&root, NULL, &s));
   if (!s) return;
   int64_t keys[12], ts[12];
   int32_t labels[12] = {0};
@@ -87,12 +87,12 @@ int main(void) {
   Selector *s = NULL;
   CHECK_OK(cfg_load_string("sel.yaml", "name: NewDataStrategy\nlimit: 3\n", &doc));
   CfgRef root = cfg_root(&doc);
-  CHECK(selector_create(&root, &s) == MH_ERR);
+  CHECK(selector_create(&root, NULL, &s) == MH_ERR);
   CHECK_STR(mh_error(), "sel.yaml:1: maximum_keys_in_memory: missing required field");
   cfg_doc_free(&doc);
   CHECK_OK(cfg_load_string("sel.yaml", "name: NewDataStrategy\nmaximum_keys_in_memory: 5\ntail_trigers: 1\n", &doc));
   root = cfg_root(&doc);
-  CHECK(selector_create(&root, &s) == MH_ERR);
+  CHECK(selector_create(&root, NULL, &s) == MH_ERR);
   CHECK_STR(mh_error(), "sel.yaml:3: tail_trigers: unknown field; expected one of: name, maximum_keys_in_memory, limit, tail_triggers, uses_weights, storage_backend, seed, limit_reset");
   cfg_doc_free(&doc);
   return test_finish("test_selection");

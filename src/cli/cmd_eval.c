@@ -10,7 +10,7 @@
 #include "cli/load_config.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "eval/rerun.h"
+#include "orch/reeval.h"
 
 
 static const CliOpt eval_opts[] = {
@@ -32,7 +32,7 @@ static const CliSpec eval_spec = {
     "Multi-process: mpirun -np N modyn eval RUN_DIR",
     eval_opts};
 
-int cmd_eval(int argc, char **argv) {
+int cmd_eval(const Dist *d, int argc, char **argv) {
   CliCommon a = {.command = "modyn eval"};
   int first = 0;
   int rc = cli_parse(&eval_spec, argc, argv, cli_common_opt, &a, &first);
@@ -47,20 +47,20 @@ int cmd_eval(int argc, char **argv) {
   if (a.out) snprintf(out, sizeof out, "%s", a.out);
   else snprintf(out, sizeof out, "%s/eval", run_dir);
   PipelineConfig cfg;
-  if (cli_load_pipeline(config, a.sets, a.nsets, a.data_dir, &cfg)) return 1;
+  if (cli_load_pipeline(d, config, a.sets, a.nsets, a.data_dir, &cfg)) return 1;
   int quiet_before = mh_log_quiet;
   if (a.quiet) mh_log_quiet = 1;
   EvalRerunSummary sum;
-  rc = evaluation_rerun(&cfg, run_dir, out, &sum);
+  rc = evaluation_rerun(d, &cfg, run_dir, out, &sum);
   mh_log_quiet = quiet_before;
   if (rc == EVAL_RERUN_REPORTED) {
     pipeline_free(&cfg);
     return 1;
   }
   if (rc != MH_OK) mh_fatal_last();
-  if (mh_log_rank == 0) {
-    printf("\n# evaluation of %s (%d rank%s), written to %s\n", run_dir, mh_log_nranks,
-           mh_log_nranks > 1 ? "s" : "", out);
+  if (d->rank == 0) {
+    printf("\n# evaluation of %s (%d rank%s), written to %s\n", run_dir, d->size,
+           d->size > 1 ? "s" : "", out);
     printf("%-8s %10s %18s %19s %21s\n", "models", "cells", "composite_active",
            "composite_trained", "active_time_weighted");
     printf("%-8d %10lld %18.4f %19.4f %21.4f\n", sum.models, (long long)sum.cells,

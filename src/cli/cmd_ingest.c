@@ -103,7 +103,7 @@ static int on_option(void *ctx, const char *name, const char *v) {
   return 0;
 }
 
-int cmd_ingest(int argc, char **argv) {
+int cmd_ingest(const Dist *d, int argc, char **argv) {
   IngestCli *cli = mh_malloc(sizeof *cli);
   if (!cli) mh_fatal_last();
   build_cli(cli);
@@ -125,7 +125,7 @@ int cmd_ingest(int argc, char **argv) {
 
   /* Rank 0 converts; every rank returns its verdict (the broadcast is also
    * the barrier the other ranks wait at). */
-  if (mh_log_rank == 0) {
+  if (d->rank == 0) {
     IngestResult res;
     if (ingest_run(a.format, &a.o, &res) != MH_OK) {
       fprintf(stderr, "modyn: error: %s\n", mh_error());
@@ -137,9 +137,6 @@ int cmd_ingest(int argc, char **argv) {
     }
   }
   free(cli);
-  int inited = 0;
-  MPI_Initialized(&inited);
-  if (inited && mh_log_nranks > 1 && MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-    mh_fatal("modyn ingest: MPI_Bcast of rank 0's result failed");
+  if (dist_bcast(d, &rc, 1, MPI_INT)) mh_fatal_last();
   return rc;
 }

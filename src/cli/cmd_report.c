@@ -79,7 +79,7 @@ static int expand_runs(char **args, int n, char ***out, int *nout) {
   return rc;
 }
 
-int cmd_report(int argc, char **argv) {
+int cmd_report(const Dist *d, int argc, char **argv) {
   const char *out = NULL;
   int first = 0;
   int rc = cli_parse(&report_spec, argc, argv, on_opt, &out, &first);
@@ -89,7 +89,7 @@ int cmd_report(int argc, char **argv) {
     return cli_arg_error("modyn report", "%s",
                          !out ? "--out DIR is required" : "expected at least one run directory") + 1;
   int ok = 1;
-  if (mh_log_rank == 0) {
+  if (d->rank == 0) {
     char **runs = NULL;
     int nruns = 0;
     ok = expand_runs(argv + first, argc - first, &runs, &nruns) == MH_OK;
@@ -99,6 +99,6 @@ int cmd_report(int argc, char **argv) {
     for (int i = 0; i < nruns; i++) free(runs[i]);
     free(runs);
   }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (dist_bcast(d, &ok, 1, MPI_INT)) mh_fatal_last();
   return ok ? 0 : 1;
 }

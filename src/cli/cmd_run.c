@@ -12,7 +12,7 @@
 #include "cli/runner.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "orch/pipeline.h"
+#include "orch/run.h"
 
 
 static const CliOpt run_opts[] = {
@@ -32,7 +32,7 @@ static const CliSpec run_spec = {
     "Multi-process: mpirun -np N modyn run pipeline.yaml",
     run_opts};
 
-int cmd_run(int argc, char **argv) {
+int cmd_run(const Dist *d, int argc, char **argv) {
   CliCommon a = {.command = "modyn run"};
   int first = 0;
   int rc = cli_parse(&run_spec, argc, argv, cli_common_opt, &a, &first);
@@ -41,11 +41,11 @@ int cmd_run(int argc, char **argv) {
   if (first != argc - 1)
     return cli_arg_error("modyn run", "expected one pipeline file, got %d arguments", argc - first) + 1;
   PipelineConfig cfg;
-  if (cli_load_pipeline(argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
+  if (cli_load_pipeline(d, argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
 
   /* Rank 0 names the run directory (clocks of ranks may differ). */
   char dir[1024] = "";
-  if (mh_log_rank == 0) {
+  if (d->rank == 0) {
     if (a.out) {
       snprintf(dir, sizeof dir, "%s", a.out);
     } else {
@@ -57,8 +57,8 @@ int cmd_run(int argc, char **argv) {
       snprintf(dir, sizeof dir, "runs/%s-%s", cfg.name, stamp);
     }
   }
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  rc = cli_run_and_report(&cfg, dir, 0, a.quiet, NULL);
+  if (dist_bcast(d, dir, sizeof dir, MPI_CHAR)) mh_fatal_last();
+  rc = cli_run_and_report(d, &cfg, dir, 0, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;
 }
@@ -80,7 +80,7 @@ static const CliSpec resume_spec = {
     "are deterministic, so the result equals an uninterrupted run. Any rank count.",
     resume_opts};
 
-int cmd_resume(int argc, char **argv) {
+int cmd_resume(const Dist *d, int argc, char **argv) {
   CliCommon a = {.command = "modyn resume"};
   int first = 0;
   int rc = cli_parse(&resume_spec, argc, argv, cli_common_opt, &a, &first);
@@ -90,8 +90,8 @@ int cmd_resume(int argc, char **argv) {
   char path[1100];
   snprintf(path, sizeof path, "%s/config.yaml", argv[first]);
   PipelineConfig cfg;
-  if (cli_load_pipeline(path, NULL, 0, a.data_dir, &cfg)) return 1;
-  rc = cli_run_and_report(&cfg, argv[first], 1, a.quiet, NULL);
+  if (cli_load_pipeline(d, path, NULL, 0, a.data_dir, &cfg)) return 1;
+  rc = cli_run_and_report(d, &cfg, argv[first], 1, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;
 }

@@ -251,33 +251,33 @@ static int check_points(const Sweep *sw, const SweepArgs *a) {
 }
 
 /* Point i on every rank: run it, or resume it when its directory exists. */
-static int run_point(const Sweep *sw, int64_t i, const SweepArgs *a, RunSummary *sum) {
+static int run_point(const Dist *d, const Sweep *sw, int64_t i, const SweepArgs *a, RunSummary *sum) {
   const char *sets[MAX_POINT_SETS];
   int nsets = 0;
   char dir[1100], cfgpath[1200], name[200];
   if (point_sets(sw, i, a, sets, &nsets, name, sizeof name)) {
-    if (mh_log_rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
     return 1;
   }
   sweep_point_dir(sw, i, dir, sizeof dir);
   snprintf(cfgpath, sizeof cfgpath, "%s/config.yaml", dir);
   int resume = 0;
-  if (mh_log_rank == 0) resume = mh_path_exists(cfgpath);
-  MPI_Bcast(&resume, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (d->rank == 0) resume = mh_path_exists(cfgpath);
+  if (dist_bcast(d, &resume, 1, MPI_INT)) mh_fatal_last();
   char vals[4096];
   LOG0("# sweep %s: point %lld of %lld%s:%s\n", sw->name, (long long)i, (long long)sw->npoints,
        resume ? " (resuming its run directory)" : "", values_text(sw, i, vals, sizeof vals));
   PipelineConfig cfg;
   /* A resumed point reads the configuration its run was started with. */
-  int rc = resume ? cli_load_pipeline(cfgpath, NULL, 0, a->common.data_dir, &cfg)
-                  : cli_load_pipeline(sw->pipeline, sets, nsets, a->common.data_dir, &cfg);
+  int rc = resume ? cli_load_pipeline(d, cfgpath, NULL, 0, a->common.data_dir, &cfg)
+                  : cli_load_pipeline(d, sw->pipeline, sets, nsets, a->common.data_dir, &cfg);
   if (rc) return 1;
-  rc = cli_run_and_report(&cfg, dir, resume, a->common.quiet, sum);
+  rc = cli_run_and_report(d, &cfg, dir, resume, a->common.quiet, sum);
   pipeline_free(&cfg);
   return rc;
 }
 
-int cmd_sweep(int argc, char **argv) {
+int cmd_sweep(const Dist *d, int argc, char **argv) {
   SweepArgs a = {.common = {.command = "modyn sweep"}, .index = -1};
   int first = 0;
   int rc = cli_parse(&sweep_spec, argc, argv, sweep_opt, &a, &first);
@@ -298,31 +298,31 @@ int cmd_sweep(int argc, char **argv) {
     a.index = v;
   }
   char *text = NULL;
-  if (cli_read_shared(argv[first], &text)) return 1;
+  if (cli_read_shared(d, argv[first], &text)) return 1;
   Sweep sw;
   rc = sweep_parse(argv[first], text, &sw);
   free(text);
   if (rc) {
-    if (mh_log_rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
     return 1;
   }
   if (a.common.out) snprintf(sw.out, sizeof sw.out, "%s", a.common.out);
   int code = 0;
   if (a.list || a.submit) {
-    if (mh_log_rank == 0) {
+    if (d->rank == 0) {
       if (a.list) list_points(&sw);
-      else if (mh_log_nranks > 1) code = cli_arg_error("modyn sweep", "--submit runs without mpirun (one process)") + 1;
+      else if (d->size > 1) code = cli_arg_error("modyn sweep", "--submit runs without mpirun (one process)") + 1;
       else if (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw) || submit(&sw, &a)) {
         fprintf(stderr, "modyn: error: %s\n", mh_error());
         code = 1;
       }
     }
-    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (dist_bcast(d, &code, 1, MPI_INT)) mh_fatal_last();
     sweep_free(&sw);
     return code;
   }
   if (a.index >= sw.npoints) {
-    if (mh_log_rank == 0)
+    if (d->rank == 0)
       fprintf(stderr, "modyn: error: point %lld does not exist: %s has points 0..%lld\n",
               (long long)a.index, argv[first], (long long)sw.npoints - 1);
     sweep_free(&sw);
@@ -331,12 +331,12 @@ int cmd_sweep(int argc, char **argv) {
   /* A single point (an array task) leaves the whole-sweep checks and
    * points.csv to the run or submission that covers every point: array
    * tasks would all write the same file at once. */
-  if (mh_log_rank == 0 && a.index < 0 &&
+  if (d->rank == 0 && a.index < 0 &&
       (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw))) {
     fprintf(stderr, "modyn: error: %s\n", mh_error());
     code = 1;
   }
-  MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (dist_bcast(d, &code, 1, MPI_INT)) mh_fatal_last();
   if (code) {
     sweep_free(&sw);
     return code;
@@ -344,10 +344,10 @@ int cmd_sweep(int argc, char **argv) {
   int64_t lo = a.index >= 0 ? a.index : 0, hi = a.index >= 0 ? a.index + 1 : sw.npoints;
   RunSummary *sums = mh_calloc((size_t)(hi - lo), sizeof *sums);
   if (!sums) mh_fatal_last();
-  for (int64_t i = lo; i < hi && !code; i++) code = run_point(&sw, i, &a, &sums[i - lo]);
-  if (!code && hi - lo > 1 && mh_log_rank == 0) {
+  for (int64_t i = lo; i < hi && !code; i++) code = run_point(d, &sw, i, &a, &sums[i - lo]);
+  if (!code && hi - lo > 1 && d->rank == 0) {
     printf("\n# results of sweep %s (%lld points, %d rank%s); compare with: modyn report %s --out REPORT_DIR\n",
-           sw.name, (long long)sw.npoints, mh_log_nranks, mh_log_nranks > 1 ? "s" : "", sw.out);
+           sw.name, (long long)sw.npoints, d->size, d->size > 1 ? "s" : "", sw.out);
     printf("%-6s %8s %16s %17s %18s  %s\n", "point", "triggers", "samples_trained",
            "composite_active", "composite_trained", "values");
     char vals[4096];

@@ -102,7 +102,7 @@ static int on_option(void *ctx, const char *name, const char *v) {
   return cli_arg_error("modyn synth", "unhandled option --%s", name);
 }
 
-int cmd_synth(int argc, char **argv) {
+int cmd_synth(const Dist *d, int argc, char **argv) {
   SynthArgs a;
   memset(&a, 0, sizeof a);
   synth_defaults(&a.p);
@@ -113,14 +113,14 @@ int cmd_synth(int argc, char **argv) {
   if (first < argc) return cli_arg_error("modyn synth", "unexpected argument %s", argv[first]);
   if (!a.out || !a.out[0]) return cli_arg_error("modyn synth", "--out DIR is required");
   if (synth_check(&a.p) != MH_OK) {
-    if (mh_log_rank == 0) fprintf(stderr, "modyn synth: %s\n", mh_error());
+    if (d->rank == 0) fprintf(stderr, "modyn synth: %s\n", mh_error());
     return 2;
   }
 
   /* Rank 0 writes; every rank returns rank 0's verdict (the broadcast is
    * also the barrier the other ranks wait at). */
   int rc = 0;
-  if (mh_log_rank == 0) {
+  if (d->rank == 0) {
     SynthStoreInfo info[2];
     if (synth_generate(&a.p, a.out, info) != MH_OK) {
       fprintf(stderr, "modyn: error: %s\n", mh_error());
@@ -131,9 +131,6 @@ int cmd_synth(int argc, char **argv) {
              info[s].shards, info[s].shards == 1 ? "" : "s");
     }
   }
-  int inited = 0;
-  MPI_Initialized(&inited);
-  if (inited && mh_log_nranks > 1 && MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-    mh_fatal("modyn synth: MPI_Bcast of rank 0's result failed");
+  if (dist_bcast(d, &rc, 1, MPI_INT)) mh_fatal_last();
   return rc;
 }

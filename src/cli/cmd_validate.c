@@ -8,7 +8,7 @@
 #include "cli/load_config.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "orch/pipeline.h"
+#include "orch/run.h"
 
 
 static const CliOpt validate_opts[] = {
@@ -26,7 +26,7 @@ static const CliSpec validate_spec = {
     "field path. Exit code 0 when valid, 1 otherwise.",
     validate_opts};
 
-int cmd_validate(int argc, char **argv) {
+int cmd_validate(const Dist *d, int argc, char **argv) {
   CliCommon a = {.command = "modyn validate"};
   int first = 0;
   int rc = cli_parse(&validate_spec, argc, argv, cli_common_opt, &a, &first);
@@ -34,9 +34,9 @@ int cmd_validate(int argc, char **argv) {
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) return cli_arg_error("modyn validate", "expected one pipeline file") + 1;
   PipelineConfig cfg;
-  if (cli_load_pipeline(argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
-  rc = a.syntax_only ? MH_OK : pipeline_check(&cfg);
-  if (mh_log_rank == 0) {
+  if (cli_load_pipeline(d, argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
+  rc = a.syntax_only ? MH_OK : pipeline_check(d, &cfg);
+  if (d->rank == 0) {
     if (rc) fprintf(stderr, "modyn: error: %s\n", mh_error());
     else printf("%s: valid (pipeline %s: model %s, trigger %s, selection %s)\n", argv[first],
                 cfg.name, cfg.model_id, cfg.trigger_id, cfg.selection_name);

@@ -1,18 +1,20 @@
 /* commands.h - the subcommands of the modyn binary. Each takes argv with
  * argv[0] = the subcommand name, runs with MPI already initialised (by
- * main.c), and returns the process exit code. Fatal errors inside a
+ * main.c) with the job's rank context, and returns the process exit code. Fatal errors inside a
  * collective phase end the job with mh_fatal (MPI_Abort). */
 #ifndef MH_COMMANDS_H
 #define MH_COMMANDS_H
 
-int cmd_run(int argc, char **argv);
-int cmd_resume(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-int cmd_synth(int argc, char **argv);
-int cmd_ingest(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
+#include "core/dist.h"
+
+int cmd_run(const Dist *d, int argc, char **argv);
+int cmd_resume(const Dist *d, int argc, char **argv);
+int cmd_validate(const Dist *d, int argc, char **argv);
+int cmd_synth(const Dist *d, int argc, char **argv);
+int cmd_ingest(const Dist *d, int argc, char **argv);
+int cmd_eval(const Dist *d, int argc, char **argv);
+int cmd_report(const Dist *d, int argc, char **argv);
+int cmd_sweep(const Dist *d, int argc, char **argv);
 
 /* The environment as the process started, before MPI_Init added its
  * runtime variables (an MPI singleton's PMIX_*, OMPI_MCA_ess, ...): what a
@@ -21,7 +23,7 @@ extern char **mh_startup_environ;
 
 typedef struct {
   const char *name;
-  int (*fn)(int argc, char **argv);
+  int (*fn)(const Dist *d, int argc, char **argv);
   const char *summary;
 } Command;
 

@@ -14,20 +14,13 @@
 /* Threads per rank: $MODYN_THREADS or $OMP_NUM_THREADS when set, else the
  * node's cores shared evenly among the ranks on that node, so that N ranks
  * on one machine do not each start a thread per core. */
-static void set_threads(void) {
+static void set_threads(const Dist *d) {
   if (getenv("MODYN_THREADS") || getenv("OMP_NUM_THREADS")) {
     par_init(0);
     return;
   }
-  MPI_Comm node;
-  int local = 1;
-  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
-      MPI_SUCCESS) {
-    MPI_Comm_size(node, &local);
-    MPI_Comm_free(&node);
-  }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  int n = (int)(cores / (local > 0 ? local : 1));
+  int n = (int)(cores / (d->local_size > 0 ? d->local_size : 1));
   par_init(n > 0 ? n : 1);
 }
 
@@ -62,31 +55,33 @@ int main(int argc, char **argv) {
     return 1;
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  mh_log_init();
+  Dist dist;
+  if (dist_init(&dist, MPI_COMM_WORLD)) mh_fatal_last();
+  mh_log_init(&dist);
   mh_hdf5_quiet();
   /* HDF5 1.10 can crash in its atexit cleanup after a failed write (a full
    * disk); we close our handles ourselves, so skip that cleanup. */
   H5dont_atexit();
-  set_threads();
+  set_threads(&dist);
 
   int rc = 0;
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-    if (mh_log_rank == 0) usage(argc < 2 ? stderr : stdout);
+    if (dist.rank == 0) usage(argc < 2 ? stderr : stdout);
     rc = argc < 2 ? 2 : 0;
   } else if (!strcmp(argv[1], "--version")) {
-    if (mh_log_rank == 0) printf("modyn-hpc %s\n", MODYN_VERSION);
+    if (dist.rank == 0) printf("modyn-hpc %s\n", MODYN_VERSION);
   } else {
     const Command *cmd = NULL;
     for (const Command *c = mh_commands; c->name; c++)
       if (!strcmp(c->name, argv[1])) cmd = c;
     if (!cmd) {
-      if (mh_log_rank == 0) {
+      if (dist.rank == 0) {
         fprintf(stderr, "modyn: unknown command '%s'\n\n", argv[1]);
         usage(stderr);
       }
       rc = 2;
     } else {
-      rc = cmd->fn(argc - 1, argv + 1);
+      rc = cmd->fn(&dist, argc - 1, argv + 1);
     }
   }
   MPI_Finalize();

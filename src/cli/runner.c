@@ -6,10 +6,10 @@
 #include "core/error.h"
 #include "core/log.h"
 
-static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
-  if (mh_log_rank != 0) return;
-  printf("\n# results of pipeline %s (%d rank%s)\n", cfg->name, mh_log_nranks,
-         mh_log_nranks > 1 ? "s" : "");
+static void print_summary(const Dist *d, const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
+  if (d->rank != 0) return;
+  printf("\n# results of pipeline %s (%d rank%s)\n", cfg->name, d->size,
+         d->size > 1 ? "s" : "");
   printf("%-10s %16s %18s %19s %16s %10s\n", "triggers", "samples_trained", "composite_active",
          "composite_trained", "active_weighted", "wall_s");
   printf("%-10d %16lld %18.4f %19.4f %16.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
@@ -19,19 +19,19 @@ static void print_summary(const PipelineConfig *cfg, const RunSummary *s, const 
          s->intervals_scored, dir);
 }
 
-int cli_run_and_report(PipelineConfig *cfg, const char *dir, int resume, int quiet,
+int cli_run_and_report(const Dist *d, PipelineConfig *cfg, const char *dir, int resume, int quiet,
                        RunSummary *out) {
   int quiet_before = mh_log_quiet;
   if (quiet) mh_log_quiet = 1;
   RunSummary sum;
-  int rc = pipeline_run(cfg, dir, resume, &sum);
+  int rc = pipeline_run(d, cfg, dir, resume, &sum);
   mh_log_quiet = quiet_before;
   if (rc == PIPELINE_REPORTED) return 1;
   if (rc != MH_OK && mh_error_no_space())
     mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
              "triggers are kept", mh_error(), dir);
   if (rc != MH_OK) mh_fatal_last();
-  print_summary(cfg, &sum, dir);
+  print_summary(d, cfg, &sum, dir);
   if (out) *out = sum;
   return 0;
 }

@@ -497,3 +497,15 @@ void pipeline_free(PipelineConfig *cfg) {
   cfg_doc_free(&cfg->doc);
   memset(cfg, 0, sizeof *cfg);
 }
+
+void pipeline_train_options(const PipelineConfig *cfg, TrainOptions *out) {
+  const TrainingConfig *tc = &cfg->training;
+  memset(out, 0, sizeof *out);
+  out->batch_size = tc->batch_size;
+  out->drop_last_batch = tc->drop_last_batch;
+  out->shuffle = tc->shuffle;
+  out->epochs = tc->epochs_per_trigger;
+  out->num_samples_to_pass = tc->num_samples_to_pass;
+  out->clip_grad_norm = tc->clip_grad_norm;
+  out->bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
+}

@@ -12,31 +12,16 @@
 #include <stdint.h>
 
 #include "config/cfgtree.h"
+#include "train/optim.h"
+#include "train/trainer.h"
 
 #define CFG_NAME 128
 #define CFG_PATH 1024
-#define CFG_MAX_GROUPS 8
+#define CFG_MAX_GROUPS OPTIM_MAX_GROUPS
 #define CFG_MAX_EVAL_DATASETS 8
 #define CFG_MAX_METRICS 8
 #define CFG_MAX_HANDLERS 8
 
-typedef struct {
-  char module[CFG_NAME]; /* param group "module" (default "model") */
-  double lr;             /* config.lr (required) */
-  double momentum;       /* config.momentum, default 0 */
-  double weight_decay;   /* config.weight_decay, default 0 */
-  int nesterov;          /* config.nesterov, default false */
-  double beta1, beta2;   /* config.betas [b1, b2] (Adam/AdamW), default [0.9, 0.999] */
-  double eps;            /* config.eps (Adam/AdamW), default 1e-8 */
-} ParamGroupConfig;
-
-typedef struct {
-  char name[CFG_NAME];      /* optimizers[i].name, default "default" */
-  char algorithm[CFG_NAME]; /* SGD | Adam | AdamW */
-  char source[CFG_NAME];    /* "PyTorch" accepted for compatibility; informational */
-  int num_groups;
-  ParamGroupConfig groups[CFG_MAX_GROUPS];
-} OptimizerConfig;
 
 typedef struct {
   char device[CFG_NAME];            /* "cpu" | "cuda" | "cuda:N"; default "cpu" */
@@ -136,5 +121,7 @@ int pipeline_parse(const char *name, const char *text, const char *const *overri
 int pipeline_load(const char *path, const char *const *overrides, int num_overrides,
                   const char *data_dir, PipelineConfig *cfg);
 void pipeline_free(PipelineConfig *cfg);
+/* The training section as the engine takes it (train/trainer.h). */
+void pipeline_train_options(const PipelineConfig *cfg, TrainOptions *out);
 
 #endif

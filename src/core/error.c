@@ -12,9 +12,13 @@
 #define MSG_CAP 4096
 static _Thread_local char g_msg[MSG_CAP];
 static _Thread_local int g_no_space;
+/* Where the recorded error happened, when another rank's (dist_agree). */
+static _Thread_local int g_origin_rank = -1;
+static _Thread_local char g_origin_host[64];
 
 int mh_errorf(const char *fmt, ...) {
   g_no_space = 0;
+  g_origin_rank = -1;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(g_msg, sizeof g_msg, fmt, ap);
@@ -45,6 +49,12 @@ const char *mh_error(void) { return g_msg; }
 void mh_error_clear(void) {
   g_msg[0] = '\0';
   g_no_space = 0;
+  g_origin_rank = -1;
+}
+
+void mh_error_set_origin(int rank, const char *host) {
+  g_origin_rank = rank;
+  snprintf(g_origin_host, sizeof g_origin_host, "%s", host);
 }
 
 void mh_error_mark_no_space(int err) {
@@ -69,6 +79,11 @@ static _Noreturn void die_with(const char *msg) {
   if (size > 1) {
     char host[256] = "?";
     gethostname(host, sizeof host - 1);
+    /* Another rank's error (handed over by dist_agree) names that rank. */
+    if (g_origin_rank >= 0) {
+      rank = g_origin_rank;
+      snprintf(host, sizeof host, "%s", g_origin_host);
+    }
     fprintf(stderr, "modyn: error [rank %d of %d on %s]: %s\n", rank, size, host, msg);
   } else {
     fprintf(stderr, "modyn: error: %s\n", msg);

@@ -27,6 +27,9 @@ void mh_error_clear(void);
  * limit); mh_errorf clears the mark, mh_error_context keeps it, so the top
  * level can say what to do whatever context was added on the way up. */
 void mh_error_mark_no_space(int err);
+/* The recorded error happened on another rank (rank, host): mh_fatal names
+ * that one. mh_errorf clears it, mh_error_context keeps it. */
+void mh_error_set_origin(int rank, const char *host);
 int mh_error_no_space(void);
 
 /* Print "modyn: error: MSG" (with rank and host when running under MPI with

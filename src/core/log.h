@@ -9,12 +9,16 @@
 
 #include <stdio.h>
 
-extern int mh_log_rank;   /* this process's rank in MPI_COMM_WORLD */
-extern int mh_log_nranks; /* size of MPI_COMM_WORLD */
+/* Who prints: copied from the job's rank context (dist.h) by mh_log_init.
+ * Only the print macros read these; code that talks to other ranks takes a
+ * Dist. */
+extern int mh_log_rank;
+extern int mh_log_nranks;
 extern int mh_log_quiet;  /* 1: LOG0 prints nothing (tests, --quiet) */
 
-/* Read rank/size from MPI (if initialised) and make stdout line-buffered. */
-void mh_log_init(void);
+struct Dist;
+/* Take rank/size from d (NULL: one process) and make stdout line-buffered. */
+void mh_log_init(const struct Dist *d);
 
 #define LOG0(...)                                                             \
   do {                                                                        \

@@ -1367,3 +1367,16 @@ int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int6
   w->written += n;
   return MH_OK;
 }
+
+/* ---- replay order ---------------------------------------------------------------- */
+
+static int cmp_rows_by_time(const void *a, const void *b, void *ctx) {
+  const Store *s = ctx;
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  if (s->timestamps[x] != s->timestamps[y]) return s->timestamps[x] < s->timestamps[y] ? -1 : 1;
+  return (s->keys[x] > s->keys[y]) - (s->keys[x] < s->keys[y]);
+}
+
+void store_sort_rows_by_time(const Store *s, int64_t *rows, int64_t n) {
+  qsort_r(rows, (size_t)n, sizeof(int64_t), cmp_rows_by_time, (void *)s);
+}

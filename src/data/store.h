@@ -72,6 +72,8 @@ int store_refresh(Store *s, int64_t *added);
  * 64 MiB; one sample is always staged). bytes <= 0 restores the default. */
 void store_set_read_buffer(Store *s, int64_t bytes);
 
+/* Sort rows[n] by (timestamp, key): the stream's replay order. */
+void store_sort_rows_by_time(const Store *s, int64_t *rows, int64_t n);
 /* Map keys to global rows. A key not in the store is an error naming it. */
 int store_find_rows(const Store *s, const int64_t *keys, int64_t n, int64_t *rows);
 /* Read the features of n global rows (any order, repeats allowed) as float32

@@ -2,14 +2,11 @@
 #include "eval/bank.h"
 
 #include <dirent.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "core/log.h"
-#include "train/dist.h"
 
 /* Rank 0: number of checkpoints trigger_0000.h5 .. trigger_{n-1}.h5. */
 static int count_checkpoints(const char *run_dir, int *n) {
@@ -56,25 +53,23 @@ static int load_rank0(EvalBank *b, Model *m, const char *run_dir) {
   return MH_OK;
 }
 
-int eval_bank_load(EvalBank *b, Model *m, const char *run_dir) {
+int eval_bank_load(EvalBank *b, const Dist *d, Model *m, const char *run_dir) {
   memset(b, 0, sizeof *b);
   b->nparams = m->nparams;
   b->nbuffers = m->nbuffers;
-  int ok = 1;
-  if (mh_log_rank == 0) ok = load_rank0(b, m, run_dir) == MH_OK;
-  MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (!ok) return mh_log_rank == 0 ? MH_ERR : mh_errorf("rank 0 could not read the checkpoints of %s", run_dir);
-  MPI_CHECK(MPI_Bcast(&b->n, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (mh_log_rank != 0) {
+  MH_TRY(dist_agree(d, d->rank == 0 ? load_rank0(b, m, run_dir) : MH_OK));
+  MH_TRY(dist_bcast(d, &b->n, 1, MPI_INT));
+  int rc = MH_OK;
+  if (d->rank != 0) {
     b->meta = mh_calloc((size_t)b->n + 1, sizeof *b->meta);
     b->params = mh_malloc(((size_t)b->n * (size_t)b->nparams + 1) * sizeof(float));
     b->buffers = mh_malloc(((size_t)b->n * (size_t)b->nbuffers + 1) * sizeof(float));
-    if (!b->meta || !b->params || !b->buffers) return MH_ERR;
+    if (!b->meta || !b->params || !b->buffers) rc = MH_ERR;
   }
-  MPI_CHECK(MPI_Bcast(b->meta, (int)(b->n * (sizeof *b->meta / sizeof(int64_t))), MPI_INT64_T, 0,
-                      MPI_COMM_WORLD));
-  MH_TRY(dist_bcast_f32(b->params, (int64_t)b->n * b->nparams));
-  MH_TRY(dist_bcast_f32(b->buffers, (int64_t)b->n * b->nbuffers));
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_i64(d, (int64_t *)b->meta, (int64_t)b->n * (int64_t)(sizeof *b->meta / sizeof(int64_t))));
+  MH_TRY(dist_bcast_f32(d, b->params, (int64_t)b->n * b->nparams));
+  MH_TRY(dist_bcast_f32(d, b->buffers, (int64_t)b->n * b->nbuffers));
   return MH_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "train/checkpoint.h"
 #include "train/model.h"
 
@@ -25,7 +26,7 @@ typedef struct {
  * no gaps) into the bank; m is a model of the run's type and size (its
  * weights are overwritten). A missing or foreign checkpoint is an error on
  * every rank (rank 0's message; the others say rank 0 failed). */
-int eval_bank_load(EvalBank *b, Model *m, const char *run_dir);
+int eval_bank_load(EvalBank *b, const Dist *d, Model *m, const char *run_dir);
 /* Copy model i's weights into m. */
 void eval_bank_use(const EvalBank *b, int i, Model *m);
 void eval_bank_free(EvalBank *b);

@@ -2,7 +2,6 @@
 #include "eval/evaluation.h"
 
 #include <math.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +10,10 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "core/timing.h"
-#include "data/reader.h"
 #include "eval/composite.h"
-#include "train/dist.h"
+#include "train/model_pass.h"
 
 /* ---- setup ---------------------------------------------------------------- */
-
-static const Store *g_sort_store; /* qsort comparator context (single-threaded setup) */
-
-static int cmp_rows_by_ts(const void *a, const void *b) {
-  int64_t ra = *(const int64_t *)a, rb = *(const int64_t *)b;
-  const Store *s = g_sort_store;
-  if (s->timestamps[ra] != s->timestamps[rb]) return s->timestamps[ra] < s->timestamps[rb] ? -1 : 1;
-  return (s->keys[ra] > s->keys[rb]) - (s->keys[ra] < s->keys[rb]);
-}
 
 /* First position in rows_by_ts whose timestamp is >= t. */
 static int64_t lower_bound(const EvalDataset *d, int64_t t) {
@@ -50,8 +39,7 @@ static int dataset_init(EvalDataset *d, const EvalDatasetConfig *dc, int num_cla
   d->rows_by_ts = mh_malloc((size_t)(d->store.n + 1) * sizeof(int64_t));
   if (!d->rows_by_ts) return MH_ERR;
   for (int64_t i = 0; i < d->store.n; i++) d->rows_by_ts[i] = i;
-  g_sort_store = &d->store;
-  qsort(d->rows_by_ts, (size_t)d->store.n, sizeof(int64_t), cmp_rows_by_ts);
+  store_sort_rows_by_time(&d->store, d->rows_by_ts, d->store.n);
   d->batch_size = dc->batch_size;
   for (int m = 0; m < dc->num_metrics; m++) {
     MH_TRY(metric_create(&dc->metrics[m].ref, num_classes, &d->metrics[m]));
@@ -203,8 +191,7 @@ typedef struct {
   int *iv_first;             /* [niv + 1]: cells of interval i are iv_first[i] .. iv_first[i+1]-1 */
   int64_t nunit;
   int *unit_iv;              /* [nunit] */
-  int64_t *unit_lo, *unit_hi;/* positions in rows_by_ts */
-  int *unit_rank;            /* nondecreasing: each rank owns a contiguous run of units */
+  int64_t *unit_lo, *unit_len; /* positions in rows_by_ts: the pass's batches */
 } Plan;
 
 static void plan_free(Plan *p) {
@@ -213,8 +200,7 @@ static void plan_free(Plan *p) {
   free(p->iv_first);
   free(p->unit_iv);
   free(p->unit_lo);
-  free(p->unit_hi);
-  free(p->unit_rank);
+  free(p->unit_len);
   memset(p, 0, sizeof *p);
 }
 
@@ -230,10 +216,8 @@ static int plan_build(Plan *p, const EvalTask *t, const EvalDataset *d, int mode
   p->iv_first = mh_malloc((size_t)(t->niv + 1) * sizeof(int));
   p->unit_iv = mh_malloc((size_t)(nunit + 1) * sizeof(int));
   p->unit_lo = mh_malloc((size_t)(nunit + 1) * sizeof(int64_t));
-  p->unit_hi = mh_malloc((size_t)(nunit + 1) * sizeof(int64_t));
-  p->unit_rank = mh_malloc((size_t)(nunit + 1) * sizeof(int));
-  if (!p->cell_iv || !p->cell_model || !p->iv_first || !p->unit_iv || !p->unit_lo || !p->unit_hi ||
-      !p->unit_rank)
+  p->unit_len = mh_malloc((size_t)(nunit + 1) * sizeof(int64_t));
+  if (!p->cell_iv || !p->cell_model || !p->iv_first || !p->unit_iv || !p->unit_lo || !p->unit_len)
     return MH_ERR;
   for (int i = 0; i < t->niv; i++) {
     p->iv_first[i] = p->ncell;
@@ -244,28 +228,16 @@ static int plan_build(Plan *p, const EvalTask *t, const EvalDataset *d, int mode
       }
   }
   p->iv_first[t->niv] = p->ncell;
-  /* Batches from each interval's start; cost = rows x models there. */
-  int64_t total = 0;
+  /* Batches from each interval's start (the model pass shares them out by
+   * cost = rows x models). */
   for (int i = 0; i < t->niv; i++) {
-    int64_t k = p->iv_first[i + 1] - p->iv_first[i];
-    if (k == 0) continue;
+    if (p->iv_first[i + 1] == p->iv_first[i]) continue;
     for (int64_t b0 = t->row_lo[i]; b0 < t->row_hi[i]; b0 += B) {
       p->unit_iv[p->nunit] = i;
       p->unit_lo[p->nunit] = b0;
-      p->unit_hi[p->nunit] = b0 + B < t->row_hi[i] ? b0 + B : t->row_hi[i];
-      total += (p->unit_hi[p->nunit] - b0) * k;
+      p->unit_len[p->nunit] = (b0 + B < t->row_hi[i] ? b0 + B : t->row_hi[i]) - b0;
       p->nunit++;
     }
-  }
-  /* A unit goes to the rank whose equal share of the cost holds its first
-   * unit of cost. */
-  int64_t before = 0;
-  for (int64_t u = 0; u < p->nunit; u++) {
-    int i = p->unit_iv[u];
-    __extension__ __int128 num = (__int128)before * mh_log_nranks;
-    int r = total > 0 ? (int)(num / total) : 0;
-    p->unit_rank[u] = r < mh_log_nranks ? r : mh_log_nranks - 1;
-    before += (p->unit_hi[u] - p->unit_lo[u]) * (p->iv_first[i + 1] - p->iv_first[i]);
   }
   return MH_OK;
 }
@@ -301,7 +273,7 @@ static int pair_results(const Plan *p, const EvalTask *t, const EvalDataset *d, 
   int64_t cur = 0;
   for (int64_t u = 0; u < p->nunit; u++) {
     int i = p->unit_iv[u];
-    int64_t n = p->unit_hi[u] - p->unit_lo[u];
+    int64_t n = p->unit_len[u];
     for (int c = p->iv_first[i]; c < p->iv_first[i + 1]; c++)
       for (int k = 0; k < npm; k++) {
         int64_t slot = c * npm + k;
@@ -325,116 +297,67 @@ static int pair_results(const Plan *p, const EvalTask *t, const EvalDataset *d, 
   return MH_OK;
 }
 
-/* Gather every rank's pairs (in rank order = global unit order) to rank 0. */
-static int gather_pairs(const ScorePair *mine, int64_t nmine, ScorePair **all) {
-  *all = NULL;
-  if (nmine > 0x7fffffff)
-    return mh_errorf("RocAuc: %lld (score, label) pairs on one rank; at most 2^31-1 per task: "
-                     "use more ranks or fewer models per handler", (long long)nmine);
-  int cnt = (int)nmine;
-  int N = mh_log_nranks;
-  int *counts = mh_log_rank == 0 ? mh_malloc((size_t)N * sizeof(int)) : NULL;
-  int *displs = mh_log_rank == 0 ? mh_malloc((size_t)N * sizeof(int)) : NULL;
-  if (mh_log_rank == 0 && (!counts || !displs)) return MH_ERR;
-  MPI_CHECK(MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  int ok = 1;
-  int64_t total = 0;
-  if (mh_log_rank == 0) {
-    for (int r = 0; r < N; r++) {
-      if (total > 0x7fffffff) ok = 0;
-      displs[r] = (int)total;
-      total += counts[r];
-    }
-    if (total > 0x7fffffff) ok = 0;
-    if (ok) *all = mh_malloc((size_t)(total + 1) * sizeof(ScorePair));
-    if (ok && !*all) ok = 0;
+/* ---- the model pass's visitor: metric states per cell ------------------------ */
+
+typedef struct {
+  const Plan *p;
+  const EvalDataset *d;
+  const EvalBank *bank; /* NULL: the model holds the one model to evaluate */
+  int loaded;           /* bank model in the model now (-1 none) */
+  double *state;        /* [ncell * state_len] summable metric states */
+  ScorePair *pairs;     /* this rank's pairs, in unit order (pair metrics) */
+  int64_t npairs, cap;
+  double *scores;       /* [batch] */
+} EvalVisit;
+
+static int visit_runs(void *ctx, int64_t u) {
+  const EvalVisit *v = ctx;
+  int i = v->p->unit_iv[u];
+  return v->p->iv_first[i + 1] - v->p->iv_first[i];
+}
+
+static int visit_prepare(void *ctx, int64_t u, int r, Model *m) {
+  EvalVisit *v = ctx;
+  int c = v->p->iv_first[v->p->unit_iv[u]] + r;
+  if (v->bank && v->loaded != v->p->cell_model[c]) {
+    v->loaded = v->p->cell_model[c];
+    eval_bank_use(v->bank, v->loaded, m);
   }
-  MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (!ok) {
-    free(counts);
-    free(displs);
-    return mh_errorf("RocAuc: more than 2^31-1 (score, label) pairs in one task, or out of memory "
-                     "on rank 0; split the handler's intervals");
-  }
-  MPI_Datatype pt;
-  MPI_CHECK(MPI_Type_contiguous((int)sizeof(ScorePair), MPI_BYTE, &pt));
-  MPI_CHECK(MPI_Type_commit(&pt));
-  int rc = MPI_Gatherv(mine, cnt, pt, *all, counts, displs, pt, 0, MPI_COMM_WORLD);
-  MPI_Type_free(&pt);
-  free(counts);
-  free(displs);
-  if (rc != MPI_SUCCESS) return mh_mpi_error(rc, "MPI_Gatherv", __FILE__, __LINE__);
   return MH_OK;
 }
 
-/* This rank's batches: every model of the interval over each; summable
- * states into state[cell * state_len], pairs appended to pairs. The batches
- * come through the training reader, whose thread reads the next partition
- * while the models run on the current one. */
-static int run_units(const Plan *p, EvalDataset *d, Model *m, const EvalBank *bank, double *state,
-                     ScorePair *pairs) {
-  const int64_t B = d->batch_size;
-  float *logits = mh_malloc((size_t)(B * m->num_outputs) * sizeof(float));
-  double *scores = mh_malloc((size_t)B * sizeof(double));
-  int64_t *mine = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
-  int64_t *start = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
-  int64_t *len = mh_malloc((size_t)(p->nunit + 1) * sizeof(int64_t));
-  Reader *rd = NULL;
-  int rc = (!logits || !scores || !mine || !start || !len) ? MH_ERR : MH_OK;
-  int64_t nmine = 0;
-  for (int64_t u = 0; !rc && u < p->nunit; u++)
-    if (p->unit_rank[u] == mh_log_rank) {
-      start[nmine] = p->unit_lo[u];
-      len[nmine] = p->unit_hi[u] - p->unit_lo[u];
-      mine[nmine++] = u;
+static int visit_consume(void *ctx, int64_t u, int r, const PassBatch *b) {
+  EvalVisit *v = ctx;
+  const EvalDataset *d = v->d;
+  const int c = v->p->iv_first[v->p->unit_iv[u]] + r;
+  const int64_t n = b->n;
+  double *st = v->state + (int64_t)c * d->state_len;
+  for (int k = 0; k < d->nmetrics; k++) {
+    const Metric *mt = d->metrics[k];
+    if (!mt->uses_pairs) {
+      mt->update(mt, st, b->logits, b->labels, n, b->K);
+      st += mt->state_len;
+      continue;
     }
-  const ReaderConfig rcfg = {INT64_MAX, 0, 1, 1};
-  if (!rc) rc = reader_create(&d->store, &rcfg, mh_log_rank, mh_log_nranks, &rd);
-  if (!rc && nmine > 0) rc = reader_start_batches(rd, d->rows_by_ts, start, len, nmine);
-  int loaded = -1;
-  int64_t cur = 0;
-  Batch b;
-  for (int64_t j = 0; !rc && j < nmine; j++) {
-    int more = reader_next(rd, &b);
-    if (more <= 0) {
-      rc = more < 0 ? MH_ERR : mh_errorf("evaluation reader ended after %lld of %lld batches",
-                                         (long long)j, (long long)nmine);
-      break;
+    if (v->npairs + n > v->cap) {
+      int64_t cap = (v->npairs + n) * 2;
+      ScorePair *np = mh_realloc(v->pairs, (size_t)cap * sizeof *np);
+      double *sc = mh_realloc(v->scores, (size_t)cap * sizeof *sc);
+      if (np) v->pairs = np;
+      if (sc) v->scores = sc;
+      if (!np || !sc) return MH_ERR;
+      v->cap = cap;
     }
-    int i = p->unit_iv[mine[j]];
-    const int64_t n = b.n;
-    for (int c = p->iv_first[i]; !rc && c < p->iv_first[i + 1]; c++) {
-      if (bank && loaded != p->cell_model[c]) {
-        loaded = p->cell_model[c];
-        eval_bank_use(bank, loaded, m);
-      }
-      rc = m->forward(m, b.x, n, logits, 0);
-      if (rc) break;
-      double *st = state + (int64_t)c * d->state_len;
-      for (int k = 0; k < d->nmetrics; k++) {
-        const Metric *mt = d->metrics[k];
-        if (mt->uses_pairs) {
-          mt->score(mt, logits, n, m->num_outputs, scores);
-          for (int64_t r = 0; r < n; r++) {
-            pairs[cur + r].score = scores[r];
-            pairs[cur + r].label = b.labels[r];
-            pairs[cur + r].pad = 0;
-          }
-          cur += n;
-        } else {
-          mt->update(mt, st, logits, b.labels, n, m->num_outputs);
-          st += mt->state_len;
-        }
-      }
+    mt->score(mt, b->logits, n, b->K, v->scores);
+    for (int64_t j = 0; j < n; j++) {
+      ScorePair *x = &v->pairs[v->npairs + j];
+      x->score = v->scores[j];
+      x->label = b->labels[j];
+      x->pad = 0;
     }
+    v->npairs += n;
   }
-  reader_free(rd);
-  free(logits);
-  free(scores);
-  free(mine);
-  free(start);
-  free(len);
-  return rc;
+  return MH_OK;
 }
 
 static int add_cells(Evaluation *ev, int ti, const Plan *p, const double *values) {
@@ -461,35 +384,37 @@ static int add_cells(Evaluation *ev, int ti, const Plan *p, const double *values
 
 /* Evaluate models [model_lo, model_hi) of task ti where wanted. bank NULL:
  * m already holds the one model. */
-static int run_task(Evaluation *ev, int ti, Model *m, const EvalBank *bank, int model_lo,
-                    int model_hi, const CheckpointMeta *meta, int nmodels) {
+static int run_task(Evaluation *ev, int ti, const Dist *dist, Model *m, const EvalBank *bank,
+                    int model_lo, int model_hi, const CheckpointMeta *meta, int nmodels) {
   EvalTask *t = &ev->tasks[ti];
   EvalDataset *d = &ev->datasets[t->dataset];
   Plan p;
-  double *state = NULL, *values = NULL;
-  ScorePair *pairs = NULL, *all = NULL;
+  double *values = NULL;
+  ScorePair *all = NULL;
+  EvalVisit v = {&p, d, bank, -1, NULL, NULL, 0, 0, NULL};
   int rc = plan_build(&p, t, d, model_lo, model_hi, meta, nmodels);
-  int64_t mypairs = 0;
-  for (int64_t u = 0; !rc && u < p.nunit; u++)
-    if (p.unit_rank[u] == mh_log_rank)
-      mypairs += (p.unit_hi[u] - p.unit_lo[u]) * (p.iv_first[p.unit_iv[u] + 1] - p.iv_first[p.unit_iv[u]]) * d->npair;
   if (!rc) {
-    state = mh_calloc((size_t)((int64_t)p.ncell * d->state_len + 1), sizeof(double));
+    v.state = mh_calloc((size_t)((int64_t)p.ncell * d->state_len + 1), sizeof(double));
     values = mh_calloc((size_t)((int64_t)p.ncell * d->nmetrics + 1), sizeof(double));
-    pairs = mh_malloc((size_t)(mypairs + 1) * sizeof(ScorePair));
-    if (!state || !values || !pairs) rc = MH_ERR;
+    if (!v.state || !values) rc = MH_ERR;
   }
-  /* A failure on one rank must not leave the others in the reduction. */
-  if (!rc) rc = run_units(&p, d, m, bank, state, pairs);
-  int ok = rc == MH_OK, all_ok = 0;
-  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (!all_ok) {
-    if (ok) rc = mh_errorf("evaluation failed on another rank");
-    goto done;
+  /* Every interval's batches through the model pass, each batch once for
+   * all the models of its interval; the visitor folds the logits into the
+   * cells' metric states. A failure on one rank must not leave the others
+   * in the pass. */
+  rc = dist_agree(dist, rc);
+  if (!rc) {
+    const PassVisitor visit = {&v, visit_runs, visit_prepare, visit_consume};
+    PassRequest req = {d->rows_by_ts, d->store.n, d->batch_size, p.unit_lo, p.unit_len, p.nunit,
+                       PASS_LOGITS, 0, 0, &visit};
+    PassResult res;
+    rc = model_pass_run(dist, m, &d->store, &req, &res);
+    if (!rc) pass_result_free(&res);
   }
-  rc = dist_allreduce_sum_f64(state, (int64_t)p.ncell * d->state_len);
+  /* Summable states add up exactly (one rank per cell and batch). */
+  if (!rc) rc = dist_allreduce_sum_f64(dist, v.state, (int64_t)p.ncell * d->state_len);
   for (int c = 0; !rc && c < p.ncell; c++) {
-    const double *st = state + (int64_t)c * d->state_len;
+    const double *st = v.state + (int64_t)c * d->state_len;
     for (int k = 0; k < d->nmetrics; k++) {
       const Metric *mt = d->metrics[k];
       if (mt->uses_pairs) continue;
@@ -498,18 +423,22 @@ static int run_task(Evaluation *ev, int ti, Model *m, const EvalBank *bank, int 
     }
   }
   if (!rc && d->npair > 0) {
-    rc = gather_pairs(pairs, mypairs, &all);
-    if (!rc && mh_log_rank == 0) rc = pair_results(&p, t, d, all, values);
-    ok = rc == MH_OK;
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (!ok && !rc) rc = mh_errorf("rank 0 could not compute the pair metrics");
-    if (!rc) rc = dist_bcast_f64(values, (int64_t)p.ncell * d->nmetrics);
+    /* Pair metrics (RocAuc) need every (score, label) on rank 0, in unit
+     * order: rank order is unit order, since ranks own contiguous runs. */
+    int64_t total = 0;
+    for (int64_t u = 0; u < p.nunit; u++) total += p.unit_len[u] * visit_runs(&v, u) * d->npair;
+    if (dist->rank == 0) rc = (all = mh_malloc((size_t)(total + 1) * sizeof *all)) ? MH_OK : MH_ERR;
+    rc = dist_agree(dist, rc);
+    if (!rc) rc = dist_gather_bytes(dist, v.pairs, v.npairs, sizeof *v.pairs, all, NULL);
+    if (!rc && dist->rank == 0) rc = pair_results(&p, t, d, all, values);
+    rc = dist_agree(dist, rc);
+    if (!rc) rc = dist_bcast_f64(dist, values, (int64_t)p.ncell * d->nmetrics);
   }
   if (!rc) rc = add_cells(ev, ti, &p, values);
-done:
-  free(state);
+  free(v.state);
+  free(v.pairs);
+  free(v.scores);
   free(values);
-  free(pairs);
   free(all);
   plan_free(&p);
   if (rc) return mh_error_context("evaluating handler %s on %s",
@@ -547,25 +476,26 @@ static int add_model_intervals(Evaluation *ev, int ti, const CheckpointMeta *met
   return rc;
 }
 
-int evaluation_after_training(Evaluation *ev, Model *m, const CheckpointMeta *meta, int nmodels) {
+int evaluation_after_training(Evaluation *ev, const Dist *d, Model *m, const CheckpointMeta *meta,
+                              int nmodels) {
   int mi = nmodels - 1;
   for (int ti = 0; ti < ev->ntasks; ti++) {
     EvalTask *t = &ev->tasks[ti];
     if (t->after_pipeline) continue;
     if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, meta, mi, mi + 1));
-    MH_TRY(run_task(ev, ti, m, NULL, mi, mi + 1, meta, nmodels));
+    MH_TRY(run_task(ev, ti, d, m, NULL, mi, mi + 1, meta, nmodels));
   }
   return MH_OK;
 }
 
-int evaluation_after_pipeline(Evaluation *ev, Model *m, const EvalBank *bank) {
+int evaluation_after_pipeline(Evaluation *ev, const Dist *d, Model *m, const EvalBank *bank) {
   for (int ti = 0; ti < ev->ntasks; ti++) {
     EvalTask *t = &ev->tasks[ti];
     if (!t->after_pipeline) continue;
     double t0 = mh_now();
     if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, bank->meta, 0, bank->n));
     int before = ev->ncells;
-    MH_TRY(run_task(ev, ti, m, bank, 0, bank->n, bank->meta, bank->n));
+    MH_TRY(run_task(ev, ti, d, m, bank, 0, bank->n, bank->meta, bank->n));
     LOG0("# evaluated handler %s on %s: %d models, %d intervals, %d cells in %.2f s\n",
          ev->cfg->evaluation.handlers[t->handler].name, ev->datasets[t->dataset].id, bank->n,
          t->niv, ev->ncells - before, mh_now() - t0);

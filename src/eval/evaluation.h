@@ -101,10 +101,11 @@ int evaluation_has_after_pipeline(const Evaluation *ev);
 
 /* Collective. meta[0..nmodels-1] describe the models so far; m holds model
  * nmodels-1, just trained. Evaluates it on the after_training handlers. */
-int evaluation_after_training(Evaluation *ev, Model *m, const CheckpointMeta *meta, int nmodels);
+int evaluation_after_training(Evaluation *ev, const Dist *d, Model *m, const CheckpointMeta *meta,
+                              int nmodels);
 /* Collective. Evaluates the after_pipeline handlers on every model of the
  * bank (m is used as scratch: its weights are overwritten). */
-int evaluation_after_pipeline(Evaluation *ev, Model *m, const EvalBank *bank);
+int evaluation_after_pipeline(Evaluation *ev, const Dist *d, Model *m, const EvalBank *bank);
 
 /* The value of model mi's first metric on the first after_training task's
  * first interval with data that it serves (reference time after its data). */

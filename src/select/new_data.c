@@ -82,7 +82,7 @@ static void nd_destroy(Selector *s) {
   i64vec_free(&d->trigger_end);
 }
 
-static int nd_create(const CfgRef *cfg, Selector **out) {
+static int nd_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   static const char *const own[] = {"limit_reset", NULL};
   static const char *const resets[] = {"lastX", "sampleUAR", NULL};
   const char *keys[32];

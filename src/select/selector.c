@@ -10,6 +10,24 @@
 
 extern const SelectorType *const selector_registry[];
 
+static const SelectorType *g_extra[9]; /* selector_register's, NULL-terminated */
+
+int selector_register(const SelectorType *t) {
+  int n = 0;
+  while (g_extra[n]) n++;
+  if (n >= 8) return mh_errorf("selector_register: at most 8 extra strategies");
+  g_extra[n] = t;
+  return MH_OK;
+}
+
+static const SelectorType *find(const char *name) {
+  for (int i = 0; selector_registry[i]; i++)
+    if (!strcmp(selector_registry[i]->name, name)) return selector_registry[i];
+  for (int i = 0; g_extra[i]; i++)
+    if (!strcmp(g_extra[i]->name, name)) return g_extra[i];
+  return NULL;
+}
+
 const char *const selector_common_keys[] = {
     "name", "maximum_keys_in_memory", "limit", "tail_triggers", "uses_weights",
     "storage_backend", "seed", NULL};
@@ -41,20 +59,20 @@ int selector_parse_common(const CfgRef *cfg, SelectorCommon *c) {
   return MH_OK;
 }
 
-int selector_create(const CfgRef *cfg, Selector **out) {
+int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   char name[128];
   *out = NULL;
   MH_TRY(cfg_req_string(cfg, "name", name, sizeof name));
-  for (int i = 0; selector_registry[i]; i++) {
-    if (!strcmp(selector_registry[i]->name, name)) {
-      if (selector_registry[i]->create(cfg, out)) {
-        selector_free(*out);
-        *out = NULL;
-        return MH_ERR;
-      }
-      (*out)->type = selector_registry[i];
-      return MH_OK;
+  const SelectorType *type = find(name);
+  if (type) {
+    if (type->create(cfg, env, out)) {
+      selector_free(*out);
+      *out = NULL;
+      return MH_ERR;
     }
+    (*out)->type = type;
+    (*out)->env = env;
+    return MH_OK;
   }
   char list[512];
   plugin_names((const void *const *)selector_registry, list, sizeof list);

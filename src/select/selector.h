@@ -6,7 +6,13 @@
  * set to the trainers in partitions of maximum_keys_in_memory keys. Each
  * strategy is a plug-in: one file that defines a SelectorType, plus one line
  * in selector_registry.c. Shared fields (SelectorCommon) are parsed by
- * selector_parse_common so every strategy spells them the same way. */
+ * selector_parse_common so every strategy spells them the same way.
+ *
+ * A strategy is created on every rank. Rank 0 feeds it the stream and asks
+ * for each training set (it may ask env->pass for the model's view of the
+ * data, orch/plugin_env.h). Every rank asks it for the trigger's batch
+ * filter (batch-then-sample downsampling, trainer.h), which must therefore
+ * depend only on the configuration and the trigger index. */
 #ifndef MH_SELECTOR_H
 #define MH_SELECTOR_H
 
@@ -15,6 +21,8 @@
 #include "config/cfgtree.h"
 #include "core/stream.h"
 #include "core/vec.h"
+#include "orch/plugin_env.h"
+#include "train/trainer.h"
 
 typedef struct {
   I64Vec keys;     /* the training set, in the order the strategy chose */
@@ -41,22 +49,31 @@ typedef struct Selector Selector;
 
 typedef struct {
   const char *name; /* selection_strategy.name in the YAML */
-  int (*create)(const CfgRef *cfg, Selector **out);
+  /* env stays valid for the strategy's life (NULL when only validating). */
+  int (*create)(const CfgRef *cfg, PluginEnv *env, Selector **out);
 } SelectorType;
 
 struct Selector {
   const SelectorType *type;
   SelectorCommon common;
   void *impl;
+  PluginEnv *env;  /* set by selector_create */
   /* New samples, in stream order; all of them belong to the next trigger. */
   int (*inform)(Selector *s, const StreamChunk *chunk);
   /* The trigger fired: build its training set into out (cleared first). */
   int (*select)(Selector *s, int64_t trigger, TrainingSet *out);
+  /* Every rank, before training trigger `trigger`: the batch filter to
+   * train with (owned by the caller, batch_filter_free), or *out = NULL.
+   * May be NULL: no filter. */
+  int (*batch_filter)(Selector *s, int64_t trigger, BatchFilter **out);
   void (*destroy)(Selector *s);
 };
 
-/* Create the strategy named by cfg's "name" (errors name file:line). */
-int selector_create(const CfgRef *cfg, Selector **out);
+/* Create the strategy named by cfg's "name" (errors name file:line). env
+ * may be NULL (`modyn validate`). */
+int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out);
+/* Add a strategy at run time (tests, embedding programs). At most 8. */
+int selector_register(const SelectorType *t);
 void selector_free(Selector *s);
 
 #endif

@@ -77,6 +77,10 @@ int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,
                  const ModelShape *shape, Model **out);
 void model_free(Model *m);
 void model_zero_grad(Model *m);
+/* Layers with global-batch statistics (SyncBatchNorm) talk to the ranks
+ * of d in training; NULL = this process alone. */
+struct Dist;
+void model_set_dist(Model *m, const struct Dist *d);
 
 /* Per-sample gradient of the last linear layer (weights then bias), in
  * closed form from the embedding of the last forward and dlogits:

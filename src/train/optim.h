@@ -16,8 +16,29 @@
 
 #include <stdint.h>
 
-#include "config/pipeline.h"
 #include "train/model.h"
+
+#define OPTIM_MAX_GROUPS 8
+#define OPTIM_NAME 128
+
+/* What config/ fills from training.optimizers[0] (plain values). */
+typedef struct {
+  char module[OPTIM_NAME]; /* param group "module" (default "model") */
+  double lr;             /* config.lr (required) */
+  double momentum;       /* config.momentum, default 0 */
+  double weight_decay;   /* config.weight_decay, default 0 */
+  int nesterov;          /* config.nesterov, default false */
+  double beta1, beta2;   /* config.betas [b1, b2] (Adam/AdamW), default [0.9, 0.999] */
+  double eps;            /* config.eps (Adam/AdamW), default 1e-8 */
+} ParamGroupConfig;
+
+typedef struct {
+  char name[OPTIM_NAME];      /* optimizers[i].name, default "default" */
+  char algorithm[OPTIM_NAME]; /* SGD | Adam | AdamW */
+  char source[OPTIM_NAME];    /* "PyTorch" accepted for compatibility; informational */
+  int num_groups;
+  ParamGroupConfig groups[OPTIM_MAX_GROUPS];
+} OptimizerConfig;
 
 typedef enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_ADAMW = 2 } OptAlgorithm;
 
@@ -33,7 +54,7 @@ typedef struct {
 typedef struct {
   OptAlgorithm algorithm;
   int ngroups;
-  OptGroup groups[CFG_MAX_GROUPS];
+  OptGroup groups[OPTIM_MAX_GROUPS];
   int64_t n;      /* parameters */
   int64_t frozen; /* parameters in no group */
   int64_t step;   /* steps taken */

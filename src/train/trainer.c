@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timing.h"
-#include "train/dist.h"
 #include "train/loss.h"
 
 typedef struct {
@@ -21,7 +20,18 @@ typedef struct {
   float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [nparams + 1]: gradients and the loss sum, reduced together */
+  float *comm;      /* [nparams + 2]: gradients, the loss sum and the count of ranks
+                       that failed, reduced together */
+  /* batch filter: this rank's scores, the global batch's, and the kept subset */
+  PassBuffers pass;
+  int64_t gcap;
+  int32_t *glabels;
+  float *gvals;     /* gathered per-sample outputs, one block per output */
+  int64_t *keep;
+  float *kweights;
+  float *sx;        /* [local batch * in_elems] kept samples */
+  int32_t *slabels;
+  float *sweights;
 } Buffers;
 
 static void buffers_free(Buffers *b) {
@@ -32,6 +42,14 @@ static void buffers_free(Buffers *b) {
   free(b->logits);
   free(b->dlogits);
   free(b->comm);
+  pass_buffers_free(&b->pass);
+  free(b->glabels);
+  free(b->gvals);
+  free(b->keep);
+  free(b->kweights);
+  free(b->sx);
+  free(b->slabels);
+  free(b->sweights);
 }
 
 static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch) {
@@ -41,7 +59,7 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_ba
   b->order = mh_malloc((size_t)n * sizeof(int64_t));
   b->logits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
   b->dlogits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
-  b->comm = mh_malloc((size_t)(m->nparams + 1) * sizeof(float));
+  b->comm = mh_malloc((size_t)(m->nparams + 2) * sizeof(float));
   if (!b->rows || !b->order || !b->logits || !b->dlogits || !b->comm)
     return MH_ERR;
   return MH_OK;
@@ -69,7 +87,7 @@ static int fault_parse(Fault *f) {
 
 static int64_t g_steps_run; /* training steps of this process, all triggers */
 
-static int fault_check(float *loss) {
+static int fault_check(const Dist *d, float *loss) {
   static Fault f;
   static int parsed;
   if (!parsed) {
@@ -77,7 +95,7 @@ static int fault_check(float *loss) {
     fault_parse(&f);
   }
   g_steps_run++;
-  if (f.rank != mh_log_rank || g_steps_run != f.step) return MH_OK;
+  if (f.rank != d->rank || g_steps_run != f.step) return MH_OK;
   if (!strcmp(f.kind, "exit")) _exit(3);
   if (!strcmp(f.kind, "nan")) {
     *loss = NAN;
@@ -89,26 +107,44 @@ static int fault_check(float *loss) {
 
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients and loss, one identical optimizer step everywhere.
- * Returns the global loss sum in *loss. */
-static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, double clip, int bce,
-                      double *loss, TrainStats *st) {
+ * Forward and backward run even on an empty share: layers with global-batch
+ * statistics meet the other ranks inside them. A rank that failed (failed
+ * != MH_OK: its read failed; or its loss or fault check fails here) still
+ * joins every collective with an empty share, and the allreduce tells
+ * every rank that the step failed (*any_failed), so they all stop at the
+ * same step and nobody waits. Returns this rank's own status; the global
+ * loss sum goes to *loss. */
+static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
+                      int failed, double clip, int bce, double *loss, int *any_failed,
+                      TrainStats *st) {
+  int rc = failed;
   model_zero_grad(m);
   double lsum = 0.0;
-  if (bt->n > 0) {
-    MH_TRY(m->forward(m, bt->x, bt->n, b->logits, 1));
-    if (bce)
-      MH_TRY(loss_bce_logits(b->logits, bt->labels, bt->weights, bt->n, b->dlogits, &lsum, NULL));
-    else
-      MH_TRY(loss_softmax_ce(b->logits, bt->labels, bt->weights, bt->n, m->num_outputs,
-                             b->dlogits, &lsum, NULL));
-    MH_TRY(m->backward(m, bt->x, b->dlogits, bt->n));
+  const int64_t n = rc ? 0 : bt->n;
+  const float *x = rc ? NULL : bt->x;
+  const int32_t *labels = rc ? NULL : bt->labels;
+  const float *w = rc ? NULL : bt->weights;
+  int frc = m->forward(m, x, n, b->logits, 1);
+  if (!frc) {
+    int lrc = bce ? loss_bce_logits(b->logits, labels, w, n, b->dlogits, &lsum, NULL)
+                  : loss_softmax_ce(b->logits, labels, w, n, m->num_outputs, b->dlogits, &lsum,
+                                    NULL);
+    if (lrc) { /* a bad label: backward still runs (its collectives), with no gradient */
+      rc = lrc;
+      memset(b->dlogits, 0, (size_t)(n * m->num_outputs) * sizeof(float));
+    }
+    frc = m->backward(m, x, b->dlogits, n);
   }
+  if (frc) rc = frc;
   memcpy(b->comm, m->grads, (size_t)m->nparams * sizeof(float));
   b->comm[m->nparams] = (float)lsum;
-  MH_TRY(fault_check(&b->comm[m->nparams]));
+  if (!rc) rc = fault_check(d, &b->comm[m->nparams]);
+  b->comm[m->nparams + 1] = rc ? 1.0f : 0.0f;
   double t0 = mh_now();
-  MH_TRY(dist_allreduce_sum_f32(b->comm, m->nparams + 1));
+  MH_TRY(dist_allreduce_sum_f32(d, b->comm, m->nparams + 2));
   st->comm_seconds += mh_now() - t0;
+  *any_failed = b->comm[m->nparams + 1] > 0.0f;
+  if (*any_failed) return rc;
   const float scale = 1.0f / (float)bt->global_len;
   for (int64_t i = 0; i < m->nparams; i++) m->grads[i] = b->comm[i] * scale;
   *loss = b->comm[m->nparams];
@@ -126,33 +162,159 @@ static int train_step(Model *m, Optimizer *o, Buffers *b, const Batch *bt, doubl
   return MH_OK;
 }
 
+/* ---- batch-then-sample: the filter hook ------------------------------------ */
+
+void batch_filter_free(BatchFilter *f) {
+  if (!f) return;
+  if (f->destroy) f->destroy(f);
+  free(f->impl);
+  free(f);
+}
+
+static int filter_reserve(Buffers *b, const Model *m, int64_t global, int64_t local) {
+  if (global <= b->gcap) return MH_OK;
+  const int64_t K = m->num_outputs, D = m->embed_dim;
+  /* widest per-sample record: logits, loss, pred, embedding, gradients, norm */
+  const int64_t width = K + 3 + D + K * (D + 1);
+  free(b->glabels);
+  free(b->gvals);
+  free(b->keep);
+  free(b->kweights);
+  free(b->sx);
+  free(b->slabels);
+  free(b->sweights);
+  b->glabels = mh_malloc((size_t)global * sizeof(int32_t));
+  b->gvals = mh_malloc((size_t)(global * width) * sizeof(float));
+  b->keep = mh_malloc((size_t)global * sizeof(int64_t));
+  b->kweights = mh_malloc((size_t)global * sizeof(float));
+  b->sx = mh_malloc((size_t)(local * m->shape.in_elems + 1) * sizeof(float));
+  b->slabels = mh_malloc((size_t)(local + 1) * sizeof(int32_t));
+  b->sweights = mh_malloc((size_t)(local + 1) * sizeof(float));
+  if (!b->glabels || !b->gvals || !b->keep || !b->kweights || !b->sx || !b->slabels ||
+      !b->sweights) {
+    b->gcap = 0;
+    return MH_ERR;
+  }
+  b->gcap = global;
+  return MH_OK;
+}
+
+/* Score this rank's share, gather every rank's scores, let the filter pick
+ * the same subset on every rank, and point *out at this rank's part of it.
+ * Returns this rank's own status; *any_failed says that some rank could not
+ * score (every rank then learns it from the gathered counts). */
+static int filter_batch(const Dist *d, Model *m, BatchFilter *f, Buffers *b, const Batch *bt,
+                        int bce, int64_t step, Batch *out, int *any_failed, TrainStats *st) {
+  const int64_t G = bt->global_len;
+  *any_failed = 0;
+  MH_TRY(filter_reserve(b, m, G, bt->n));
+  PassBatch mine, g;
+  /* Scoring may fail on this rank alone: it then joins the gathers with
+   * nothing. */
+  int own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
+  if (own) memset(&mine, 0, sizeof mine);
+  int64_t *counts = mh_malloc((size_t)d->size * sizeof(int64_t));
+  if (!counts) return MH_ERR;
+  int rc = dist_allgather_bytes(d, bt->labels, mine.n, sizeof(int32_t), b->glabels, counts);
+  /* This rank's share starts where the shares of the ranks before it end
+   * (the reader cuts a global batch into contiguous slices in rank order). */
+  int64_t off = 0, total = 0;
+  for (int r = 0; r < d->size; r++) {
+    if (r < d->rank) off += counts[r];
+    total += counts[r];
+  }
+  memset(&g, 0, sizeof g);
+  g.n = G;
+  g.K = m->num_outputs;
+  g.D = m->embed_dim;
+  g.labels = b->glabels;
+  float *cur = b->gvals;
+  struct {
+    unsigned flag;
+    const void *src;
+    int64_t width;
+    void **dst;
+  } cols[] = {
+      {PASS_LOGITS, mine.logits, g.K, (void **)&g.logits},
+      {PASS_PRED, mine.pred, 1, (void **)&g.pred},
+      {PASS_LOSS, mine.loss, 1, (void **)&g.loss},
+      {PASS_EMBED, mine.embed, g.D, (void **)&g.embed},
+      {PASS_GRAD, mine.grad, (int64_t)g.K * (g.D + 1), (void **)&g.grad},
+      {PASS_GRADNORM, mine.gradnorm, 1, (void **)&g.gradnorm},
+  };
+  for (size_t c = 0; !rc && c < sizeof cols / sizeof cols[0]; c++) {
+    if (!(f->outputs & cols[c].flag)) continue;
+    /* int32 and float are both 4 bytes: one float-typed area holds either */
+    rc = dist_allgather_bytes(d, cols[c].src, mine.n * cols[c].width, 4, cur, counts);
+    *cols[c].dst = cur;
+    cur += G * cols[c].width;
+  }
+  free(counts);
+  MH_TRY(rc);
+  if (total != G) { /* a rank could not score: every rank sees the short total */
+    *any_failed = 1;
+    return own;
+  }
+  int64_t nkeep = 0;
+  MH_TRY(f->select(f, &g, step, b->keep, b->kweights, &nkeep));
+  if (nkeep < 0 || nkeep > G)
+    return mh_errorf("batch filter kept %lld of %lld samples", (long long)nkeep, (long long)G);
+  st->scored += G;
+  /* This rank's kept samples, in order, with weights = the filter's times
+   * the strategy's. */
+  const int64_t E = m->shape.in_elems;
+  int64_t n = 0;
+  for (int64_t i = 0; i < nkeep; i++) {
+    if (i > 0 && b->keep[i] <= b->keep[i - 1])
+      return mh_errorf("batch filter: kept positions must increase");
+    int64_t p = b->keep[i] - off;
+    if (p < 0 || p >= bt->n) continue;
+    memcpy(b->sx + n * E, bt->x + p * E, (size_t)E * sizeof(float));
+    b->slabels[n] = bt->labels[p];
+    b->sweights[n] = b->kweights[i] * (bt->weights ? bt->weights[p] : 1.0f);
+    n++;
+  }
+  *out = *bt;
+  out->n = n;
+  out->global_len = nkeep;
+  out->x = b->sx;
+  out->labels = b->slabels;
+  out->weights = b->sweights;
+  return MH_OK;
+}
+
 /* An epoch ended: count it and record its mean loss. */
 static void end_epoch(TrainStats *st, int64_t epoch, double loss_sum, int64_t samples) {
   st->epochs++;
-  if (epoch == 0) st->first_loss = loss_sum / (double)samples;
+  if (st->epochs == 1) st->first_loss = loss_sum / (double)samples;
   st->last_loss = loss_sum / (double)samples;
 }
 
-int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, const TrainPlan *plan, TrainStats *st) {
+int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64_t *keys,
+                const float *weights, int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                TrainStats *st) {
   memset(st, 0, sizeof *st);
   double t_start = mh_now();
   if (n == 0) return MH_OK;
-  const int64_t B = tc->batch_size;
-  const int64_t local_batch = (B + mh_log_nranks - 1) / mh_log_nranks;
+  const int64_t B = opt->batch_size;
+  const int64_t local_batch = (B + d->size - 1) / d->size;
   Buffers b;
   Reader *rd = NULL;
   int rc = buffers_alloc(&b, m, n, local_batch);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
-  if (!rc) rc = reader_create(store, &plan->io, mh_log_rank, mh_log_nranks, &rd);
-  const int bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
-  /* num_samples_to_pass, when set, replaces the epoch count. */
-  const int64_t target = tc->num_samples_to_pass > 0 ? tc->num_samples_to_pass
-                                                     : tc->epochs_per_trigger * n;
+  if (!rc) rc = reader_create(store, &plan->io, d->rank, d->size, &rd);
+  /* epochs_per_trigger epochs, each dropping its own partial last batch
+   * when drop_last_batch is set (PyTorch's DataLoader); num_samples_to_pass,
+   * when set, replaces the epoch count: as many epochs as it takes. */
+  const int64_t per_epoch = opt->drop_last_batch ? n / B * B : n;
+  int64_t epochs = opt->epochs, limit = -1;
+  if (opt->num_samples_to_pass > 0) {
+    limit = opt->num_samples_to_pass;
+    epochs = per_epoch > 0 ? (limit + per_epoch - 1) / per_epoch : 0;
+  }
+  if (per_epoch == 0) epochs = 0;
   /* Every epoch's visiting order up front, so that the reader's prefetch
    * threads run across epoch boundaries. */
-  const int64_t per_epoch = tc->drop_last_batch ? n / B * B : n;
-  const int64_t epochs = per_epoch > 0 ? (target + per_epoch - 1) / per_epoch : 0;
   if (!rc && epochs > 0) {
     b.erows = mh_malloc((size_t)(n * epochs) * sizeof(int64_t));
     b.eweights = weights ? mh_malloc((size_t)(n * epochs) * sizeof(float)) : NULL;
@@ -161,7 +323,7 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
   /* shuffle: the original's order, partitions of maximum_keys_in_memory
    * keys in random order, each shuffled (one partition: a plain shuffle). */
   for (int64_t e = 0; !rc && e < epochs; e++) {
-    if (tc->shuffle) {
+    if (opt->shuffle) {
       Rng rng;
       rng_seed(&rng, rng_derive(plan->seed, (uint64_t)e));
       rc = rng_partition_order(&rng, b.order, n, plan->io.partition_keys);
@@ -174,20 +336,26 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       if (weights) b.eweights[e * n + i] = weights[b.order[i]];
     }
   }
+  /* A failed allocation or lookup on one rank must not leave the others in
+   * the first step's collectives. */
+  rc = dist_agree(d, rc);
   if (!rc && epochs > 0)
-    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, tc->drop_last_batch,
-                      target);
+    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
+                      limit);
+  model_set_dist(m, d);
   double epoch_loss = 0.0;
   int64_t epoch_samples = 0, epoch = 0;
   Batch bt;
   int more = 0;
-  while (!rc && epochs > 0 && (more = reader_next(rd, &bt)) != 0) {
-    if (more < 0) {
-      rc = MH_ERR;
-      break;
-    }
-    if (bt.epoch != epoch) { /* an epoch ended: its mean loss */
-      end_epoch(st, epoch, epoch_loss, epoch_samples);
+  /* rc: this rank's own failure; any: some rank's (all ranks stop at the
+   * same step, then agree on the first failing rank's message). */
+  int any = 0;
+  while (!rc && !any && epochs > 0) {
+    more = reader_next(rd, &bt);
+    if (more == 0) break;
+    int own = more < 0 ? MH_ERR : MH_OK; /* a failed read joins the step empty */
+    if (!own && bt.epoch != epoch) { /* an epoch ended: its mean loss */
+      if (epoch_samples > 0) end_epoch(st, epoch, epoch_loss, epoch_samples);
       epoch = bt.epoch;
       epoch_loss = 0.0;
       epoch_samples = 0;
@@ -195,9 +363,23 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
     for (int g = 0; g < o->ngroups; g++)
       o->groups[g].lr = sched_lr(&plan->sched, o->groups[g].lr0,
                                  plan->sched.per_batch ? st->steps : epoch);
+    Batch kept = bt;
+    const Batch *step_batch = &bt;
+    if (plan->filter && !own) {
+      own = filter_batch(d, m, plan->filter, &b, &bt, opt->bce, st->steps, &kept, &any, st);
+      if (any) { /* every rank saw the short gather */
+        rc = own;
+        break;
+      }
+      if (!own && kept.global_len == 0) continue; /* every rank chose the same: nothing */
+      step_batch = &kept;
+    }
     double loss = 0.0;
-    rc = train_step(m, o, &b, &bt, tc->clip_grad_norm, bce, &loss, st);
-    if (rc) break;
+    own = train_step(d, m, o, &b, step_batch, own, opt->clip_grad_norm, opt->bce, &loss, &any, st);
+    if (any) {
+      rc = own;
+      break;
+    }
     if (!isfinite(loss)) {
       rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
                      "rate (training.optimizers[0].param_groups[0].config.lr) or check the "
@@ -206,10 +388,13 @@ int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const
       break;
     }
     epoch_loss += loss;
-    epoch_samples += bt.global_len;
-    st->samples += bt.global_len;
+    epoch_samples += step_batch->global_len;
+    st->samples += step_batch->global_len;
     st->steps++;
   }
+  /* A step failed somewhere: every rank is here; the lowest failing rank's
+   * message becomes everyone's. */
+  if (any) rc = dist_agree(d, rc);
   if (!rc && epoch_samples > 0) end_epoch(st, epoch, epoch_loss, epoch_samples);
   if (epochs > 0) {
     st->read_seconds += reader_wait_seconds(rd);

@@ -2,20 +2,31 @@
  *
  * Every rank calls trainer_run with the same key list (broadcast by rank
  * 0). Each epoch visits the keys in a seeded order that does not depend on
- * the number of ranks; each global batch of training.batch_size keys is
- * split into per-rank slices (reader.h); each rank reads its slice from
- * the store, runs forward/backward, and the summed gradients are averaged
- * over the global batch with one allreduce, so every rank applies the same
- * update. Losses are weighted when weights are given. */
+ * the number of ranks; each global batch of batch_size keys is split into
+ * per-rank slices (reader.h); each rank reads its slice from the store,
+ * runs forward/backward, and the summed gradients are averaged over the
+ * global batch with one allreduce, so every rank applies the same update.
+ * Layers with global-batch statistics (SyncBatchNorm) talk to the other
+ * ranks inside forward/backward, so every rank runs them on every step,
+ * even with an empty slice. Losses are weighted when weights are given.
+ *
+ * A BatchFilter (batch-then-sample downsampling) sees every global batch
+ * before it trains: each rank scores its slice with the model in eval mode
+ * (model_pass_batch), the scores are gathered onto every rank, every rank
+ * runs the filter's selection on the same scores and so keeps the same
+ * subset, and the step trains on that subset with the filter's weights.
+ *
+ * The trainer takes plain structs; it knows nothing of the YAML schema. */
 #ifndef MH_TRAINER_H
 #define MH_TRAINER_H
 
 #include <stdint.h>
 
-#include "config/pipeline.h"
+#include "core/dist.h"
 #include "data/reader.h"
 #include "data/store.h"
 #include "train/model.h"
+#include "train/model_pass.h"
 #include "train/optim.h"
 #include "train/sched.h"
 
@@ -29,20 +40,50 @@ typedef struct {
   double read_seconds;  /* this rank: waiting for features (all of the reading when
                            nothing is prefetched, only the stalls otherwise) */
   double comm_seconds;  /* this rank: allreduce */
+  int64_t scored;       /* samples scored by the batch filter (0 without one) */
 } TrainStats;
 
-/* How one trigger trains, besides the training section itself. */
+/* The training section's values the engine needs (config/ fills them). */
 typedef struct {
-  ReaderConfig io;     /* partitions and prefetching */
-  LrSchedule sched;    /* parsed training.lr_scheduler; restarts each call */
-  uint64_t seed;       /* decides the shuffle order (derived per epoch) */
+  int64_t batch_size;          /* global batch, split across ranks */
+  int drop_last_batch;         /* each epoch drops its partial last batch */
+  int shuffle;                 /* visit the keys in a seeded random order */
+  int64_t epochs;              /* epochs_per_trigger */
+  int64_t num_samples_to_pass; /* 0: epochs decide; else stop after this many samples */
+  double clip_grad_norm;       /* 0 = off */
+  int bce;                     /* BCEWithLogitsLoss (else softmax cross-entropy) */
+} TrainOptions;
+
+/* Batch-then-sample selection inside training (see above). */
+typedef struct BatchFilter BatchFilter;
+struct BatchFilter {
+  unsigned outputs; /* PASS_* the selection needs */
+  /* Called on every rank with the same global batch (scores in global
+   * batch order; step counts the trigger's steps). Write the kept positions
+   * (increasing, in [0, g->n)) to keep and their loss weights to weights
+   * (both have room for g->n), and their number to *nkeep. Must depend on
+   * nothing but its arguments and the filter's own deterministic state. */
+  int (*select)(BatchFilter *f, const PassBatch *g, int64_t step, int64_t *keep, float *weights,
+                int64_t *nkeep);
+  void (*destroy)(BatchFilter *f); /* may be NULL */
+  void *impl;
+};
+void batch_filter_free(BatchFilter *f);
+
+/* How one trigger trains, besides the options. */
+typedef struct {
+  ReaderConfig io;      /* partitions and prefetching */
+  LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call */
+  uint64_t seed;        /* decides the shuffle order (derived per epoch) */
+  BatchFilter *filter;  /* NULL: train on every batch as it is */
 } TrainPlan;
 
-/* Train m on keys[n] (weights may be NULL). The optimizer's lr follows the
- * schedule from the configured lr; the global gradient norm is clipped to
- * training.clip_grad_norm when set. NaN or infinite loss is an error that
+/* Collective. Train m on keys[n] (weights may be NULL). The optimizer's lr
+ * follows the schedule from the configured lr; the global gradient norm is
+ * clipped to clip_grad_norm when set. NaN or infinite loss is an error that
  * says what to do. */
-int trainer_run(Model *m, Optimizer *o, Store *store, const int64_t *keys, const float *weights,
-                int64_t n, const TrainingConfig *tc, const TrainPlan *plan, TrainStats *st);
+int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64_t *keys,
+                const float *weights, int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                TrainStats *st);
 
 #endif

@@ -21,7 +21,7 @@ static int amount_inform(Trigger *t, const StreamChunk *c, I64Vec *fired) {
   return MH_OK;
 }
 
-static int amount_create(const CfgRef *cfg, Trigger **out) {
+static int amount_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
   static const char *const keys[] = {"id", "num_samples", NULL};
   MH_TRY(cfg_check_keys(cfg, keys));
   AmountTrigger *s = mh_calloc(1, sizeof *s);

@@ -34,7 +34,7 @@ static int time_inform(Trigger *t, const StreamChunk *c, I64Vec *fired) {
   return MH_OK;
 }
 
-static int time_create(const CfgRef *cfg, Trigger **out) {
+static int time_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
   static const char *const keys[] = {"id", "every", "start_timestamp", NULL};
   MH_TRY(cfg_check_keys(cfg, keys));
   TimeTrigger *s = mh_calloc(1, sizeof *s);

@@ -9,31 +9,40 @@
  * Indices are nondecreasing; several triggers may share one index. The
  * result does not depend on how the stream is cut into chunks.
  * Each trigger is a plug-in: one file that defines a TriggerType, plus one
- * line in trigger_registry.c. */
+ * line in trigger_registry.c. A trigger that needs the model on data (drift,
+ * performance) asks env->pass (orch/plugin_env.h) inside inform(); it runs
+ * on rank 0, and the pass runs on every rank. */
 #ifndef MH_TRIGGER_H
 #define MH_TRIGGER_H
 
 #include "config/cfgtree.h"
 #include "core/stream.h"
 #include "core/vec.h"
+#include "orch/plugin_env.h"
 
 typedef struct Trigger Trigger;
 
 typedef struct {
   const char *id; /* trigger.id in the YAML */
-  /* Validate the trigger map (including its "id" key) and create. */
-  int (*create)(const CfgRef *cfg, Trigger **out);
+  /* Validate the trigger map (including its "id" key) and create; env
+   * stays valid for the trigger's life (NULL when only validating). */
+  int (*create)(const CfgRef *cfg, PluginEnv *env, Trigger **out);
 } TriggerType;
 
 struct Trigger {
   const TriggerType *type;
   void *impl;
+  PluginEnv *env;  /* set by trigger_create */
   int (*inform)(Trigger *t, const StreamChunk *chunk, I64Vec *fired);
   void (*destroy)(Trigger *t);
 };
 
-/* Create the trigger named by cfg's "id" (errors name file:line). */
-int trigger_create(const CfgRef *cfg, Trigger **out);
+/* Create the trigger named by cfg's "id" (errors name file:line). env may
+ * be NULL (`modyn validate`: the configuration is checked, nothing runs). */
+int trigger_create(const CfgRef *cfg, PluginEnv *env, Trigger **out);
+/* Add a trigger type at run time (tests and embedding programs; the
+ * built-in ones are in trigger_registry.c). At most 8. */
+int trigger_register(const TriggerType *t);
 void trigger_free(Trigger *t);
 
 #endif

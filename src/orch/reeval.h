@@ -1,13 +1,15 @@
-/* rerun.h - recompute the evaluation of a finished run from its stored
+/* reeval.h - recompute the evaluation of a finished run from its stored
  * checkpoints (`modyn eval`): every handler of the given configuration
  * (the run's config.yaml, possibly with new metrics or intervals) runs as
  * if after the pipeline, on every models/trigger_NNNN.h5 of the run. No
  * training, no trigger replay. It does not parse command lines
- * (cli/cmd_eval.c). */
-#ifndef MH_EVAL_RERUN_H
-#define MH_EVAL_RERUN_H
+ * (cli/cmd_eval.c). It sets the model and the evaluation up the way a run
+ * does (orch/run.c), with the input shape of the first evaluation store. */
+#ifndef MH_ORCH_REEVAL_H
+#define MH_ORCH_REEVAL_H
 
 #include "config/pipeline.h"
+#include "core/dist.h"
 #include "eval/evaluation.h"
 
 /* Returned when setup failed and one rank already printed the message;
@@ -24,7 +26,7 @@ typedef struct {
  * (created if missing). The model's input shape comes from the first
  * evaluation dataset. Returns MH_OK, EVAL_RERUN_REPORTED, or MH_ERR (the
  * caller ends the job with mh_fatal_last). */
-int evaluation_rerun(const PipelineConfig *cfg, const char *run_dir, const char *out_dir,
+int evaluation_rerun(const Dist *d, const PipelineConfig *cfg, const char *run_dir, const char *out_dir,
                      EvalRerunSummary *sum);
 
 #endif

@@ -1,17 +1,17 @@
-/* pipeline.h - running a pipeline: the rank-0 orchestrator loop and the
- * worker loop, over one MPI job.
+/* run.h - running a pipeline over one MPI job: `modyn run`, `modyn resume`,
+ * `modyn sweep` and `modyn validate` call this.
  *
  * Rank 0 replays the training store in (timestamp, key) order, feeds the
- * trigger and the selection strategy, and at each trigger broadcasts a
- * command and the training set (in partitions of maximum_keys_in_memory
- * keys). All ranks then train data-parallel, rank 0 writes the checkpoint,
- * all ranks evaluate the new model, and rank 0 writes the evaluation matrix,
- * triggers.csv and events.jsonl. At the end rank 0 writes the composite
- * models and prints the summary. See DESIGN.md "Run directory". */
-#ifndef MH_ORCH_PIPELINE_H
-#define MH_ORCH_PIPELINE_H
+ * trigger and the selection strategy, and at each trigger issues commands
+ * (orch/protocol.h) that every rank carries out: train on the trigger's
+ * training set, evaluate the new model, run the model over data for a
+ * plug-in. Rank 0 writes the run directory (orch/run_dir.h). The
+ * orchestrator's internals are in orch/orch.h. */
+#ifndef MH_ORCH_RUN_H
+#define MH_ORCH_RUN_H
 
 #include "config/pipeline.h"
+#include "core/dist.h"
 
 typedef struct {
   int triggers;              /* triggers fired */
@@ -32,14 +32,15 @@ typedef struct {
  * from the start, the triggers whose checkpoints exist (trigger_0000.h5 on,
  * without a gap) are restored instead of trained (and evaluated again), and
  * training goes on from the first missing one. Selection and triggers are
- * deterministic, so the result equals an uninterrupted run. Returns MH_OK, PIPELINE_REPORTED, or MH_ERR; on
- * MH_ERR the caller ends the job with mh_fatal (the error may have happened
- * on one rank only, while the others wait in a collective). */
-int pipeline_run(const PipelineConfig *cfg, const char *run_dir, int resume, RunSummary *summary);
+ * deterministic, so the result equals an uninterrupted run. Returns MH_OK,
+ * PIPELINE_REPORTED, or MH_ERR; on MH_ERR the caller ends the job with
+ * mh_fatal (every rank returns it, with the failing rank's message). */
+int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, int resume,
+                 RunSummary *summary);
 
 /* Create every plug-in the configuration names (model, trigger, selection
  * strategy, evaluation strategies and metrics) and open every store, so that
  * configuration errors surface before any work. Used by `modyn validate`. */
-int pipeline_check(const PipelineConfig *cfg);
+int pipeline_check(const Dist *d, const PipelineConfig *cfg);
 
 #endif

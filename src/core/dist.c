@@ -1,0 +1,193 @@
+/* dist.c - see dist.h. */
+#include "core/dist.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+/* Buffers are sent in pieces of at most this many elements: MPI counts are
+ * int, and 16 MiB messages keep Open MPI on its pipelined large-message
+ * path without one huge temporary. A model under 4M parameters needs one
+ * call per step. */
+#define CHUNK (1 << 22)
+
+int dist_init(Dist *d, MPI_Comm comm) {
+  memset(d, 0, sizeof *d);
+  d->comm = comm;
+  MPI_CHECK(MPI_Comm_rank(comm, &d->rank));
+  MPI_CHECK(MPI_Comm_size(comm, &d->size));
+  MPI_Comm node;
+  MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
+  int rc = MPI_Comm_rank(node, &d->local_rank);
+  if (rc == MPI_SUCCESS) rc = MPI_Comm_size(node, &d->local_size);
+  MPI_Comm_free(&node);
+  if (rc != MPI_SUCCESS) return mh_mpi_error(rc, "MPI_Comm_rank/size(node)", __FILE__, __LINE__);
+  return MH_OK;
+}
+
+Dist dist_self(void) {
+  Dist d = {0, 1, 0, 1, MPI_COMM_SELF};
+  return d;
+}
+
+int dist_agree(const Dist *d, int rc) {
+  if (d->size == 1) return rc == MH_OK ? MH_OK : MH_ERR;
+  int mine = rc == MH_OK ? d->size : d->rank, first = d->size;
+  MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+  if (first == d->size) return MH_OK;
+  /* The failing rank's message reaches everyone: whichever rank the top
+   * level lets speak, the user reads the cause. */
+  struct {
+    int no_space; /* the full-disk mark (error.h), so every rank gives the same advice */
+    char host[64];
+    char msg[2048];
+  } m;
+  memset(&m, 0, sizeof m);
+  if (d->rank == first) {
+    m.no_space = mh_error_no_space();
+    gethostname(m.host, sizeof m.host - 1);
+    snprintf(m.msg, sizeof m.msg, "%s", mh_error());
+  }
+  MPI_CHECK(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, d->comm));
+  if (d->rank != first) {
+    mh_errorf("%s", m.msg);
+    mh_error_set_origin(first, m.host);
+    if (m.no_space) mh_error_mark_no_space(ENOSPC);
+  }
+  return MH_ERR;
+}
+
+int dist_agree_or_report(const Dist *d, int rc) {
+  int mine = rc == MH_OK ? d->size : d->rank, first = d->size;
+  if (d->size > 1) {
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS)
+      mh_fatal("MPI_Allreduce failed while ranks agreed on a setup error");
+  } else {
+    first = mine;
+  }
+  if (first == d->size) return 0;
+  if (first == d->rank) fprintf(stderr, "modyn: error: %s\n", mh_error());
+  return 1;
+}
+
+int dist_bcast(const Dist *d, void *buf, int64_t n, MPI_Datatype type) {
+  if (d->size == 1) return MH_OK;
+  int size = 0;
+  MPI_CHECK(MPI_Type_size(type, &size));
+  for (int64_t off = 0; off < n; off += CHUNK) {
+    int64_t c = n - off < CHUNK ? n - off : CHUNK;
+    MPI_CHECK(MPI_Bcast((char *)buf + off * size, (int)c, type, 0, d->comm));
+  }
+  return MH_OK;
+}
+
+int dist_bcast_f32(const Dist *d, float *buf, int64_t n) { return dist_bcast(d, buf, n, MPI_FLOAT); }
+int dist_bcast_f64(const Dist *d, double *buf, int64_t n) {
+  return dist_bcast(d, buf, n, MPI_DOUBLE);
+}
+int dist_bcast_i64(const Dist *d, int64_t *buf, int64_t n) {
+  return dist_bcast(d, buf, n, MPI_INT64_T);
+}
+
+static int allreduce_sum(const Dist *d, void *buf, int64_t n, MPI_Datatype type, size_t size) {
+  if (d->size == 1) return MH_OK;
+  for (int64_t off = 0; off < n; off += CHUNK) {
+    int64_t c = n - off < CHUNK ? n - off : CHUNK;
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type, MPI_SUM,
+                            d->comm));
+  }
+  return MH_OK;
+}
+
+int dist_allreduce_sum_f32(const Dist *d, float *buf, int64_t n) {
+  return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof(float));
+}
+
+int dist_allreduce_sum_f64(const Dist *d, double *buf, int64_t n) {
+  return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof(double));
+}
+
+int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts) {
+  if (d->size == 1) {
+    counts[0] = mine;
+    return MH_OK;
+  }
+  MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, d->comm));
+  return MH_OK;
+}
+
+/* Rank by rank with point-to-point messages in CHUNK-byte pieces: no int
+ * overflow for large gathers (a window's embeddings), and rank 0 receives
+ * straight into place. */
+int dist_gather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_bytes, void *all,
+                      int64_t *total) {
+  int64_t *counts = mh_malloc((size_t)d->size * sizeof(int64_t));
+  if (!counts) return MH_ERR;
+  int rc = dist_allgather_i64(d, n, counts);
+  if (rc) {
+    free(counts);
+    return rc;
+  }
+  int64_t t = 0;
+  for (int r = 0; r < d->size; r++) t += counts[r];
+  if (total) *total = t;
+  const int64_t piece = (int64_t)CHUNK * 4;
+  if (d->rank == 0) {
+    char *dst = all;
+    if (n > 0) memcpy(dst, mine, (size_t)n * elem_bytes);
+    dst += (size_t)n * elem_bytes;
+    for (int r = 1; r < d->size && !rc; r++) {
+      int64_t bytes = counts[r] * (int64_t)elem_bytes;
+      for (int64_t off = 0; off < bytes && !rc; off += piece) {
+        int64_t c = bytes - off < piece ? bytes - off : piece;
+        int e = MPI_Recv(dst + off, (int)c, MPI_BYTE, r, 7, d->comm, MPI_STATUS_IGNORE);
+        if (e != MPI_SUCCESS) rc = mh_mpi_error(e, "MPI_Recv", __FILE__, __LINE__);
+      }
+      dst += bytes;
+    }
+  } else {
+    int64_t bytes = n * (int64_t)elem_bytes;
+    for (int64_t off = 0; off < bytes && !rc; off += piece) {
+      int64_t c = bytes - off < piece ? bytes - off : piece;
+      int e = MPI_Send((const char *)mine + off, (int)c, MPI_BYTE, 0, 7, d->comm);
+      if (e != MPI_SUCCESS) rc = mh_mpi_error(e, "MPI_Send", __FILE__, __LINE__);
+    }
+  }
+  free(counts);
+  return rc;
+}
+
+int dist_allgather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_bytes, void *all,
+                         int64_t *counts) {
+  MH_TRY(dist_allgather_i64(d, n, counts));
+  if (d->size == 1) {
+    if (n > 0) memcpy(all, mine, (size_t)n * elem_bytes);
+    return MH_OK;
+  }
+  int *cnt = mh_malloc((size_t)d->size * sizeof(int));
+  int *displs = mh_malloc((size_t)d->size * sizeof(int));
+  int64_t total = 0;
+  int rc = cnt && displs ? MH_OK : MH_ERR;
+  for (int r = 0; !rc && r < d->size; r++) {
+    displs[r] = (int)total;
+    cnt[r] = (int)(counts[r] * (int64_t)elem_bytes);
+    total += counts[r] * (int64_t)elem_bytes;
+  }
+  if (!rc && total > 0x7fffffff)
+    rc = mh_errorf("dist_allgather_bytes: %lld bytes is more than one MPI call can carry",
+                   (long long)total);
+  /* An allocation may fail on one rank only; the size check fails on all. */
+  rc = dist_agree(d, rc);
+  if (!rc) {
+    int e = MPI_Allgatherv(mine, (int)(n * (int64_t)elem_bytes), MPI_BYTE, all, cnt, displs,
+                           MPI_BYTE, d->comm);
+    if (e != MPI_SUCCESS) rc = mh_mpi_error(e, "MPI_Allgatherv", __FILE__, __LINE__);
+  }
+  free(cnt);
+  free(displs);
+  return rc;
+}

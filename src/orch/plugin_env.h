@@ -1,0 +1,44 @@
+/* plugin_env.h - what a trigger or selection strategy gets at creation:
+ * the rank context, the training store (schema and the stream's keys,
+ * timestamps and labels), the current model, and the model pass.
+ *
+ * Policies that need a model on data ask env->pass while they decide; the
+ * orchestrator turns the request into a command that every rank runs
+ * (model_pass.h), so a plug-in never adds a command of its own. Triggers
+ * and strategies decide on rank 0, where the pass is called; the answer
+ * arrives there, per sample and in key order. A strategy's batch filter
+ * (trainer.h) runs inside training on every rank and needs no pass.
+ *
+ * This header does not say how the pass reaches the other ranks
+ * (orch/protocol.h). */
+#ifndef MH_PLUGIN_ENV_H
+#define MH_PLUGIN_ENV_H
+
+#include <stdint.h>
+
+#include "core/dist.h"
+#include "data/store.h"
+#include "train/model.h"
+#include "train/model_pass.h"
+
+/* Which weights a pass runs: the current model, or the model of a completed
+ * trigger k (>= 0), read from its checkpoint. */
+#define PASS_MODEL_CURRENT (-1)
+
+typedef struct PluginEnv PluginEnv;
+struct PluginEnv {
+  const Dist *dist;       /* rank context; plug-ins decide on dist->rank == 0 */
+  const Store *store;     /* the training store: schema, n, keys, timestamps, labels */
+  const Model *model;     /* the current model (the initial one before the first trigger) */
+  const int *models_done; /* completed triggers so far (models 0 .. *models_done - 1) */
+  int bce;                /* the loss is BCEWithLogitsLoss (PASS_LOSS follows it) */
+  int64_t batch_size;     /* the pass's batch (the training batch size) */
+  /* Rank 0 only. Run model `which` (PASS_MODEL_CURRENT or a trigger index)
+   * over keys[n] of the training store on every rank; out gets the PASS_*
+   * outputs per sample in key order (pass_result_free it). */
+  int (*pass)(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs, int64_t which,
+              PassResult *out);
+  void *orch;             /* the orchestrator's own state, for pass */
+};
+
+#endif

@@ -1,0 +1,207 @@
+/* replay.c - rank 0's side of a run: replay the training store in
+ * (timestamp, key) order, feed the trigger and the selection strategy, and
+ * at each trigger issue the commands that train and evaluate the new model
+ * on every rank; write the run directory's per-trigger files and print the
+ * trigger's line. Also the plug-ins' model pass (PluginEnv.pass), which
+ * becomes a CMD_PASS. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/timing.h"
+#include "core/vec.h"
+#include "orch/protocol.h"
+
+/* Samples handed to the trigger per call while replaying. Results do not
+ * depend on it (triggers are chunking-invariant). */
+#define REPLAY_CHUNK 4096
+
+/* ---- the plug-ins' model pass ------------------------------------------------------ */
+
+static int env_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs,
+                    int64_t which, PassResult *out) {
+  Orch *o = env->orch;
+  memset(out, 0, sizeof *out);
+  if (o->dist->rank != 0)
+    return mh_errorf("the model pass is asked for on rank 0 only (a plug-in called it on rank "
+                     "%d)", o->dist->rank);
+  Cmd c;
+  memset(&c, 0, sizeof c);
+  c.h.type = CMD_PASS;
+  c.h.a.pass.nkeys = n;
+  c.h.a.pass.outputs = outputs;
+  c.h.a.pass.which = which;
+  c.keys = keys;
+  c.result = out;
+  return proto_issue(o, &c);
+}
+
+void orch_env_init(Orch *o) {
+  PluginEnv *e = &o->env;
+  e->dist = o->dist;
+  e->store = &o->train;
+  e->model = o->model;
+  e->models_done = &o->nmodels;
+  e->bce = o->topt.bce;
+  e->batch_size = o->topt.batch_size;
+  e->pass = env_pass;
+  e->orch = o;
+}
+
+/* ---- one trigger ------------------------------------------------------------------ */
+
+typedef struct {
+  int64_t count;    /* samples since the last trigger */
+  int64_t first_ts; /* of those */
+  int64_t last_ts;  /* last sample's timestamp seen so far */
+} Pending;
+
+static const char *fmt_ts(int64_t ts, char *buf, size_t cap) {
+  if (ts == INT64_MIN || ts == INT64_MAX) {
+    snprintf(buf, cap, "-");
+    return buf;
+  }
+  time_t t = (time_t)ts;
+  struct tm tm;
+  if (gmtime_r(&t, &tm)) strftime(buf, cap, "%Y-%m-%d", &tm);
+  else snprintf(buf, cap, "%lld", (long long)ts);
+  return buf;
+}
+
+/* The trigger's line on the console and in events.jsonl, and the files. */
+static int report_trigger(Orch *o, const TrainArgs *a, double select_s) {
+  const TrainStats *ts = &o->last;
+  const int mi = o->nmodels - 1;
+  if (o->ev.ntasks > 0) MH_TRY(run_dir_write_matrix(o));
+  MH_TRY(run_dir_write_triggers(o));
+  char d1[32];
+  double next = evaluation_next_value(&o->ev, o->meta, o->nmodels, mi);
+  LOG0("%7lld %9lld %11s %8lld %9lld %6lld %9.4f %9.4f %9.1f %10.0f%s\n", (long long)a->trigger,
+       (long long)a->index, fmt_ts(a->last_ts, d1, sizeof d1), (long long)a->new_samples,
+       (long long)ts->samples, (long long)ts->epochs, ts->last_loss, next, 1e3 * ts->seconds,
+       ts->seconds > 0 ? (double)ts->samples / ts->seconds : 0.0,
+       a->restore ? "  (restored)" : "");
+  if (!a->restore)
+    run_dir_event(o,
+        "{\"event\":\"trigger\",\"trigger\":%lld,\"stream_index\":%lld,\"first_timestamp\":%lld,"
+        "\"last_timestamp\":%lld,\"new_samples\":%lld,\"training_set\":%lld,"
+        "\"samples_trained\":%lld,\"epochs\":%lld,\"steps\":%lld,\"loss_first_epoch\":%.6f,"
+        "\"loss_last_epoch\":%.6f,\"selection_s\":%.6f,\"train_s\":%.6f,\"read_s\":%.6f,"
+        "\"allreduce_s\":%.6f,\"scored\":%lld,\"checkpoint_s\":%.6f,\"checkpoint_bytes\":%lld,"
+        "\"eval_s\":%.6f}",
+        (long long)a->trigger, (long long)a->index, (long long)a->first_ts,
+        (long long)a->last_ts, (long long)a->new_samples, (long long)a->nkeys,
+        (long long)ts->samples, (long long)ts->epochs, (long long)ts->steps, ts->first_loss,
+        ts->last_loss, select_s, ts->seconds, ts->read_seconds, ts->comm_seconds,
+        (long long)ts->scored, o->last_ckpt_s, (long long)o->last_ckpt_bytes, o->eval_s[mi]);
+  return MH_OK;
+}
+
+static int fire(Orch *o, int64_t trigger, int64_t index, Pending *p, TrainingSet *set) {
+  Selector *sel = o->selector;
+  double t0 = mh_now();
+  MH_TRY(sel->select(sel, trigger, set));
+  double select_s = mh_now() - t0;
+  int weighted = sel->common.uses_weights && set->weights.len == set->keys.len;
+  int restore = trigger < o->resume_upto;
+  if (!restore) MH_TRY(run_dir_write_selection(o, trigger, set, weighted));
+  Cmd c;
+  memset(&c, 0, sizeof c);
+  c.h.type = CMD_TRAIN;
+  TrainArgs *a = &c.h.a.train;
+  a->trigger = trigger;
+  a->nkeys = set->keys.len;
+  a->first_ts = p->count ? p->first_ts : p->last_ts;
+  a->last_ts = p->last_ts;
+  a->index = index;
+  a->new_samples = p->count;
+  a->partition = sel->common.maximum_keys_in_memory;
+  a->weighted = weighted;
+  a->restore = restore;
+  c.keys = set->keys.data;
+  c.weights = weighted ? set->weights.data : NULL;
+  c.select_s = select_s;
+  MH_TRY(proto_issue(o, &c));
+  Cmd e;
+  memset(&e, 0, sizeof e);
+  e.h.type = CMD_EVALUATE;
+  MH_TRY(proto_issue(o, &e));
+  MH_TRY(report_trigger(o, a, select_s));
+  p->count = 0;
+  return MH_OK;
+}
+
+/* ---- the replay --------------------------------------------------------------------- */
+
+int orch_replay(Orch *o) {
+  const Store *s = &o->train;
+  const ExperimentConfig *ex = &o->cfg->experiment;
+  int64_t *order = mh_malloc((size_t)(s->n + 1) * sizeof(int64_t));
+  int64_t *ck = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
+  int64_t *ct = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
+  int32_t *cl = mh_malloc(REPLAY_CHUNK * sizeof(int32_t));
+  I64Vec fired = {0};
+  TrainingSet set = {0};
+  int rc = (!order || !ck || !ct || !cl) ? MH_ERR : MH_OK;
+  int64_t n = 0;
+  for (int64_t i = 0; !rc && i < s->n; i++)
+    if (s->timestamps[i] >= ex->start_replay_at && s->timestamps[i] < ex->stop_replay_at)
+      order[n++] = i;
+  if (!rc) store_sort_rows_by_time(s, order, n);
+
+  Pending p = {0, 0, INT64_MIN};
+  int64_t triggers = 0;
+  int stop = 0;
+  for (int64_t c0 = 0; !rc && !stop && c0 < n; c0 += REPLAY_CHUNK) {
+    int64_t cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
+    for (int64_t i = 0; i < cn; i++) {
+      ck[i] = s->keys[order[c0 + i]];
+      ct[i] = s->timestamps[order[c0 + i]];
+      cl[i] = s->labels[order[c0 + i]];
+    }
+    StreamChunk chunk = {ck, ct, cl, cn};
+    fired.len = 0;
+    rc = o->trigger->inform(o->trigger, &chunk, &fired);
+    int64_t prev = 0; /* first sample of the chunk not yet given to the selector */
+    for (int64_t f = 0; !rc && f <= fired.len; f++) {
+      int64_t end = f < fired.len ? fired.data[f] + 1 : cn; /* samples [prev, end) */
+      if (end > prev) {
+        StreamChunk part = {ck + prev, ct + prev, cl + prev, end - prev};
+        rc = o->selector->inform(o->selector, &part);
+        if (rc) break;
+        if (p.count == 0) p.first_ts = ct[prev];
+        p.count += end - prev;
+        p.last_ts = ct[end - 1];
+        prev = end;
+      }
+      if (f == fired.len) break;
+      rc = fire(o, triggers, c0 + fired.data[f], &p, &set);
+      triggers++;
+      if (ex->maximum_triggers > 0 && triggers >= ex->maximum_triggers) {
+        stop = 1;
+        break;
+      }
+    }
+  }
+  /* A failure of rank 0 alone (the trigger's, the strategy's, a file it
+   * writes) must still release the workers: DONE tells them it failed,
+   * and the caller's handshake carries rank 0's message. A failed command
+   * ended on every rank already: nobody waits for DONE then. */
+  int rc2 = MH_OK;
+  if (!o->collective_failed) {
+    Cmd done;
+    memset(&done, 0, sizeof done);
+    done.h.type = CMD_DONE;
+    done.h.a.raw[0] = rc != MH_OK;
+    rc2 = proto_issue(o, &done);
+  }
+  training_set_free(&set);
+  i64vec_free(&fired);
+  free(order);
+  free(ck);
+  free(ct);
+  free(cl);
+  return rc ? rc : rc2;
+}

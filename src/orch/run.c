@@ -1,0 +1,218 @@
+/* run.c - see run.h: setting up the orchestrator's parts on every rank,
+ * then the replay on rank 0 and the worker loop elsewhere. */
+#include "orch/run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/timing.h"
+#include "orch/orch.h"
+#include "train/parallel.h"
+
+/* ---- setup -------------------------------------------------------------------- */
+
+void orch_store_shape(const Store *s, ModelShape *shape) {
+  memset(shape, 0, sizeof *shape);
+  shape->ndims = s->schema.ndims;
+  for (int i = 0; i < s->schema.ndims; i++) shape->dims[i] = s->schema.dims[i];
+  shape->in_elems = s->feat_elems;
+  shape->num_classes = s->schema.num_classes;
+}
+
+/* The model for inputs of o->shape, its optimizer, and the evaluation:
+ * what a run and `modyn eval` (reeval.c) both set up. */
+int orch_open_model(Orch *o, int with_optimizer) {
+  const PipelineConfig *cfg = o->cfg;
+  CfgRef root = cfg_root(&cfg->doc), model_ref, id_ref;
+  cfg_child(&root, "model", &model_ref);
+  cfg_child(&model_ref, "id", &id_ref);
+  MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &o->shape, &o->model));
+  if (with_optimizer)
+    MH_TRY(optim_init(&o->opt, &cfg->training.optimizer, o->model, o->model->nparams));
+  MH_TRY(evaluation_init(&o->ev, cfg, o->shape.num_classes, &o->shape));
+  o->total_iv = evaluation_num_intervals(&o->ev);
+  return MH_OK;
+}
+
+/* Plug-ins that need only the configuration come first, so `modyn
+ * validate` reports configuration mistakes before it touches any store.
+ * The trigger lives on rank 0 (with_trigger); the strategy everywhere. */
+static int open_parts(Orch *o, const PipelineConfig *cfg, int with_trigger, int validating) {
+  o->cfg = cfg;
+  pipeline_train_options(cfg, &o->topt);
+  MH_TRY(sched_parse(&cfg->training.lr_scheduler, &o->sched));
+  MH_TRY(model_storage_parse(&cfg->model_storage, &o->storage));
+  PluginEnv *env = validating ? NULL : &o->env;
+  if (with_trigger) MH_TRY(trigger_create(&cfg->trigger, env, &o->trigger));
+  MH_TRY(selector_create(&cfg->selection, env, &o->selector));
+  if (store_open(cfg->data.path, &o->train)) return mh_error_context("training data");
+  orch_store_shape(&o->train, &o->shape);
+  MH_TRY(orch_open_model(o, 1));
+  if (o->topt.bce && o->model->num_outputs != 1)
+    return mh_errorf("training.optimization_criterion.name: BCEWithLogitsLoss needs a model with "
+                     "one output (a binary DLRM), but %s has %d outputs; use CrossEntropyLoss",
+                     cfg->model_id, o->model->num_outputs);
+  orch_env_init(o);
+  return MH_OK;
+}
+
+void orch_close(Orch *o) {
+  if (o->events) fclose(o->events);
+  trigger_free(o->trigger);
+  selector_free(o->selector);
+  evaluation_free(&o->ev);
+  optim_free(&o->opt);
+  model_free(o->model);
+  model_free(o->scratch);
+  store_close(&o->train);
+  free(o->stored_params);
+  free(o->initial);
+  free(o->meta);
+  free(o->eval_s);
+}
+
+int pipeline_check(const Dist *d, const PipelineConfig *cfg) {
+  Orch o;
+  memset(&o, 0, sizeof o);
+  o.dist = d;
+  int rc = open_parts(&o, cfg, 1, 1);
+  orch_close(&o);
+  return rc;
+}
+
+/* The starting weights: seeded initialisation, or the weights of a stored
+ * checkpoint (initial_model: pretrained). Rank 0 makes them, all get them. */
+static int init_model_weights(Orch *o) {
+  const TrainingConfig *tc = &o->cfg->training;
+  const Dist *d = o->dist;
+  Model *m = o->model;
+  int rc = MH_OK;
+  if (d->rank == 0) {
+    if (!strcmp(tc->initial_model, "pretrained")) {
+      CheckpointMeta meta;
+      rc = checkpoint_read(tc->initial_model_path, m, NULL, &meta, NULL);
+      if (rc) mh_error_context("training.initial_model_path");
+    } else {
+      Rng rng;
+      rng_seed(&rng, (uint64_t)tc->seed);
+      m->init(m, &rng);
+    }
+  }
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_f32(d, m->params, m->nparams));
+  MH_TRY(dist_bcast_f32(d, m->buffers, m->nbuffers));
+  if (!tc->use_previous_model) {
+    /* Every trigger starts from these: keep them rather than build (or read)
+     * and broadcast them again. */
+    o->initial = mh_malloc((size_t)(m->nparams + m->nbuffers + 1) * sizeof(float));
+    MH_TRY(dist_agree(d, o->initial ? MH_OK : MH_ERR));
+    memcpy(o->initial, m->params, (size_t)m->nparams * sizeof(float));
+    memcpy(o->initial + m->nparams, m->buffers, (size_t)m->nbuffers * sizeof(float));
+  }
+  return MH_OK;
+}
+
+/* One '#' line per rank: host, device, threads. */
+static int print_ranks(const Dist *d) {
+  char host[64] = "";
+  gethostname(host, sizeof host - 1);
+  int threads = par_threads();
+  char *all = d->rank == 0 ? mh_calloc((size_t)d->size, sizeof host) : NULL;
+  int *th = d->rank == 0 ? mh_calloc((size_t)d->size, sizeof(int)) : NULL;
+  MH_TRY(dist_agree(d, d->rank != 0 || (all && th) ? MH_OK : MH_ERR));
+  MPI_CHECK(MPI_Gather(host, sizeof host, MPI_CHAR, all, sizeof host, MPI_CHAR, 0, d->comm));
+  MPI_CHECK(MPI_Gather(&threads, 1, MPI_INT, th, 1, MPI_INT, 0, d->comm));
+  for (int i = 0; d->rank == 0 && i < d->size; i++)
+    LOG0("# rank %d on %s, device cpu, %d thread%s\n", i, all + i * sizeof host, th[i],
+         th[i] == 1 ? "" : "s");
+  free(all);
+  free(th);
+  return MH_OK;
+}
+
+/* ---- after the last trigger ------------------------------------------------------ */
+
+/* Handlers that run after the pipeline evaluate every model from its
+ * checkpoint; then rank 0 writes the matrix, composite models and scores. */
+static int finish(Orch *o, RunSummary *sum) {
+  const Dist *d = o->dist;
+  int rc = MH_OK;
+  if (o->ev.ntasks > 0 && evaluation_has_after_pipeline(&o->ev) && o->nmodels > 0) {
+    EvalBank bank;
+    rc = eval_bank_load(&bank, d, o->model, o->dir);
+    if (!rc) rc = evaluation_after_pipeline(&o->ev, d, o->model, &bank);
+    eval_bank_free(&bank);
+    if (!rc && d->rank == 0) rc = run_dir_write_matrix(o);
+  }
+  if (!rc && d->rank == 0 && o->ev.ntasks > 0) {
+    EvalScore sc;
+    rc = run_dir_write_composite(o, &sc);
+    sum->mean_active = sc.mean_active;
+    sum->mean_trained = sc.mean_trained;
+    sum->tw_active = sc.tw_active;
+    sum->intervals_scored = sc.n_active;
+  }
+  return dist_agree(d, rc);
+}
+
+int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, int resume,
+                 RunSummary *sum) {
+  Orch o;
+  memset(&o, 0, sizeof o);
+  memset(sum, 0, sizeof *sum);
+  o.dist = d;
+  o.t_start = mh_now();
+  o.cfg = cfg;
+  /* Rank 0 prepares the directory; every rank learns how many triggers a
+   * resumed run restores. */
+  int64_t done = 0;
+  int rc = d->rank == 0 ? run_dir_prepare(&o, run_dir, resume, &done) : MH_OK;
+  snprintf(o.dir, sizeof o.dir, "%s", run_dir);
+  if (dist_bcast_i64(d, &done, 1)) rc = MH_ERR;
+  o.resume_upto = done;
+  if (!rc) rc = open_parts(&o, cfg, d->rank == 0, 0);
+  /* Setup errors on one rank must not leave the others waiting. */
+  if (dist_agree_or_report(d, rc)) {
+    orch_close(&o);
+    return PIPELINE_REPORTED;
+  }
+  rc = print_ranks(d);
+  LOG0("# pipeline %s: model %s (%lld parameters), trigger %s, selection %s\n", cfg->name,
+       cfg->model_id, (long long)o.model->nparams, cfg->trigger_id, cfg->selection_name);
+  LOG0("# data %s: %lld samples, %d shards; %d evaluation tasks, %lld intervals\n",
+       cfg->data.path, (long long)o.train.n, o.train.nshards, o.ev.ntasks, (long long)o.total_iv);
+  LOG0("# run directory %s\n", run_dir);
+  if (resume)
+    LOG0("# resuming: %lld completed trigger%s restored from checkpoints, then training goes on\n",
+         (long long)o.resume_upto, o.resume_upto == 1 ? "" : "s");
+  LOG0("#%6s %9s %11s %8s %9s %6s %9s %9s %9s %10s\n", "trigger", "index", "data_up_to", "new",
+       "trained", "epochs", "loss", "acc_next", "train_ms", "samples/s");
+  run_dir_event(&o, "{\"event\":\"%s\",\"pipeline\":\"%s\",\"ranks\":%d,\"samples\":%lld,"
+                    "\"restored_triggers\":%lld}",
+                resume ? "pipeline_resume" : "pipeline_start", cfg->name, d->size,
+                (long long)o.train.n, (long long)o.resume_upto);
+
+  if (!rc) rc = init_model_weights(&o);
+  if (!rc) rc = d->rank == 0 ? orch_replay(&o) : orch_worker_loop(&o);
+  /* Every rank leaves the loop knowing whether the run failed; this carries
+   * the failing rank's message to all of them. */
+  rc = dist_agree(d, rc);
+  if (!rc) {
+    sum->triggers = o.nmodels;
+    for (int i = 0; i < o.nmodels; i++) sum->samples_trained += o.meta[i].samples_trained;
+    rc = finish(&o, sum);
+    sum->wall_seconds = mh_now() - o.t_start;
+    char mean[32];
+    if (isfinite(sum->mean_active)) snprintf(mean, sizeof mean, "%.6f", sum->mean_active);
+    else snprintf(mean, sizeof mean, "null");
+    run_dir_event(&o, "{\"event\":\"pipeline_end\",\"triggers\":%d,\"samples_trained\":%lld,"
+                      "\"mean_composite_active\":%s,\"wall_s\":%.6f}",
+                  sum->triggers, (long long)sum->samples_trained, mean, sum->wall_seconds);
+  }
+  orch_close(&o);
+  return rc;
+}

@@ -1,0 +1,237 @@
+/* worker.c - the handlers of the orchestration protocol (one per command,
+ * run on every rank) and the loop in which ranks other than 0 wait for
+ * rank 0's commands. See protocol.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timing.h"
+#include "orch/protocol.h"
+#include "train/checkpoint.h"
+
+/* ---- CMD_TRAIN ---------------------------------------------------------------- */
+
+static int grow_results(Orch *o) {
+  int n = o->nmodels + 1;
+  CheckpointMeta *meta = mh_realloc(o->meta, (size_t)n * sizeof *meta);
+  if (!meta) return MH_ERR;
+  o->meta = meta;
+  double *eval_s = mh_realloc(o->eval_s, (size_t)n * sizeof *eval_s);
+  if (!eval_s) return MH_ERR;
+  o->eval_s = eval_s;
+  return MH_OK;
+}
+
+/* A trigger that a resumed run completed before: rank 0 loads its model
+ * from the checkpoint and checks that replaying the stream gave the same
+ * trigger; every rank gets the weights and the training statistics. */
+static int restore_trigger(Orch *o, const TrainArgs *a, const char *path, CheckpointMeta *meta,
+                           TrainStats *ts) {
+  const Dist *d = o->dist;
+  int rc = MH_OK;
+  if (d->rank == 0) {
+    /* Triggers are restored in order: the previous one's weights are at hand. */
+    rc = checkpoint_read(path, o->model, NULL, meta, o->nmodels > 0 ? o->stored_params : NULL);
+    if (!rc && (meta->first_timestamp != a->first_ts || meta->last_timestamp != a->last_ts))
+      rc = mh_errorf("%s holds trigger %lld for data %lld..%lld, but replaying the stream now "
+                     "gives %lld..%lld: the data or the configuration changed since the run; "
+                     "start a new run",
+                     path, (long long)a->trigger, (long long)meta->first_timestamp,
+                     (long long)meta->last_timestamp, (long long)a->first_ts,
+                     (long long)a->last_ts);
+  }
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_f32(d, o->model->params, o->model->nparams));
+  MH_TRY(dist_bcast_f32(d, o->model->buffers, o->model->nbuffers));
+  double stats[5] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
+                     meta->loss_last, meta->train_seconds};
+  MH_TRY(dist_bcast_f64(d, stats, 5));
+  ts->samples = (int64_t)stats[0];
+  ts->epochs = (int64_t)stats[1];
+  ts->first_loss = stats[2];
+  ts->last_loss = stats[3];
+  ts->seconds = stats[4]; /* the original training time, for triggers.csv */
+  return MH_OK;
+}
+
+static int train_trigger(Orch *o, const TrainArgs *a, const int64_t *keys, const float *weights,
+                         TrainStats *ts) {
+  const TrainingConfig *tc = &o->cfg->training;
+  BatchFilter *filter = NULL;
+  if (o->selector->batch_filter)
+    MH_TRY(o->selector->batch_filter(o->selector, a->trigger, &filter));
+  uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)a->trigger + 1);
+  TrainPlan plan = {{a->partition, 0, (int)tc->num_prefetched_partitions,
+                     (int)tc->parallel_prefetch_requests},
+                    o->sched, seed, filter};
+  int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &o->topt,
+                       &plan, ts);
+  batch_filter_free(filter);
+  if (rc) return mh_error_context("trigger %lld", (long long)a->trigger);
+  return MH_OK;
+}
+
+static int handle_train(Orch *o, Cmd *c) {
+  const TrainArgs *a = &c->h.a.train;
+  const Dist *d = o->dist;
+  const TrainingConfig *tc = &o->cfg->training;
+  int64_t *own_keys = NULL;
+  float *own_weights = NULL;
+  const int64_t *keys = c->keys;
+  const float *weights = c->weights;
+  if (!a->restore)
+    MH_TRY(proto_bcast_keys(d, a->nkeys, a->partition, (int)a->weighted, &keys, &weights,
+                            &own_keys, &own_weights));
+  int rc = grow_results(o);
+  const int mi = o->nmodels;
+  if (!rc && !tc->use_previous_model && mi > 0 && !a->restore) {
+    Model *m = o->model;
+    memcpy(m->params, o->initial, (size_t)m->nparams * sizeof(float));
+    memcpy(m->buffers, o->initial + m->nparams, (size_t)m->nbuffers * sizeof(float));
+  }
+  /* Each trigger starts a fresh optimizer, as the original's trainer does. */
+  optim_reset(&o->opt);
+  TrainStats *ts = &o->last;
+  memset(ts, 0, sizeof *ts);
+  char path[1100];
+  run_dir_model_path(o, a->trigger, path, sizeof path);
+  CheckpointMeta *meta = rc ? NULL : &o->meta[mi];
+  rc = dist_agree(d, rc);
+  if (!rc) rc = a->restore ? restore_trigger(o, a, path, meta, ts)
+                           : train_trigger(o, a, keys, weights, ts);
+  free(own_keys);
+  free(own_weights);
+  MH_TRY(rc);
+
+  meta->trigger = a->trigger;
+  meta->first_timestamp = a->first_ts;
+  meta->last_timestamp = a->last_ts;
+  meta->parent = tc->use_previous_model && mi > 0 ? mi - 1 : -1;
+  meta->num_samples = a->nkeys;
+  meta->stream_index = a->index;
+  meta->new_samples = a->new_samples;
+  meta->samples_trained = ts->samples;
+  meta->epochs = ts->epochs;
+  meta->loss_first = ts->first_loss;
+  meta->loss_last = ts->last_loss;
+  meta->train_seconds = ts->seconds;
+  /* Rank 0 writes the checkpoint (a difference against the previous model
+   * when model_storage asks for it); a failed write ends every rank. */
+  rc = MH_OK;
+  double t0 = mh_now();
+  o->last_ckpt_bytes = 0;
+  if (d->rank == 0) {
+    if (!o->stored_params) o->stored_params = mh_malloc((size_t)o->model->nparams * sizeof(float));
+    if (!o->stored_params) rc = MH_ERR;
+    if (!rc && !a->restore)
+      rc = checkpoint_write(path, o->model, &o->opt, meta, &o->storage,
+                            mi > 0 ? o->stored_params : NULL, &o->last_ckpt_bytes);
+    if (!rc)
+      memcpy(o->stored_params, o->model->params, (size_t)o->model->nparams * sizeof(float));
+  }
+  o->last_ckpt_s = mh_now() - t0;
+  MH_TRY(dist_agree(d, rc));
+  o->nmodels++;
+  return MH_OK;
+}
+
+/* ---- CMD_EVALUATE ------------------------------------------------------------- */
+
+static int handle_evaluate(Orch *o, Cmd *c) {
+  (void)c;
+  double t0 = mh_now();
+  if (o->ev.ntasks > 0)
+    MH_TRY(evaluation_after_training(&o->ev, o->dist, o->model, o->meta, o->nmodels));
+  o->eval_s[o->nmodels - 1] = mh_now() - t0;
+  return MH_OK;
+}
+
+/* ---- CMD_PASS ------------------------------------------------------------------- */
+
+/* The weights a pass asked for: the current model, or a completed
+ * trigger's checkpoint read by rank 0 into the scratch model. */
+static int pass_model(Orch *o, int64_t which, Model **out) {
+  const Dist *d = o->dist;
+  *out = o->model;
+  if (which == PASS_MODEL_CURRENT) return MH_OK;
+  int rc = MH_OK;
+  if (which < 0 || which >= o->nmodels)
+    rc = mh_errorf("model pass: no model of trigger %lld (%d completed)", (long long)which,
+                   o->nmodels);
+  if (!rc && !o->scratch) {
+    const PipelineConfig *cfg = o->cfg;
+    CfgRef root = cfg_root(&cfg->doc), model_ref, id_ref;
+    cfg_child(&root, "model", &model_ref);
+    cfg_child(&model_ref, "id", &id_ref);
+    rc = model_create(cfg->model_id, &id_ref, &cfg->model_config, &o->shape, &o->scratch);
+  }
+  if (!rc && d->rank == 0) {
+    char path[1100];
+    CheckpointMeta meta;
+    run_dir_model_path(o, which, path, sizeof path);
+    rc = checkpoint_read(path, o->scratch, NULL, &meta, NULL);
+  }
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_f32(d, o->scratch->params, o->scratch->nparams));
+  MH_TRY(dist_bcast_f32(d, o->scratch->buffers, o->scratch->nbuffers));
+  *out = o->scratch;
+  return MH_OK;
+}
+
+static int handle_pass(Orch *o, Cmd *c) {
+  const PassArgs *a = &c->h.a.pass;
+  const Dist *d = o->dist;
+  const int64_t *keys = c->keys;
+  const float *unused = NULL;
+  int64_t *own_keys = NULL;
+  float *own_weights = NULL;
+  MH_TRY(proto_bcast_keys(d, a->nkeys, 0, 0, &keys, &unused, &own_keys, &own_weights));
+  int64_t *rows = mh_malloc((size_t)(a->nkeys + 1) * sizeof(int64_t));
+  int rc = rows ? store_find_rows(&o->train, keys, a->nkeys, rows) : MH_ERR;
+  Model *m = NULL;
+  rc = dist_agree(d, rc);
+  if (!rc) rc = pass_model(o, a->which, &m);
+  PassResult res;
+  memset(&res, 0, sizeof res);
+  if (!rc) {
+    PassRequest req = {rows, a->nkeys, o->topt.batch_size, NULL, NULL, 0, (unsigned)a->outputs,
+                       o->topt.bce, 1, NULL};
+    rc = model_pass_run(d, m, &o->train, &req, &res);
+  }
+  if (!rc && d->rank == 0 && c->result) *c->result = res;
+  else pass_result_free(&res);
+  free(rows);
+  free(own_keys);
+  free(own_weights);
+  return rc;
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+/* raw[0] = 1: rank 0 failed on its own; the run's final handshake carries
+ * its message to every rank. */
+static int handle_done(Orch *o, Cmd *c) {
+  (void)o;
+  return c->h.a.raw[0] ? mh_errorf("rank 0 stopped the run") : MH_OK;
+}
+
+typedef int (*CmdHandler)(Orch *o, Cmd *c);
+
+static const CmdHandler handlers[CMD_NTYPES] = {
+    [CMD_DONE] = handle_done,
+    [CMD_TRAIN] = handle_train,
+    [CMD_EVALUATE] = handle_evaluate,
+    [CMD_PASS] = handle_pass,
+};
+
+int proto_dispatch(Orch *o, Cmd *c) { return handlers[c->h.type](o, c); }
+
+int orch_worker_loop(Orch *o) {
+  for (;;) {
+    Cmd c;
+    MH_TRY(proto_receive(o, &c));
+    MH_TRY(proto_dispatch(o, &c));
+    if (c.h.type == CMD_DONE) return MH_OK;
+  }
+}
