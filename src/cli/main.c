@@ -54,7 +54,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "modyn: error: MPI_Init failed\n");
     return 1;
   }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  /* Errors come back as codes (MPI_CHECK turns them into messages); the
+   * top level decides to abort. */
+  if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+    fprintf(stderr, "modyn: error: MPI_Comm_set_errhandler failed\n");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   Dist dist;
   if (dist_init(&dist, MPI_COMM_WORLD)) mh_fatal_last();
   mh_log_init(&dist);

@@ -12,15 +12,16 @@
 #include <stdint.h>
 
 #include "config/cfgtree.h"
+#include "eval/eval_config.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
 #define CFG_NAME 128
 #define CFG_PATH 1024
 #define CFG_MAX_GROUPS OPTIM_MAX_GROUPS
-#define CFG_MAX_EVAL_DATASETS 8
-#define CFG_MAX_METRICS 8
-#define CFG_MAX_HANDLERS 8
+#define CFG_MAX_EVAL_DATASETS EVAL_MAX_DATASETS
+#define CFG_MAX_METRICS EVAL_MAX_METRICS
+#define CFG_MAX_HANDLERS EVAL_MAX_HANDLERS
 
 
 typedef struct {
@@ -51,37 +52,6 @@ typedef struct {
   CfgRef transformations;    /* optional list, validated by the data module */
 } DataConfig;
 
-typedef struct {
-  char name[CFG_NAME]; /* metrics[i].name: Accuracy | F1Score | RocAuc | ... */
-  CfgRef ref;          /* the whole metric entry, for the metric plug-in */
-} MetricConfig;
-
-typedef struct {
-  char dataset_id[CFG_NAME];
-  char path[CFG_PATH]; /* resolved like data.path */
-  int64_t batch_size;  /* default 256 */
-  int num_metrics;
-  MetricConfig metrics[CFG_MAX_METRICS];
-} EvalDatasetConfig;
-
-typedef struct {
-  char name[CFG_NAME];           /* handlers[i].name, default "default" */
-  char execution_time[CFG_NAME]; /* after_training | after_pipeline; default after_training */
-  char models[CFG_NAME];         /* matrix | active | train; default matrix */
-  char strategy_type[CFG_NAME];  /* strategy.type, e.g. SlicingEvalStrategy */
-  CfgRef strategy;               /* the strategy map, for the eval-strategy plug-in */
-  int num_datasets;
-  char datasets[CFG_MAX_EVAL_DATASETS][CFG_NAME]; /* dataset ids; default: all */
-} EvalHandlerConfig;
-
-typedef struct {
-  int enabled; /* 0 when the evaluation section is absent */
-  char device[CFG_NAME];
-  int num_handlers;
-  EvalHandlerConfig handlers[CFG_MAX_HANDLERS];
-  int num_datasets;
-  EvalDatasetConfig datasets[CFG_MAX_EVAL_DATASETS];
-} EvaluationConfig;
 
 typedef struct {
   int64_t start_replay_at;  /* first timestamp replayed; INT64_MIN = from the start */

@@ -86,11 +86,11 @@ static int task_append(EvalTask *t, const EvalDataset *d, const EvalInterval *iv
   return MH_OK;
 }
 
-int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
+int evaluation_init(Evaluation *ev, const EvaluationConfig *cfg, int num_classes,
                     const ModelShape *shape) {
   memset(ev, 0, sizeof *ev);
   ev->cfg = cfg;
-  const EvaluationConfig *ec = &cfg->evaluation;
+  const EvaluationConfig *ec = cfg;
   if (!ec->enabled) return MH_OK;
   for (int i = 0; i < ec->num_datasets; i++) {
     MH_TRY(dataset_init(&ev->datasets[i], &ec->datasets[i], num_classes, shape));
@@ -442,7 +442,7 @@ static int run_task(Evaluation *ev, int ti, const Dist *dist, Model *m, const Ev
   free(all);
   plan_free(&p);
   if (rc) return mh_error_context("evaluating handler %s on %s",
-                                  ev->cfg->evaluation.handlers[t->handler].name, d->id);
+                                  ev->cfg->handlers[t->handler].name, d->id);
   return MH_OK;
 }
 
@@ -468,7 +468,7 @@ static int add_model_intervals(Evaluation *ev, int ti, const CheckpointMeta *met
   ctx.model_last_ts = last;
   EvalInterval *iv = NULL;
   int niv = 0;
-  int rc = t->strategy->intervals(&ev->cfg->evaluation.handlers[t->handler].strategy, &ctx, &iv, &niv);
+  int rc = t->strategy->intervals(&ev->cfg->handlers[t->handler].strategy, &ctx, &iv, &niv);
   if (!rc) rc = task_append(t, d, iv, niv, lo);
   free(iv);
   free(first);
@@ -497,7 +497,7 @@ int evaluation_after_pipeline(Evaluation *ev, const Dist *d, Model *m, const Eva
     int before = ev->ncells;
     MH_TRY(run_task(ev, ti, d, m, bank, 0, bank->n, bank->meta, bank->n));
     LOG0("# evaluated handler %s on %s: %d models, %d intervals, %d cells in %.2f s\n",
-         ev->cfg->evaluation.handlers[t->handler].name, ev->datasets[t->dataset].id, bank->n,
+         ev->cfg->handlers[t->handler].name, ev->datasets[t->dataset].id, bank->n,
          t->niv, ev->ncells - before, mh_now() - t0);
   }
   return MH_OK;
@@ -557,7 +557,7 @@ int evaluation_write_matrix(const Evaluation *ev, const CheckpointMeta *meta, in
           for (int k = 0; k < d->nmetrics; k++)
             fprintf(f.fp, "%d,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.6f\n", j,
                     (long long)meta[j].first_timestamp, (long long)meta[j].last_timestamp,
-                    ev->cfg->evaluation.handlers[task->handler].name, d->id,
+                    ev->cfg->handlers[task->handler].name, d->id,
                     (long long)task->iv[i].start, (long long)task->iv[i].end,
                     (long long)ev->cells[c].num_samples, d->metrics[k]->label, ev->cells[c].value[k]);
         }
@@ -600,13 +600,13 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
   for (int t = 0; !rc && t < ev->ntasks; t++) {
     const EvalTask *task = &ev->tasks[t];
     const EvalDataset *d = &ev->datasets[task->dataset];
-    const char *hname = ev->cfg->evaluation.handlers[task->handler].name;
+    const char *hname = ev->cfg->handlers[task->handler].name;
     int *idx = cell_index(ev, t, nmodels);
     if (!idx) {
       rc = MH_ERR;
       break;
     }
-    Acc acc[CFG_MAX_METRICS][2];
+    Acc acc[EVAL_MAX_METRICS][2];
     memset(acc, 0, sizeof acc);
     for (int i = 0; i < task->niv; i++) {
       const EvalInterval *iv = &task->iv[i];

@@ -32,7 +32,8 @@
 
 #include <stdint.h>
 
-#include "config/pipeline.h"
+#include "core/dist.h"
+#include "eval/eval_config.h"
 #include "data/store.h"
 #include "eval/bank.h"
 #include "eval/metric.h"
@@ -43,18 +44,18 @@
 enum { EVAL_MODELS_MATRIX = 0, EVAL_MODELS_ACTIVE = 1, EVAL_MODELS_TRAIN = 2 };
 
 typedef struct {
-  char id[CFG_NAME];   /* dataset id (or path) as in the YAML */
+  char id[EVAL_NAME];   /* dataset id (or path) as in the YAML */
   Store store;
   int64_t *rows_by_ts; /* store rows sorted by (timestamp, key) */
   int64_t batch_size;
   int nmetrics;
-  Metric *metrics[CFG_MAX_METRICS];
+  Metric *metrics[EVAL_MAX_METRICS];
   int64_t state_len;   /* summable state doubles of all metrics */
   int npair;           /* pair metrics among them */
 } EvalDataset;
 
 typedef struct {
-  int handler;           /* index into cfg->evaluation.handlers */
+  int handler;           /* index into cfg->handlers */
   int dataset;           /* index into Evaluation.datasets */
   const EvalStrategyType *strategy;
   int after_pipeline;    /* 1: evaluated once after the last trigger */
@@ -67,7 +68,7 @@ typedef struct {
 typedef struct {
   int task, interval, model;
   int64_t num_samples;            /* evaluation samples in the interval */
-  double value[CFG_MAX_METRICS];  /* per metric of the task's dataset */
+  double value[EVAL_MAX_METRICS];  /* per metric of the task's dataset */
 } EvalCell;
 
 typedef struct {
@@ -77,9 +78,9 @@ typedef struct {
 } EvalScore;
 
 typedef struct {
-  const PipelineConfig *cfg;
+  const EvaluationConfig *cfg;
   int ndatasets;
-  EvalDataset datasets[CFG_MAX_EVAL_DATASETS];
+  EvalDataset datasets[EVAL_MAX_DATASETS];
   int ntasks;
   EvalTask *tasks;
   int ncells, cells_cap;
@@ -90,7 +91,7 @@ typedef struct {
  * handler's intervals (per-model strategies are validated only). The stores
  * must have num_classes classes and the model's input size. Errors name
  * file:line. */
-int evaluation_init(Evaluation *ev, const PipelineConfig *cfg, int num_classes,
+int evaluation_init(Evaluation *ev, const EvaluationConfig *cfg, int num_classes,
                     const ModelShape *shape);
 void evaluation_free(Evaluation *ev);
 /* Treat every handler as after_pipeline (`modyn eval`). */

@@ -33,7 +33,7 @@ int orch_open_model(Orch *o, int with_optimizer) {
   MH_TRY(model_create(cfg->model_id, &id_ref, &cfg->model_config, &o->shape, &o->model));
   if (with_optimizer)
     MH_TRY(optim_init(&o->opt, &cfg->training.optimizer, o->model, o->model->nparams));
-  MH_TRY(evaluation_init(&o->ev, cfg, o->shape.num_classes, &o->shape));
+  MH_TRY(evaluation_init(&o->ev, &cfg->evaluation, o->shape.num_classes, &o->shape));
   o->total_iv = evaluation_num_intervals(&o->ev);
   return MH_OK;
 }
