@@ -10,4 +10,16 @@
 /* "A, B, C": the names of a registry, for "available: ..." messages. */
 const char *plugin_names(const void *const *registry, char *buf, size_t cap);
 
+/* Plug-ins added at run time (tests, programs that embed the library),
+ * looked up after the built-in registry. */
+#define PLUGIN_MAX_EXTRA 8
+typedef struct {
+  const void *types[PLUGIN_MAX_EXTRA + 1]; /* NULL-terminated */
+} PluginExtra;
+
+/* Add type to extra; an error past PLUGIN_MAX_EXTRA (kind names it). */
+int plugin_add(PluginExtra *extra, const void *type, const char *kind);
+/* The type named name in registry, else in extra; NULL when neither has it. */
+const void *plugin_find(const void *const *registry, const PluginExtra *extra, const char *name);
+
 #endif

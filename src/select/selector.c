@@ -10,22 +10,12 @@
 
 extern const SelectorType *const selector_registry[];
 
-static const SelectorType *g_extra[9]; /* selector_register's, NULL-terminated */
+static PluginExtra g_extra; /* selector_register(): tests, embedding programs */
 
-int selector_register(const SelectorType *t) {
-  int n = 0;
-  while (g_extra[n]) n++;
-  if (n >= 8) return mh_errorf("selector_register: at most 8 extra strategies");
-  g_extra[n] = t;
-  return MH_OK;
-}
+int selector_register(const SelectorType *t) { return plugin_add(&g_extra, t, "selection strategies"); }
 
 static const SelectorType *find(const char *name) {
-  for (int i = 0; selector_registry[i]; i++)
-    if (!strcmp(selector_registry[i]->name, name)) return selector_registry[i];
-  for (int i = 0; g_extra[i]; i++)
-    if (!strcmp(g_extra[i]->name, name)) return g_extra[i];
-  return NULL;
+  return plugin_find((const void *const *)selector_registry, &g_extra, name);
 }
 
 const char *const selector_common_keys[] = {

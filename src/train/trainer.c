@@ -13,16 +13,9 @@
 #include "core/timing.h"
 #include "train/loss.h"
 
+/* The batch filter's scratch: this rank's scores, the global batch's, and
+ * the kept subset, sized for the largest global batch seen. */
 typedef struct {
-  int64_t *rows;    /* [n] store rows of the keys, in key-list order */
-  int64_t *order;   /* [n] this epoch's visiting order (positions) */
-  int64_t *erows;   /* [n * epochs] rows in visiting order, epoch after epoch */
-  float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
-  float *logits;    /* [local batch * K] */
-  float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [nparams + 2]: gradients, the loss sum and the count of ranks
-                       that failed, reduced together */
-  /* batch filter: this rank's scores, the global batch's, and the kept subset */
   PassBuffers pass;
   int64_t gcap;
   int32_t *glabels;
@@ -32,6 +25,30 @@ typedef struct {
   float *sx;        /* [local batch * in_elems] kept samples */
   int32_t *slabels;
   float *sweights;
+} FilterBuffers;
+
+static void filter_buffers_free(FilterBuffers *f) {
+  pass_buffers_free(&f->pass);
+  free(f->glabels);
+  free(f->gvals);
+  free(f->keep);
+  free(f->kweights);
+  free(f->sx);
+  free(f->slabels);
+  free(f->sweights);
+  memset(f, 0, sizeof *f);
+}
+
+typedef struct {
+  int64_t *rows;    /* [n] store rows of the keys, in key-list order */
+  int64_t *order;   /* [n] this epoch's visiting order (positions) */
+  int64_t *erows;   /* [n * epochs] rows in visiting order, epoch after epoch */
+  float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
+  float *logits;    /* [local batch * K] */
+  float *dlogits;   /* [local batch * K] */
+  float *comm;      /* [nparams + 2]: gradients, the loss sum and the count of ranks
+                       that failed, reduced together */
+  FilterBuffers f;  /* the batch filter's */
 } Buffers;
 
 static void buffers_free(Buffers *b) {
@@ -42,14 +59,7 @@ static void buffers_free(Buffers *b) {
   free(b->logits);
   free(b->dlogits);
   free(b->comm);
-  pass_buffers_free(&b->pass);
-  free(b->glabels);
-  free(b->gvals);
-  free(b->keep);
-  free(b->kweights);
-  free(b->sx);
-  free(b->slabels);
-  free(b->sweights);
+  filter_buffers_free(&b->f);
 }
 
 static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch) {
@@ -171,18 +181,15 @@ void batch_filter_free(BatchFilter *f) {
   free(f);
 }
 
-static int filter_reserve(Buffers *b, const Model *m, int64_t global, int64_t local) {
+static int filter_reserve(FilterBuffers *b, const Model *m, int64_t global, int64_t local) {
   if (global <= b->gcap) return MH_OK;
   const int64_t K = m->num_outputs, D = m->embed_dim;
   /* widest per-sample record: logits, loss, pred, embedding, gradients, norm */
   const int64_t width = K + 3 + D + K * (D + 1);
-  free(b->glabels);
-  free(b->gvals);
-  free(b->keep);
-  free(b->kweights);
-  free(b->sx);
-  free(b->slabels);
-  free(b->sweights);
+  PassBuffers keep_pass = b->pass;
+  memset(&b->pass, 0, sizeof b->pass);
+  filter_buffers_free(b);
+  b->pass = keep_pass;
   b->glabels = mh_malloc((size_t)global * sizeof(int32_t));
   b->gvals = mh_malloc((size_t)(global * width) * sizeof(float));
   b->keep = mh_malloc((size_t)global * sizeof(int64_t));
@@ -191,10 +198,8 @@ static int filter_reserve(Buffers *b, const Model *m, int64_t global, int64_t lo
   b->slabels = mh_malloc((size_t)(local + 1) * sizeof(int32_t));
   b->sweights = mh_malloc((size_t)(local + 1) * sizeof(float));
   if (!b->glabels || !b->gvals || !b->keep || !b->kweights || !b->sx || !b->slabels ||
-      !b->sweights) {
-    b->gcap = 0;
+      !b->sweights)
     return MH_ERR;
-  }
   b->gcap = global;
   return MH_OK;
 }
@@ -203,11 +208,12 @@ static int filter_reserve(Buffers *b, const Model *m, int64_t global, int64_t lo
  * the same subset on every rank, and point *out at this rank's part of it.
  * Returns this rank's own status; *any_failed says that some rank could not
  * score (every rank then learns it from the gathered counts). */
-static int filter_batch(const Dist *d, Model *m, BatchFilter *f, Buffers *b, const Batch *bt,
+static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
                         int bce, int64_t step, Batch *out, int *any_failed, TrainStats *st) {
   const int64_t G = bt->global_len;
   *any_failed = 0;
-  MH_TRY(filter_reserve(b, m, G, bt->n));
+  /* a share is at most ceil(G / size) samples, whatever the batch */
+  MH_TRY(filter_reserve(b, m, G, G / d->size + 1));
   PassBatch mine, g;
   /* Scoring may fail on this rank alone: it then joins the gathers with
    * nothing. */
@@ -366,7 +372,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     Batch kept = bt;
     const Batch *step_batch = &bt;
     if (plan->filter && !own) {
-      own = filter_batch(d, m, plan->filter, &b, &bt, opt->bce, st->steps, &kept, &any, st);
+      own = filter_batch(d, m, plan->filter, &b.f, &bt, opt->bce, st->steps, &kept, &any, st);
       if (any) { /* every rank saw the short gather */
         rc = own;
         break;

@@ -9,22 +9,12 @@
 
 extern const TriggerType *const trigger_registry[];
 
-static const TriggerType *g_extra[9]; /* trigger_register's, NULL-terminated */
+static PluginExtra g_extra; /* trigger_register(): tests, embedding programs */
 
-int trigger_register(const TriggerType *t) {
-  int n = 0;
-  while (g_extra[n]) n++;
-  if (n >= 8) return mh_errorf("trigger_register: at most 8 extra triggers");
-  g_extra[n] = t;
-  return MH_OK;
-}
+int trigger_register(const TriggerType *t) { return plugin_add(&g_extra, t, "triggers"); }
 
-static const TriggerType *find(const char *id) {
-  for (int i = 0; trigger_registry[i]; i++)
-    if (!strcmp(trigger_registry[i]->id, id)) return trigger_registry[i];
-  for (int i = 0; g_extra[i]; i++)
-    if (!strcmp(g_extra[i]->id, id)) return g_extra[i];
-  return NULL;
+static const TriggerType *find(const char *name) {
+  return plugin_find((const void *const *)trigger_registry, &g_extra, name);
 }
 
 int trigger_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
