@@ -38,7 +38,11 @@ struct PluginEnv {
    * outputs per sample in key order (pass_result_free it). */
   int (*pass)(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs, int64_t which,
               PassResult *out);
-  void *orch;             /* the orchestrator's own state, for pass */
+  /* Rank 0 only. One JSON object (without the newline) as a line of the
+   * run's events.jsonl, e.g. a drift check's metric, threshold and
+   * decision, so a user can see why a trigger fired or did not. */
+  void (*event)(PluginEnv *env, const char *json);
+  void *orch;             /* the orchestrator's own state */
 };
 
 #endif

@@ -38,6 +38,11 @@ static int env_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned out
   return proto_issue(o, &c);
 }
 
+static void env_event(PluginEnv *env, const char *json) {
+  Orch *o = env->orch;
+  run_dir_event(o, "%s", json);
+}
+
 void orch_env_init(Orch *o) {
   PluginEnv *e = &o->env;
   e->dist = o->dist;
@@ -47,6 +52,7 @@ void orch_env_init(Orch *o) {
   e->bce = o->topt.bce;
   e->batch_size = o->topt.batch_size;
   e->pass = env_pass;
+  e->event = env_event;
   e->orch = o;
 }
 
