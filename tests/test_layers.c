@@ -11,7 +11,10 @@
  *    same layer followed by a separate ReLU layer (1e-6);
  *  - known answers computed by hand: a 3x3 convolution, max pooling,
  *    batchnorm in train and eval mode, embedding bag mean/sum, the DLRM
- *    interaction, BCE with logits. */
+ *    interaction, BCE with logits;
+ *  - an empty batch (n = 0, a rank's empty slice, NULL tensors): every
+ *    layer's forward and backward succeed and leave the gradients at 0
+ *    (batchnorm without ranks refuses to train on it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +556,42 @@ static void test_bad_sizes(void) {
   CHECK_STR(mh_error(), "dropout layer: p must be in [0, 1), got 1");
 }
 
+/* n = 0 with NULL tensors: nothing is read or written, gradients stay 0. */
+static void test_empty_batch(void) {
+  const Dims img = {2, 6, 6};
+  struct {
+    Layer *l;
+    int trains; /* 0: training on an empty batch is an error (batchnorm alone) */
+  } cases[] = {
+      {layer_linear((Dims){5, 1, 1}, 3), 1},
+      {layer_conv2d(img, 4, 3, 1, 1), 1},
+      {layer_maxpool2d(img, 2, 2), 1},
+      {layer_global_avgpool(img), 1},
+      {layer_relu(img), 1},
+      {layer_dropout(img, 0.5), 1},
+      {layer_embedding_bag((Dims){4, 1, 1}, 10, 3, EMBBAG_MEAN), 1},
+      {layer_batchnorm(img), 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    Owned o = own(cases[i].l, 1);
+    if (!o.l) {
+      CHECK(o.l != NULL);
+      continue;
+    }
+    CHECK_OK(o.l->ops->forward(o.l, NULL, NULL, 0, 0));
+    const int rc = o.l->ops->forward(o.l, NULL, NULL, 0, 1);
+    CHECK_EQ_INT(rc, cases[i].trains ? MH_OK : MH_ERR);
+    if (rc == MH_OK) {
+      CHECK_OK(o.l->ops->backward(o.l, NULL, NULL, NULL, NULL, 0));
+      int zero = 1;
+      for (int64_t k = 0; k < o.l->nparams; k++) zero &= o.grads[k] == 0.0f;
+      if (!zero) fprintf(stderr, "%s: an empty batch changed the gradients\n", o.l->ops->name);
+      CHECK(zero);
+    }
+    disown(&o);
+  }
+}
+
 int main(void) {
   test_gradchecks();
   test_loss_gradcheck();
@@ -565,5 +604,6 @@ int main(void) {
   test_embedding_known();
   test_interaction();
   test_bad_sizes();
+  test_empty_batch();
   return test_finish("test_layers");
 }

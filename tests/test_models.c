@@ -14,6 +14,12 @@
  *  - model_last_layer_grads against the last linear layer's gradient from
  *    backward on a batch of one sample (1e-5 abs + 1e-4 rel);
  *  - eval mode: deterministic, no dropout, BN running statistics untouched;
+ *  - an empty batch (a rank's empty slice: n = 0, NULL tensors) in
+ *    training and eval leaves the gradients at 0; YearbookNet's batchnorm
+ *    refuses to train on it alone (test_syncbn covers it across ranks);
+ *  - run-to-run determinism on 2 threads: YearbookNet's forward and
+ *    backward on a batch of 64, repeated, give bit-identical logits,
+ *    gradients and running statistics (memcmp);
  *  - a tiny training run with SGD that reaches a stated loss. */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 #include "train/loss.h"
 #include "train/model.h"
 #include "train/optim.h"
+#include "train/parallel.h"
 
 static ModelShape flat_shape(int d, int k) { return (ModelShape){1, {d, 0, 0, 0}, d, k}; }
 static ModelShape image_shape(int c, int h, int w, int k) {
@@ -289,14 +296,14 @@ static void test_eval_mode(void) {
   Model *m = make("MLP", "{hidden_sizes: [32], dropout: 0.5}", flat_shape(6, 3), 1);
   CHECK(m != NULL);
   if (!m) return;
-  float x[12], a[6], b[6], c[6], d[6];
+  float x[12], a[8], b[8], c[8], d[8]; /* up to 4 samples x 2 logits (YearbookNet below) */
   for (int i = 0; i < 12; i++) x[i] = (float)(i % 5) - 2.0f;
   m->forward(m, x, 2, a, 0);
   m->forward(m, x, 2, b, 0);
   m->forward(m, x, 2, c, 1);
   m->forward(m, x, 2, d, 1);
-  CHECK(!memcmp(a, b, sizeof a));
-  CHECK(memcmp(c, d, sizeof c) != 0);
+  CHECK(!memcmp(a, b, 6 * sizeof(float)));
+  CHECK(memcmp(c, d, 6 * sizeof(float)) != 0);
   model_free(m);
   /* BN: eval uses the running statistics and leaves them alone; training
    * updates them. */
@@ -319,6 +326,108 @@ static void test_eval_mode(void) {
   free(xi);
   free(buf0);
   model_free(m);
+}
+
+/* ---- empty batches ---------------------------------------------------------------- */
+
+static void test_empty_batch(void) {
+  struct {
+    const char *id, *yaml;
+    ModelShape shape;
+  } cases[] = {
+      {"LogisticRegression", "{}", flat_shape(6, 3)},
+      {"MLP", "{hidden_sizes: [8], dropout: 0.5}", flat_shape(6, 3)},
+      {"SmallCNN", "{channels: [4, 8], hidden: 16}", image_shape(1, 8, 8, 2)},
+      {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", flat_shape(6, 3)},
+      {"DLRM",
+       "{num_dense_features: 4, num_sparse_features: 3, bottom_mlp: [16, 4], top_mlp: [16], "
+       "num_embeddings_per_feature: 10}",
+       flat_shape(7, 2)},
+      {"YearbookNet", "{}", image_shape(1, 16, 16, 2)},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    Model *m = make(cases[i].id, cases[i].yaml, cases[i].shape, 1);
+    CHECK(m != NULL);
+    if (!m) continue;
+    model_zero_grad(m);
+    CHECK_OK(m->forward(m, NULL, 0, NULL, 0));
+    if (m->nbuffers > 0) { /* batchnorm: no statistics of nothing without other ranks */
+      CHECK(m->forward(m, NULL, 0, NULL, 1) == MH_ERR);
+      model_free(m);
+      continue;
+    }
+    CHECK_OK(m->forward(m, NULL, 0, NULL, 1));
+    CHECK_OK(m->backward(m, NULL, NULL, 0));
+    int zero = 1;
+    for (int64_t k = 0; k < m->nparams; k++) zero &= m->grads[k] == 0.0f;
+    if (!zero) fprintf(stderr, "%s: an empty batch changed the gradients\n", cases[i].id);
+    CHECK(zero);
+    model_free(m);
+  }
+}
+
+/* ---- run-to-run determinism ---------------------------------------------------- */
+
+/* The same batch on the same thread count must give the same bits: partial
+ * sums may only be combined in a fixed order (conv2d's per-slot weight
+ * gradients once were added in whichever order threads took chunks, 1e-2
+ * apart after an epoch). Several repetitions, because a race shows only
+ * when the threads happen to interleave differently. */
+static void test_thread_determinism(void) {
+  enum { N = 64, REPS = 6 };
+  const int saved = par_threads();
+  par_init(2);
+  Model *m = make("YearbookNet", "{num_input_channels: 3}", image_shape(3, 16, 16, 4), 5);
+  CHECK(m != NULL);
+  if (!m) {
+    par_init(saved);
+    return;
+  }
+  const int64_t D = m->shape.in_elems, P = m->nparams, B = m->nbuffers;
+  const int K = m->num_outputs;
+  float *x = malloc((size_t)(N * D) * sizeof(float));
+  float *logits = malloc((size_t)N * K * sizeof(float));
+  float *dl = malloc((size_t)N * K * sizeof(float));
+  float *buf0 = malloc((size_t)B * sizeof(float));
+  float *first = malloc((size_t)(N * K + P + B) * sizeof(float));
+  int32_t y[N];
+  Rng rng;
+  rng_seed(&rng, 9);
+  for (int64_t i = 0; i < N * D; i++) x[i] = (float)rng_normal(&rng);
+  for (int i = 0; i < N; i++) y[i] = i % K;
+  memcpy(buf0, m->buffers, (size_t)B * sizeof(float));
+  int same = 1;
+  for (int r = 0; r < REPS; r++) {
+    double s;
+    memcpy(m->buffers, buf0, (size_t)B * sizeof(float));
+    model_zero_grad(m);
+    CHECK_OK(m->forward(m, x, N, logits, 1));
+    CHECK_OK(loss_softmax_ce(logits, y, NULL, N, K, dl, &s, NULL));
+    CHECK_OK(m->backward(m, x, dl, N));
+    if (r == 0) {
+      memcpy(first, logits, (size_t)N * K * sizeof(float));
+      memcpy(first + N * K, m->grads, (size_t)P * sizeof(float));
+      memcpy(first + N * K + P, m->buffers, (size_t)B * sizeof(float));
+      continue;
+    }
+    same &= !memcmp(first, logits, (size_t)N * K * sizeof(float));
+    same &= !memcmp(first + N * K, m->grads, (size_t)P * sizeof(float));
+    same &= !memcmp(first + N * K + P, m->buffers, (size_t)B * sizeof(float));
+  }
+  int64_t nz = 0;
+  for (int64_t i = 0; i < P; i++) nz += first[N * K + i] != 0.0f;
+  printf("determinism: YearbookNet forward+backward on %d samples, 2 threads, %d runs: %s "
+         "(%lld of %lld gradients nonzero)\n", N, REPS, same ? "bit-identical" : "DIFFERENT",
+         (long long)nz, (long long)P);
+  CHECK(same);
+  CHECK(nz > P / 2);
+  free(x);
+  free(logits);
+  free(dl);
+  free(buf0);
+  free(first);
+  model_free(m);
+  par_init(saved);
 }
 
 /* ---- tiny training runs ------------------------------------------------------- */
@@ -432,6 +541,8 @@ int main(void) {
   test_gradcheck();
   test_last_layer_grads();
   test_eval_mode();
+  test_empty_batch();
+  test_thread_determinism();
   test_training();
   return test_finish("test_models");
 }

@@ -4,17 +4,35 @@
  * unbiased (times M / (M - 1), M = n*h*w); eval uses the running
  * statistics. eps 1e-5.
  *
+ * Across MPI ranks (Layer.dist of more than one rank) it is SyncBatchNorm:
+ * in training the statistics are those of the global batch, every rank's
+ * slice together, and backward sums the per-channel sums of dy and
+ * dy * xhat over the ranks, so that 1, 2 or 3 ranks train the same model
+ * and keep the same running statistics. Each rank reduces its slice to
+ * per-channel (count, mean, M2) around its own shift; the ranks exchange
+ * these records (one allgather of 1 + 2C doubles) and every rank merges
+ * them in rank order (Chan et al.'s pairwise update, no cancellation), so
+ * all ranks compute the same bits. Backward exchanges 2C sums per rank and
+ * adds them in rank order too. A rank whose slice is empty still joins both
+ * exchanges (its record counts 0), and so does a rank that could not
+ * allocate (it counts -1, and every rank fails at that step). The
+ * parameter gradients stay local sums: the trainer's gradient allreduce
+ * adds them up. Eval mode talks to no one. Without a Dist, or with one rank, the code below is the plain
+ * single-process one, unchanged.
+ *
  * Loops run over (sample, channel) planes in memory order, in parallel:
  * walking one channel across the batch would jump a page per plane and
  * defeat the prefetcher. The batch statistics take one pass: per plane,
  * sums of x - K and (x - K)^2 with K the channel's first value (the shift
  * keeps the E[x^2] - E[x]^2 form from cancelling when the mean is large
  * against the spread), vectorised in float, then reduced per channel in
- * double. */
+ * double, plane after plane in a fixed order (the same bits on any
+ * number of threads). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
@@ -28,6 +46,10 @@ typedef struct {
   float *coef;    /* [3c] per-channel coefficients of the current pass */
   double *part;   /* [n * c * 2] per-(sample, channel) partial sums */
   int64_t part_cap;
+  double *rec;    /* [(ranks + 1) * (1 + 2c)] sync mode: this rank's record,
+                     then every rank's (bn_exchange) */
+  int rec_ranks;  /* ranks rec is sized for */
+  double count;   /* values per channel in the last training batch, all ranks */
 } BatchNorm;
 
 static void bn_init(Layer *l, Rng *rng) {
@@ -40,6 +62,9 @@ static void bn_init(Layer *l, Rng *rng) {
   }
 }
 
+/* 1: the statistics span several ranks. */
+static int bn_sync(const Layer *l) { return l->dist && l->dist->size > 1; }
+
 static int bn_reserve(BatchNorm *bn, int64_t n) {
   if (n <= bn->part_cap) return MH_OK;
   free(bn->part);
@@ -47,6 +72,26 @@ static int bn_reserve(BatchNorm *bn, int64_t n) {
   bn->part = mh_malloc((size_t)n * 2 * sizeof(double));
   if (!bn->part) return MH_ERR;
   bn->part_cap = n;
+  return MH_OK;
+}
+
+/* The exchange buffer for ranks ranks (sync mode). */
+static int bn_reserve_rec(BatchNorm *bn, int C, int ranks) {
+  if (ranks <= bn->rec_ranks) return MH_OK;
+  free(bn->rec);
+  bn->rec_ranks = 0;
+  bn->rec = mh_malloc((size_t)(ranks + 1) * (size_t)(1 + 2 * C) * sizeof(double));
+  if (!bn->rec) return MH_ERR;
+  bn->rec_ranks = ranks;
+  return MH_OK;
+}
+
+/* Every rank's len doubles at bn->rec, in rank order, into bn->rec + len
+ * on every rank. */
+static int bn_exchange(const Layer *l, int len) {
+  BatchNorm *bn = l->impl;
+  MPI_CHECK(MPI_Allgather(bn->rec, len, MPI_DOUBLE, bn->rec + len, len, MPI_DOUBLE,
+                          l->dist->comm));
   return MH_OK;
 }
 
@@ -75,29 +120,11 @@ static void bn_apply(const Layer *l, const float *x, float *y, int64_t n, const 
   }
 }
 
-static int bn_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
-  BatchNorm *bn = l->impl;
+/* Per (sample, channel) plane: sums of x - K and (x - K)^2 into part, K =
+ * the channel's first value in x. */
+static void bn_plane_sums(const Layer *l, const float *x, int64_t n, double *part) {
   const int C = l->in.c;
-  const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
-  const float *gamma = l->params, *beta = l->params + C;
-  float *rmean = l->buffers, *rvar = l->buffers + C;
-  float *scale = bn->coef, *shift = bn->coef + C;
-  if (!train) {
-    for (int c = 0; c < C; c++) {
-      const double invstd = 1.0 / sqrt((double)rvar[c] + BN_EPS);
-      scale[c] = (float)(gamma[c] * invstd);
-      shift[c] = (float)(beta[c] - rmean[c] * gamma[c] * invstd);
-    }
-    bn_apply(l, x, y, n, scale, shift);
-    return MH_OK;
-  }
-  if (M < 2)
-    return mh_errorf("batchnorm: training needs more than one value per channel (got a batch "
-                     "of %lld with %dx%d maps)", (long long)n, l->in.h, l->in.w);
-  MH_TRY(bn_reserve(bn, n * C));
-  double *part = bn->part;
-  /* per (sample, channel): sums of x - K and (x - K)^2, K = the channel's
-   * first value */
+  const int64_t P = (int64_t)l->in.h * l->in.w;
 #pragma omp parallel for schedule(static) if (n * C * P > 16384)
   for (int64_t q = 0; q < n * C; q++) {
     const float K = x[(q % C) * P];
@@ -112,6 +139,37 @@ static int bn_forward(Layer *l, const float *x, float *y, int64_t n, int train) 
     part[2 * q] = a;
     part[2 * q + 1] = b;
   }
+}
+
+/* Channel c's batch statistics are mean and (biased) var over M values:
+ * keep them for backward, update the running statistics, and set the
+ * coefficients of y = x * scale + shift. */
+static void bn_set_channel(Layer *l, int c, double mean, double var, double M) {
+  BatchNorm *bn = l->impl;
+  const int C = l->in.c;
+  const float *gamma = l->params, *beta = l->params + C;
+  float *rmean = l->buffers, *rvar = l->buffers + C;
+  float *scale = bn->coef, *shift = bn->coef + C;
+  const double invstd = 1.0 / sqrt(var + BN_EPS);
+  bn->mean[c] = (float)mean;
+  bn->invstd[c] = (float)invstd;
+  rmean[c] = (float)((1.0 - BN_MOMENTUM) * rmean[c] + BN_MOMENTUM * mean);
+  rvar[c] = (float)((1.0 - BN_MOMENTUM) * rvar[c] + BN_MOMENTUM * var * M / (M - 1.0));
+  scale[c] = (float)(gamma[c] * invstd);
+  shift[c] = (float)(beta[c] - mean * gamma[c] * invstd);
+}
+
+/* Training statistics of this process's batch alone. */
+static int bn_stats_local(Layer *l, const float *x, int64_t n) {
+  BatchNorm *bn = l->impl;
+  const int C = l->in.c;
+  const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
+  if (M < 2)
+    return mh_errorf("batchnorm: training needs more than one value per channel (got a batch "
+                     "of %lld with %dx%d maps)", (long long)n, l->in.h, l->in.w);
+  MH_TRY(bn_reserve(bn, n * C));
+  const double *part = bn->part;
+  bn_plane_sums(l, x, n, bn->part);
   for (int c = 0; c < C; c++) {
     double s = 0.0, ss = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -121,26 +179,103 @@ static int bn_forward(Layer *l, const float *x, float *y, int64_t n, int train) 
     const double dmean = s / (double)M, mean = (double)x[(int64_t)c * P] + dmean;
     double var = ss / (double)M - dmean * dmean;
     if (var < 0.0) var = 0.0;
-    const double invstd = 1.0 / sqrt(var + BN_EPS);
-    bn->mean[c] = (float)mean;
-    bn->invstd[c] = (float)invstd;
-    rmean[c] = (float)((1.0 - BN_MOMENTUM) * rmean[c] + BN_MOMENTUM * mean);
-    rvar[c] = (float)((1.0 - BN_MOMENTUM) * rvar[c] +
-                      BN_MOMENTUM * var * (double)M / (double)(M - 1));
-    scale[c] = (float)(gamma[c] * invstd);
-    shift[c] = (float)(beta[c] - mean * gamma[c] * invstd);
+    bn_set_channel(l, c, mean, var, (double)M);
   }
-  bn_apply(l, x, y, n, scale, shift);
+  bn->count = (double)M;
+  return MH_OK;
+}
+
+/* Training statistics of the global batch: this rank's slice (possibly
+ * empty) reduced to (count, mean[C], M2[C]), every rank's record merged in
+ * rank order. Collective over l->dist. */
+static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
+  BatchNorm *bn = l->impl;
+  const Dist *d = l->dist;
+  const int C = l->in.c, len = 1 + 2 * C;
+  const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
+  /* The exchange buffer is allocated by the first training forward on d,
+   * which every rank makes at the same step: agreeing then costs one
+   * handshake per layer and run. */
+  if (bn->rec_ranks < d->size) MH_TRY(dist_agree(d, bn_reserve_rec(bn, C, d->size)));
+  /* A rank that cannot allocate its partial sums still joins the exchange,
+   * with a count of -1: every rank then fails at the same step. */
+  const int rc = bn_reserve(bn, n * C);
+  double *mine = bn->rec, *all = bn->rec + len;
+  mine[0] = rc ? -1.0 : (double)M;
+  for (int c = 0; c < 2 * C; c++) mine[1 + c] = 0.0;
+  if (!rc && M > 0) {
+    const double *part = bn->part;
+    bn_plane_sums(l, x, n, bn->part);
+    for (int c = 0; c < C; c++) {
+      double s = 0.0, ss = 0.0;
+      for (int64_t i = 0; i < n; i++) {
+        s += part[2 * (i * C + c)];
+        ss += part[2 * (i * C + c) + 1];
+      }
+      const double dmean = s / (double)M;
+      const double m2 = ss - s * dmean; /* sum (x - mean)^2 */
+      mine[1 + c] = (double)x[(int64_t)c * P] + dmean;
+      mine[1 + C + c] = m2 > 0.0 ? m2 : 0.0;
+    }
+  }
+  MH_TRY(bn_exchange(l, len));
+  for (int r = 0; r < d->size; r++)
+    if (all[(int64_t)r * len] < 0.0)
+      return rc ? rc : mh_errorf("batchnorm: rank %d could not allocate its workspace", r);
+  /* merge into mine: (na, mean_a, M2_a) + (nb, mean_b, M2_b) */
+  double na = 0.0;
+  for (int r = 0; r < d->size; r++) {
+    const double *rec = all + (int64_t)r * len, nb = rec[0];
+    if (nb <= 0.0) continue;
+    for (int c = 0; c < C; c++) {
+      if (na == 0.0) {
+        mine[1 + c] = rec[1 + c];
+        mine[1 + C + c] = rec[1 + C + c];
+        continue;
+      }
+      const double delta = rec[1 + c] - mine[1 + c], tot = na + nb;
+      mine[1 + c] += delta * (nb / tot);
+      mine[1 + C + c] += rec[1 + C + c] + delta * delta * (na * nb / tot);
+    }
+    na += nb;
+  }
+  if (na < 2.0)
+    return mh_errorf("batchnorm: training needs more than one value per channel (got a global "
+                     "batch of %.0f values per channel over %d ranks, %dx%d maps)", na, d->size,
+                     l->in.h, l->in.w);
+  for (int c = 0; c < C; c++) bn_set_channel(l, c, mine[1 + c], mine[1 + C + c] / na, na);
+  bn->count = na;
+  return MH_OK;
+}
+
+static int bn_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
+  BatchNorm *bn = l->impl;
+  const int C = l->in.c;
+  if (!train) {
+    const float *gamma = l->params, *beta = l->params + C;
+    const float *rmean = l->buffers, *rvar = l->buffers + C;
+    float *scale = bn->coef, *shift = bn->coef + C;
+    for (int c = 0; c < C; c++) {
+      const double invstd = 1.0 / sqrt((double)rvar[c] + BN_EPS);
+      scale[c] = (float)(gamma[c] * invstd);
+      shift[c] = (float)(beta[c] - rmean[c] * gamma[c] * invstd);
+    }
+  } else {
+    MH_TRY(bn_sync(l) ? bn_stats_sync(l, x, n) : bn_stats_local(l, x, n));
+  }
+  bn_apply(l, x, y, n, bn->coef, bn->coef + C);
   return MH_OK;
 }
 
 static int bn_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
                        int64_t n) {
   BatchNorm *bn = l->impl;
-  const int C = l->in.c;
-  const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
+  const int C = l->in.c, sync = bn_sync(l);
+  const int64_t P = (int64_t)l->in.h * l->in.w;
   const float *gamma = l->params;
   float *dgamma = l->grads, *dbeta = l->grads + C;
+  /* forward reserved both buffers for this n: nothing here can fail on one
+   * rank alone */
   MH_TRY(bn_reserve(bn, n * C));
   double *part = bn->part;
   const float *mean = bn->mean, *invstd = bn->invstd;
@@ -167,20 +302,45 @@ static int bn_backward(Layer *l, const float *x, const float *y, float *dy, floa
     part[2 * q + 1] = b;
   }
   float *k1 = bn->coef, *k2 = bn->coef + C, *k3 = bn->coef + 2 * C;
+  const double M = bn->count;
+  double *mine = sync ? bn->rec : NULL;
   for (int c = 0; c < C; c++) {
     double sdy = 0.0, sdyx = 0.0;
     for (int64_t i = 0; i < n; i++) {
       sdy += part[2 * (i * C + c)];
       sdyx += part[2 * (i * C + c) + 1];
     }
-    sdyx *= invstd[c]; /* now sum dy * xhat */
-    dgamma[c] += (float)sdyx;
+    /* the parameter gradients are this rank's: the trainer sums them */
+    dgamma[c] += (float)(sdyx * invstd[c]); /* sum dy * xhat */
     dbeta[c] += (float)sdy;
+    if (sync) {
+      mine[c] = sdy;
+      mine[C + c] = sdyx;
+      continue;
+    }
+    sdyx *= invstd[c];
     /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
      *    = k1 * dy + k2 * (x - mean) + k3 */
     k1[c] = gamma[c] * invstd[c];
-    k2[c] = (float)(-(double)k1[c] * invstd[c] * (sdyx / (double)M));
-    k3[c] = (float)(-(double)k1[c] * (sdy / (double)M));
+    k2[c] = (float)(-(double)k1[c] * invstd[c] * (sdyx / M));
+    k3[c] = (float)(-(double)k1[c] * (sdy / M));
+  }
+  if (sync) {
+    /* dx needs the sums over the global batch: every rank's, added in rank
+     * order (the same bits on every rank) */
+    MH_TRY(bn_exchange(l, 2 * C));
+    const double *all = bn->rec + 2 * C;
+    for (int c = 0; c < C; c++) {
+      double sdy = 0.0, sdyx = 0.0;
+      for (int r = 0; r < l->dist->size; r++) {
+        sdy += all[(int64_t)r * 2 * C + c];
+        sdyx += all[(int64_t)r * 2 * C + C + c];
+      }
+      sdyx *= invstd[c];
+      k1[c] = gamma[c] * invstd[c];
+      k2[c] = (float)(-(double)k1[c] * invstd[c] * (sdyx / M));
+      k3[c] = (float)(-(double)k1[c] * (sdy / M));
+    }
   }
   if (!dx) return MH_OK;
 #pragma omp parallel for schedule(static) if (n * C * P > 16384)
@@ -202,11 +362,12 @@ static void bn_destroy(Layer *l) {
     free(bn->invstd);
     free(bn->coef);
     free(bn->part);
+    free(bn->rec);
   }
   free(bn);
 }
 
-static const LayerOps bn_ops = {"batchnorm", bn_init, bn_forward, bn_backward, bn_destroy, 1};
+static const LayerOps bn_ops = {"batchnorm", bn_init, bn_forward, bn_backward, bn_destroy, 1, 1};
 
 Layer *layer_batchnorm(Dims in) {
   if (dims_elems(in) <= 0) {

@@ -7,14 +7,19 @@
  * shrinks so that every GEMM is at least ~256 columns wide (a 4x4 feature
  * map would otherwise give GEMMs too thin to run fast). Backward recomputes
  * the columns rather than keeping them from forward (cheap next to the
- * GEMMs, and the columns of a whole batch would not stay in cache anyway);
- * weight gradients are summed per thread, then reduced. */
+ * GEMMs, and the columns of a whole batch would not stay in cache anyway).
+ *
+ * Work is cut into par_threads() slots, slot t taking a fixed contiguous
+ * range of chunks with its own workspace and weight-gradient partial sums;
+ * the slots' partials are then added in slot order. Which thread runs a
+ * slot, and when it finishes, cannot change a bit: the same batch on the
+ * same thread count gives the same gradients run after run (dynamic
+ * scheduling of chunks into per-thread sums did not, 1e-2 apart after an
+ * epoch of YearbookNet). Chunks are equal in size, so a static split
+ * balances as well as a dynamic one did. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "core/error.h"
 #include "train/layers.h"
@@ -25,20 +30,16 @@ typedef struct {
   int64_t P;        /* output pixels per sample */
   int64_t R;        /* rows of the column matrix: cin * k * k */
   int S;            /* samples per GEMM (at most) */
-  float *ws;        /* per thread: cols [R*S*P], tmp [cout*S*P], dW [cout*R + cout] */
+  float *ws;        /* per slot: cols [R*S*P], tmp [cout*S*P], dW [cout*R + cout] */
   int64_t ws_cap;
 } Conv;
 
-static int64_t conv_ws_per_thread(const Layer *l, const Conv *c) {
-  return c->R * c->S * c->P + (int64_t)l->out.c * c->S * c->P + (int64_t)l->out.c * (c->R + 1);
-}
-
-static inline int conv_tid(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
+/* Floats of one slot's workspace, rounded up to a cache line so that two
+ * slots' gradient sums never share one. */
+static int64_t conv_ws_per_slot(const Layer *l, const Conv *c) {
+  const int64_t n =
+      c->R * c->S * c->P + (int64_t)l->out.c * c->S * c->P + (int64_t)l->out.c * (c->R + 1);
+  return (n + 15) / 16 * 16;
 }
 
 static void conv_init(Layer *l, Rng *rng) {
@@ -114,7 +115,7 @@ static void col2im(const float *col, int64_t ld, Dims in, const Conv *c, int Ho,
 }
 
 /* Samples per GEMM for a batch of n: at most c->S, but enough chunks to
- * keep every thread busy. */
+ * keep every thread busy. Depends on n and the thread count only. */
 static int conv_chunk(const Conv *c, int64_t n) {
   int S = c->S;
   const int T = par_threads();
@@ -122,103 +123,135 @@ static int conv_chunk(const Conv *c, int64_t n) {
   return S < 1 ? 1 : S;
 }
 
-static int conv_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
-  Conv *c = l->impl;
-  MH_TRY(par_reserve(&c->ws, &c->ws_cap, conv_ws_per_thread(l, c) * par_threads()));
+/* The chunks [lo, hi) that slot t of nslots takes out of nchunks: contiguous,
+ * sizes differing by at most one, fixed by (nchunks, nslots) alone. */
+static void conv_slot_range(int64_t t, int64_t nslots, int64_t nchunks, int64_t *lo, int64_t *hi) {
+  *lo = t * nchunks / nslots;
+  *hi = (t + 1) * nchunks / nslots;
+}
+
+/* Forward of samples [s0, s0 + sc) with one GEMM; col and tmp are the
+ * slot's workspace. */
+static void conv_forward_chunk(const Layer *l, const Conv *c, const float *x, float *y, int64_t s0,
+                               int64_t sc, float *col, float *tmp) {
   const int cout = l->out.c, Ho = l->out.h, Wo = l->out.w;
   const int64_t P = c->P, R = c->R, in_sz = dims_elems(l->in), out_sz = (int64_t)cout * P;
   const float *W = l->params, *b = W + (int64_t)cout * R;
-  const int64_t per_thread = conv_ws_per_thread(l, c);
-  const int S = conv_chunk(c, n);
-  const int64_t nchunks = (n + S - 1) / S;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t ch = 0; ch < nchunks; ch++) {
-    float *col = c->ws + conv_tid() * per_thread, *tmp = col + R * c->S * P;
-    const int64_t s0 = ch * S, sc = s0 + S <= n ? S : n - s0;
-    const int64_t ld = sc * P;
-    for (int64_t s = 0; s < sc; s++)
-      im2col(x + (s0 + s) * in_sz, l->in, c, Ho, Wo, col + s * P, ld);
-    if (sc == 1) {
-      float *ys = y + s0 * out_sz;
-      for (int o = 0; o < cout; o++)
-        for (int64_t p = 0; p < P; p++) ys[o * P + p] = b[o];
-      par_sgemm1(0, 0, cout, (int)P, (int)R, 1.0f, W, (int)R, col, (int)P, 1.0f, ys, (int)P);
+  const int64_t ld = sc * P;
+  for (int64_t s = 0; s < sc; s++)
+    im2col(x + (s0 + s) * in_sz, l->in, c, Ho, Wo, col + s * P, ld);
+  if (sc == 1) {
+    float *ys = y + s0 * out_sz;
+    for (int o = 0; o < cout; o++)
+      for (int64_t p = 0; p < P; p++) ys[o * P + p] = b[o];
+    par_sgemm1(0, 0, cout, (int)P, (int)R, 1.0f, W, (int)R, col, (int)P, 1.0f, ys, (int)P);
+    if (l->relu)
+      for (int64_t p = 0; p < out_sz; p++) ys[p] = ys[p] > 0.0f ? ys[p] : 0.0f;
+    return;
+  }
+  par_sgemm1(0, 0, cout, (int)ld, (int)R, 1.0f, W, (int)R, col, (int)ld, 0.0f, tmp, (int)ld);
+  for (int64_t s = 0; s < sc; s++) {
+    float *ys = y + (s0 + s) * out_sz;
+    for (int o = 0; o < cout; o++) {
+      const float *t = tmp + o * ld + s * P;
       if (l->relu)
-        for (int64_t p = 0; p < out_sz; p++) ys[p] = ys[p] > 0.0f ? ys[p] : 0.0f;
-    } else {
-      par_sgemm1(0, 0, cout, (int)ld, (int)R, 1.0f, W, (int)R, col, (int)ld, 0.0f, tmp, (int)ld);
-      for (int64_t s = 0; s < sc; s++) {
-        float *ys = y + (s0 + s) * out_sz;
-        for (int o = 0; o < cout; o++) {
-          const float *t = tmp + o * ld + s * P;
-          if (l->relu)
-            for (int64_t p = 0; p < P; p++) {
-              float v = t[p] + b[o];
-              ys[o * P + p] = v > 0.0f ? v : 0.0f;
-            }
-          else
-            for (int64_t p = 0; p < P; p++) ys[o * P + p] = t[p] + b[o];
+        for (int64_t p = 0; p < P; p++) {
+          float v = t[p] + b[o];
+          ys[o * P + p] = v > 0.0f ? v : 0.0f;
         }
-      }
+      else
+        for (int64_t p = 0; p < P; p++) ys[o * P + p] = t[p] + b[o];
+    }
+  }
+}
+
+static int conv_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
+  Conv *c = l->impl;
+  const int T = par_threads();
+  const int64_t per_slot = conv_ws_per_slot(l, c);
+  MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
+  const int S = conv_chunk(c, n);
+  const int64_t nchunks = (n + S - 1) / S, nslots = nchunks < T ? nchunks : T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int64_t t = 0; t < nslots; t++) {
+    float *col = c->ws + t * per_slot, *tmp = col + c->R * c->S * c->P;
+    int64_t lo, hi;
+    conv_slot_range(t, nslots, nchunks, &lo, &hi);
+    for (int64_t ch = lo; ch < hi; ch++) {
+      const int64_t s0 = ch * S;
+      conv_forward_chunk(l, c, x, y, s0, s0 + S <= n ? S : n - s0, col, tmp);
     }
   }
   return MH_OK;
+}
+
+/* Backward of samples [s0, s0 + sc): adds the chunk's weight and bias
+ * gradients to the slot's gW and gb, writes its dx when dx is not NULL. */
+static void conv_backward_chunk(const Layer *l, const Conv *c, const float *x, const float *y,
+                                float *dy, float *dx, int64_t s0, int64_t sc, float *col,
+                                float *tmp, float *gW, float *gb) {
+  const int cout = l->out.c, Ho = l->out.h, Wo = l->out.w;
+  const int64_t P = c->P, R = c->R, in_sz = dims_elems(l->in), out_sz = (int64_t)cout * P;
+  const float *W = l->params;
+  const int64_t ld = sc * P;
+  for (int64_t s = 0; s < sc; s++)
+    im2col(x + (s0 + s) * in_sz, l->in, c, Ho, Wo, col + s * P, ld);
+  if (l->relu) { /* the fused ReLU's backward, on the chunk while it is in cache */
+    const float *ys = y + s0 * out_sz;
+    float *dys = dy + s0 * out_sz;
+    for (int64_t p = 0; p < sc * out_sz; p++) dys[p] = ys[p] > 0.0f ? dys[p] : 0.0f;
+  }
+  const float *d = dy + s0 * out_sz;
+  if (sc > 1) { /* gather the chunk's dy as [cout, sc * P] */
+    for (int64_t s = 0; s < sc; s++)
+      for (int o = 0; o < cout; o++)
+        memcpy(tmp + o * ld + s * P, dy + (s0 + s) * out_sz + o * P, (size_t)P * sizeof(float));
+    d = tmp;
+  }
+  for (int o = 0; o < cout; o++) {
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t p = 0; p < ld; p++) acc += d[o * ld + p];
+    gb[o] += acc;
+  }
+  /* dW += dy_chunk [cout, ld] x cols^T [ld, R] */
+  par_sgemm1(0, 1, cout, (int)R, (int)ld, 1.0f, d, (int)ld, col, (int)ld, 1.0f, gW, (int)R);
+  if (!dx) return;
+  /* dcols [R, ld] = W^T [R, cout] x dy_chunk [cout, ld], into the columns' buffer */
+  par_sgemm1(1, 0, (int)R, (int)ld, cout, 1.0f, W, (int)R, d, (int)ld, 0.0f, col, (int)ld);
+  for (int64_t s = 0; s < sc; s++) {
+    float *dxs = dx + (s0 + s) * in_sz;
+    memset(dxs, 0, (size_t)in_sz * sizeof(float));
+    col2im(col + s * P, ld, l->in, c, Ho, Wo, dxs);
+  }
 }
 
 static int conv_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
                          int64_t n) {
   Conv *c = l->impl;
   const int T = par_threads();
-  MH_TRY(par_reserve(&c->ws, &c->ws_cap, conv_ws_per_thread(l, c) * T));
-  const int cout = l->out.c, Ho = l->out.h, Wo = l->out.w;
-  const int64_t P = c->P, R = c->R, in_sz = dims_elems(l->in), out_sz = (int64_t)cout * P;
-  const float *W = l->params;
-  const int64_t per_thread = conv_ws_per_thread(l, c), nw = (int64_t)cout * R;
-  const int64_t gw_off = R * c->S * P + (int64_t)cout * c->S * P; /* per-thread dW */
+  const int64_t per_slot = conv_ws_per_slot(l, c);
+  MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
+  const int cout = l->out.c;
+  const int64_t nw = (int64_t)cout * c->R;
+  const int64_t tmp_off = c->R * c->S * c->P, gw_off = tmp_off + (int64_t)cout * c->S * c->P;
   const int S = conv_chunk(c, n);
-  const int64_t nchunks = (n + S - 1) / S;
-  for (int t = 0; t < T; t++)
-    memset(c->ws + t * per_thread + gw_off, 0, (size_t)(nw + cout) * sizeof(float));
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t ch = 0; ch < nchunks; ch++) {
-    float *col = c->ws + conv_tid() * per_thread, *tmp = col + R * c->S * P;
-    float *gW = col + gw_off, *gb = gW + nw;
-    const int64_t s0 = ch * S, sc = s0 + S <= n ? S : n - s0;
-    const int64_t ld = sc * P;
-    for (int64_t s = 0; s < sc; s++)
-      im2col(x + (s0 + s) * in_sz, l->in, c, Ho, Wo, col + s * P, ld);
-    if (l->relu) { /* the fused ReLU's backward, on the chunk while it is in cache */
-      const float *ys = y + s0 * out_sz;
-      float *dys = dy + s0 * out_sz;
-      for (int64_t p = 0; p < sc * out_sz; p++) dys[p] = ys[p] > 0.0f ? dys[p] : 0.0f;
-    }
-    const float *d = dy + s0 * out_sz;
-    if (sc > 1) { /* gather the chunk's dy as [cout, sc * P] */
-      for (int64_t s = 0; s < sc; s++)
-        for (int o = 0; o < cout; o++)
-          memcpy(tmp + o * ld + s * P, dy + (s0 + s) * out_sz + o * P, (size_t)P * sizeof(float));
-      d = tmp;
-    }
-    for (int o = 0; o < cout; o++) {
-      float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-      for (int64_t p = 0; p < ld; p++) acc += d[o * ld + p];
-      gb[o] += acc;
-    }
-    /* dW += dy_chunk [cout, ld] x cols^T [ld, R] */
-    par_sgemm1(0, 1, cout, (int)R, (int)ld, 1.0f, d, (int)ld, col, (int)ld, 1.0f, gW, (int)R);
-    if (dx) {
-      /* dcols [R, ld] = W^T [R, cout] x dy_chunk [cout, ld], into the columns' buffer */
-      par_sgemm1(1, 0, (int)R, (int)ld, cout, 1.0f, W, (int)R, d, (int)ld, 0.0f, col, (int)ld);
-      for (int64_t s = 0; s < sc; s++) {
-        float *dxs = dx + (s0 + s) * in_sz;
-        memset(dxs, 0, (size_t)in_sz * sizeof(float));
-        col2im(col + s * P, ld, l->in, c, Ho, Wo, dxs);
-      }
+  const int64_t nchunks = (n + S - 1) / S, nslots = nchunks < T ? nchunks : T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int64_t t = 0; t < nslots; t++) {
+    float *col = c->ws + t * per_slot, *gW = col + gw_off;
+    memset(gW, 0, (size_t)(nw + cout) * sizeof(float));
+    int64_t lo, hi;
+    conv_slot_range(t, nslots, nchunks, &lo, &hi);
+    for (int64_t ch = lo; ch < hi; ch++) {
+      const int64_t s0 = ch * S;
+      conv_backward_chunk(l, c, x, y, dy, dx, s0, s0 + S <= n ? S : n - s0, col, col + tmp_off,
+                          gW, gW + nw);
     }
   }
-  for (int t = 0; t < T; t++) {
-    const float *g = c->ws + t * per_thread + gw_off;
+  /* slot order, not completion order: the sum is the same every run */
+  for (int64_t t = 0; t < nslots; t++) {
+    const float *g = c->ws + t * per_slot + gw_off;
     for (int64_t i = 0; i < nw + cout; i++) l->grads[i] += g[i];
   }
   return MH_OK;
@@ -231,7 +264,7 @@ static void conv_destroy(Layer *l) {
 }
 
 static const LayerOps conv_ops = {"conv2d", conv_init, conv_forward, conv_backward, conv_destroy,
-                                  1};
+                                  1, 0};
 
 Layer *layer_conv2d(Dims in, int cout, int k, int stride, int pad) {
   int Ho = k > 0 && stride > 0 ? conv_out_size(in.h, k, stride, pad) : 0;

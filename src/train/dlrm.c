@@ -36,6 +36,7 @@ typedef struct {
 } Dlrm;
 
 static int dlrm_reserve(Dlrm *d, int64_t n) {
+  if (n < 1) n = 1; /* an empty batch still gets real buffers */
   if (n <= d->batch_cap) return MH_OK;
   const int64_t OD = interaction_out_dim(d->Fs, d->D), FD = (int64_t)d->Fs * d->D;
   MH_TRY(par_reserve(&d->ws, &d->ws_cap, n * (d->Fd + 2 * FD + 2 * OD + d->D)));
@@ -70,7 +71,7 @@ static int dlrm_forward(Model *m, const float *x, int64_t n, float *logits, int 
   interaction_forward(d->bout, d->emb, n, d->Fs, d->D, d->inter);
   const float *y;
   MH_TRY(net_forward(&d->top, d->inter, n, train, &y));
-  memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
+  if (n > 0) memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
   return MH_OK;
 }
 
@@ -84,6 +85,13 @@ static int dlrm_backward(Model *m, const float *x, const float *dlogits, int64_t
     embedding_scatter_add(m->grads + d->table_off[f], d->V[f], d->D, x + d->Fd + f, in, n,
                           d->demb + (int64_t)f * d->D, FD);
   return MH_OK;
+}
+
+/* Both MLPs (no batchnorm today; a future one would then sync). */
+static void dlrm_set_dist(Model *m, const struct Dist *dist) {
+  Dlrm *d = m->impl;
+  net_set_dist(&d->bottom, dist);
+  net_set_dist(&d->top, dist);
 }
 
 static const float *dlrm_embedding(const Model *m) {
@@ -193,6 +201,7 @@ static int dlrm_create(const CfgRef *config, const ModelShape *shape, Model **ou
   m->init = dlrm_init;
   m->forward = dlrm_forward;
   m->backward = dlrm_backward;
+  m->set_dist = dlrm_set_dist;
   *out = m;
   return MH_OK;
 }

@@ -24,6 +24,7 @@ static void dropout_init(Layer *l, Rng *rng) {
 static int dropout_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
   Dropout *d = l->impl;
   const int64_t len = n * dims_elems(l->in);
+  if (len == 0) return MH_OK; /* an empty slice (x may be NULL) */
   if (!train || d->p <= 0.0) {
     memcpy(y, x, (size_t)len * sizeof(float));
     return MH_OK;
@@ -39,7 +40,7 @@ static int dropout_backward(Layer *l, const float *x, const float *y, float *dy,
                             int64_t n) {
   const Dropout *d = l->impl;
   const int64_t len = n * dims_elems(l->in);
-  if (!dx) return MH_OK;
+  if (!dx || len == 0) return MH_OK;
   if (d->p <= 0.0) {
     memcpy(dx, dy, (size_t)len * sizeof(float));
     return MH_OK;
@@ -55,7 +56,7 @@ static void dropout_destroy(Layer *l) {
 }
 
 static const LayerOps dropout_ops = {"dropout", dropout_init, dropout_forward, dropout_backward,
-                                     dropout_destroy, 0};
+                                     dropout_destroy, 0, 0};
 
 Layer *layer_dropout(Dims in, double p) {
   if (!(p >= 0.0 && p < 1.0)) {

@@ -24,6 +24,8 @@
 
 #include "core/rng.h"
 
+struct Dist; /* core/dist.h: the rank context, for layers that talk across ranks */
+
 typedef struct {
   int c, h, w; /* channels, height, width; a flat vector of d values is {d, 1, 1} */
 } Dims;
@@ -38,7 +40,10 @@ typedef struct {
    * NULL for layers without any. */
   void (*init)(Layer *l, Rng *rng);
   /* y[n * out] from x[n * in]. train = 1 keeps what backward needs (masks,
-   * statistics) and uses training-mode behaviour (dropout, batch statistics). */
+   * statistics) and uses training-mode behaviour (dropout, batch statistics).
+   * n may be 0 (a rank's empty slice of a global batch): nothing to compute,
+   * but a layer that talks across ranks (batchnorm with a Dist) still joins
+   * its collectives, so every rank must call forward and backward alike. */
   int (*forward)(Layer *l, const float *x, float *y, int64_t n, int train);
   /* Given x and y of the last forward(train = 1) and dy = d(loss)/dy, add the
    * parameter gradients to the bound grads and write dx (not accumulate);
@@ -47,6 +52,8 @@ typedef struct {
   int (*backward)(Layer *l, const float *x, const float *y, float *dy, float *dx, int64_t n);
   void (*destroy)(Layer *l); /* frees impl and workspace; NULL if nothing to free */
   int fuse_relu;             /* 1: the layer can apply a following ReLU itself (Layer.relu) */
+  int collective;            /* 1: with a Layer.dist of several ranks, training forward and
+                                backward are collective (every rank calls them) */
 } LayerOps;
 
 struct Layer {
@@ -61,6 +68,8 @@ struct Layer {
   int relu;          /* 1: a ReLU is fused into the output: y = max(0, layer(x)). net_add
                         sets it when a ReLU follows a layer whose ops->fuse_relu is 1,
                         saving a pass over memory and a buffer (no parameters change) */
+  const struct Dist *dist; /* ranks that share one global batch (SyncBatchNorm); NULL or
+                              one rank: this process's batch alone. Set by net_set_dist */
   void *impl;        /* the layer's own hyper-parameters and workspace */
 };
 
@@ -77,7 +86,10 @@ Layer *layer_linear(Dims in, int out);
 Layer *layer_conv2d(Dims in, int cout, int k, int stride, int pad);
 /* nn.BatchNorm2d(in.c) (also BatchNorm1d for {d, 1, 1}): params gamma, beta
  * [c]; buffers running_mean, running_var [c]; momentum 0.1, eps 1e-5, the
- * running variance is updated with the unbiased batch variance. */
+ * running variance is updated with the unbiased batch variance. With a
+ * Layer.dist of several ranks, training is nn.SyncBatchNorm's: statistics
+ * of the global batch (collective: every rank calls forward/backward, an
+ * empty slice included), the same running statistics on every rank. */
 Layer *layer_batchnorm(Dims in);
 Layer *layer_relu(Dims in);
 /* nn.MaxPool2d(k, stride), no padding, floor mode. */

@@ -41,7 +41,7 @@ static int linear_backward(Layer *l, const float *x, const float *y, float *dy, 
 }
 
 static const LayerOps linear_ops = {"linear", linear_init, linear_forward, linear_backward, NULL,
-                                    1};
+                                    1, 0};
 
 Layer *layer_linear(Dims in, int out) {
   if (dims_elems(in) <= 0 || out <= 0) {

@@ -66,8 +66,7 @@ int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, floa
   return MH_OK;
 }
 
-/* Placeholder until SyncBatchNorm lands (helper-1 replaces it). */
 void model_set_dist(Model *m, const struct Dist *d) {
-  (void)m;
-  (void)d;
+  m->dist = d;
+  if (m->set_dist) m->set_dist(m, d);
 }

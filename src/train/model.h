@@ -15,6 +15,8 @@
 #include "config/cfgtree.h"
 #include "core/rng.h"
 
+struct Dist; /* core/dist.h */
+
 typedef struct {
   int ndims;           /* per-sample input dims */
   int64_t dims[4];     /* per-sample input shape, e.g. {3, 32, 32} */
@@ -52,6 +54,8 @@ struct Model {
   ModelPart parts[MODEL_MAX_PARTS];
   int embed_dim;     /* size of the penultimate representation (the input of the
                         last linear layer); 0 when the model has none */
+  const struct Dist *dist; /* ranks that train it data-parallel (model_set_dist); NULL:
+                              this process alone */
   void *impl;        /* the model type's own state */
   /* Default initialisation (PyTorch's rules), drawn from rng. */
   void (*init)(Model *m, Rng *rng);
@@ -59,13 +63,19 @@ struct Model {
    * backward needs and uses training-mode layers. */
   int (*forward)(Model *m, const float *x, int64_t n, float *logits, int train);
   /* Add to grads the gradient of sum_i loss_i, given dlogits = d(sum loss)/d(logits)
-   * of the last forward(train = 1) on the same x. */
+   * of the last forward(train = 1) on the same x. With a Dist of several
+   * ranks, forward(train = 1) and backward are collective (batchnorm's
+   * global statistics): every rank calls them for every step, with n = 0
+   * when its slice is empty. forward(train = 0) never is. */
   int (*backward)(Model *m, const float *x, const float *dlogits, int64_t n);
   /* Penultimate-layer embeddings of the last forward(), [n * embed_dim],
    * valid until the next forward; NULL when embed_dim is 0. Drift
    * detection, KCenter and CRAIG use these. */
   const float *(*embedding)(const Model *m);
   void (*destroy)(Model *m);
+  /* Pass the rank context to the layers that need it; NULL when no layer
+   * talks across ranks. Called by model_set_dist. */
+  void (*set_dist)(Model *m, const struct Dist *d);
 };
 
 /* Look up a model type by id; NULL if unknown. */
@@ -77,9 +87,9 @@ int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,
                  const ModelShape *shape, Model **out);
 void model_free(Model *m);
 void model_zero_grad(Model *m);
-/* Layers with global-batch statistics (SyncBatchNorm) talk to the ranks
- * of d in training; NULL = this process alone. */
-struct Dist;
+/* Train data-parallel over the ranks of d (NULL: this process alone): set
+ * m->dist and reach every layer, so that batchnorm normalises with the
+ * global batch's statistics (SyncBatchNorm). Does not communicate. */
 void model_set_dist(Model *m, const struct Dist *d);
 
 /* Per-sample gradient of the last linear layer (weights then bias), in

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "core/error.h"
 #include "core/timing.h"
 #include "train/parallel.h"
@@ -123,7 +124,19 @@ void net_init_params(Net *net, Rng *rng) {
     if (net->layers[i]->ops->init) net->layers[i]->ops->init(net->layers[i], rng);
 }
 
+void net_set_dist(Net *net, const struct Dist *d) {
+  net->dist = d;
+  net->sync = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    net->layers[i]->dist = d;
+    if (net->layers[i]->ops->collective && d && d->size > 1) net->sync = 1;
+  }
+}
+
 static int net_reserve(Net *net, int64_t n) {
+  /* at least one sample: an empty batch still passes every layer real
+   * (unused) buffers, and backward does not stop early on a NULL one */
+  if (n < 1) n = 1;
   if (n <= net->batch_cap) return MH_OK;
   int64_t widest = dims_elems(net->in);
   for (int i = 0; i < net->nlayers; i++) {
@@ -144,20 +157,32 @@ static int net_reserve(Net *net, int64_t n) {
   return MH_OK;
 }
 
+/* With collective layers (net->sync), a rank whose step failed locally
+ * (an allocation) does not leave: it runs the remaining layers on an empty
+ * batch, joining their collectives, and reports its error afterwards, so
+ * that no rank waits for it inside a layer. */
 int net_forward(Net *net, const float *x, int64_t n, int train, const float **out) {
-  MH_TRY(net_reserve(net, n));
-  net->last_x = x;
-  const float *cur = x;
+  const int sync = net->sync && train;
+  int rc = net_reserve(net, n);
+  if (rc && !sync) return rc;
+  net->last_x = rc ? NULL : x;
+  const float *cur = net->last_x;
   for (int i = 0; i < net->nlayers; i++) {
     Layer *l = net->layers[i];
     if (!l->alias) {
       double t0 = net->prof ? mh_now() : 0.0;
-      MH_TRY(l->ops->forward(l, cur, net->bufs[i], n, train));
+      float *y = rc ? NULL : net->bufs[i];
+      int lrc = l->ops->forward(l, cur, y, rc ? 0 : n, train);
       if (net->prof) net->prof[2 * i] += mh_now() - t0;
-      cur = net->bufs[i];
+      if (lrc && !sync) return lrc;
+      if (lrc && !rc) rc = lrc;
+      cur = y;
     }
     net->outs[i] = cur;
   }
+  /* a failure on any rank is a failure on every rank: callers (the trainer)
+   * may then skip backward everywhere without leaving one rank waiting */
+  if (sync) MH_TRY(dist_agree(net->dist, rc));
   *out = cur;
   return MH_OK;
 }
@@ -165,7 +190,12 @@ int net_forward(Net *net, const float *x, int64_t n, int train, const float **ou
 const float *net_layer_input(const Net *net, int i) { return i == 0 ? net->last_x : net->outs[i - 1]; }
 
 int net_backward(Net *net, const float *x, const float *dout, int64_t n, float *dx) {
-  if (n > net->batch_cap) return mh_errorf("net: backward on a batch larger than the last forward");
+  int rc = MH_OK;
+  if (n > net->batch_cap)
+    rc = mh_errorf("net: backward on a batch of %lld, larger than the last forward's",
+                   (long long)n);
+  if (rc && !net->sync) return rc;
+  if (rc) n = 0; /* collective layers: join them with an empty batch (see net_forward) */
   /* Input gradients are needed down to the first layer with parameters
    * (or to the input when the caller asks for dx). */
   int first = net->nlayers;
@@ -178,25 +208,29 @@ int net_backward(Net *net, const float *x, const float *dout, int64_t n, float *
   const int64_t out_sz = dims_elems(net_out(net));
   int which = 0;
   float *g = net->grad[0];
-  memcpy(g, dout, (size_t)(n * out_sz) * sizeof(float));
+  if (n > 0) memcpy(g, dout, (size_t)(n * out_sz) * sizeof(float));
   for (int i = net->nlayers - 1; i >= first; i--) {
     Layer *l = net->layers[i];
     const float *xin = i == 0 ? x : net->outs[i - 1];
     if (l->alias) {
-      if (i == 0 && dx) memcpy(dx, g, (size_t)(n * dims_elems(l->in)) * sizeof(float));
+      if (i == 0 && dx && n > 0) memcpy(dx, g, (size_t)(n * dims_elems(l->in)) * sizeof(float));
       continue;
     }
     float *dst = NULL;
     if (i > first) dst = net->grad[1 - which];
     else if (i == 0 && dx) dst = dx;
     double t0 = net->prof ? mh_now() : 0.0;
-    MH_TRY(l->ops->backward(l, xin, net->outs[i], g, dst, n));
+    int lrc = l->ops->backward(l, xin, net->outs[i], g, dst, n);
     if (net->prof) net->prof[2 * i + 1] += mh_now() - t0;
-    if (!dst) break;
-    g = dst;
+    if (lrc && !net->sync) return lrc;
+    if (lrc && !rc) {
+      rc = lrc;
+      n = 0;
+    }
+    g = dst; /* NULL below `first`, where the loop ends */
     which = 1 - which;
   }
-  return MH_OK;
+  return rc;
 }
 
 /* ---- the Model wrapper ---------------------------------------------------- */
@@ -211,12 +245,16 @@ static int netmodel_forward(Model *m, const float *x, int64_t n, float *logits, 
   Net *net = &((NetModel *)m->impl)->net;
   const float *y;
   MH_TRY(net_forward(net, x, n, train, &y));
-  memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
+  if (n > 0) memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
   return MH_OK;
 }
 
 static int netmodel_backward(Model *m, const float *x, const float *dlogits, int64_t n) {
   return net_backward(&((NetModel *)m->impl)->net, x, dlogits, n, NULL);
+}
+
+static void netmodel_set_dist(Model *m, const struct Dist *d) {
+  net_set_dist(&((NetModel *)m->impl)->net, d);
 }
 
 static const float *netmodel_embedding(const Model *m) {
@@ -271,6 +309,7 @@ int net_model_create(Net *net, const ModelShape *shape, Model **out) {
   m->init = netmodel_init;
   m->forward = netmodel_forward;
   m->backward = netmodel_backward;
+  m->set_dist = netmodel_set_dist;
   *out = m;
   return MH_OK;
 }

@@ -13,6 +13,12 @@
  * it (Layer.relu): nlayers then counts one layer less than were added.
  * $MODYN_NET_PROFILE=1 times every layer and prints the table when the net
  * is freed; $MODYN_NO_FUSION=1 keeps ReLUs separate (for comparisons).
+ * A batch of n = 0 is valid (a rank's empty slice of a global batch): every
+ * layer still runs, so that a layer with a Dist (net_set_dist) joins its
+ * collectives on every rank. With such layers (Net.sync), a training
+ * forward fails on every rank or on none, and a rank whose backward fails
+ * still runs the rest of it on an empty batch (its error is returned; the
+ * trainer's gradient allreduce tells the others).
  * Not thread-safe: one forward/backward at a time per net. */
 #ifndef MH_NET_H
 #define MH_NET_H
@@ -35,6 +41,9 @@ typedef struct {
   int64_t batch_cap;    /* batch the buffers are sized for */
   double *prof;         /* [2 * cap] seconds in forward/backward per layer, when
                            $MODYN_NET_PROFILE is set (printed to stderr by net_free) */
+  const struct Dist *dist; /* the layers' rank context (net_set_dist); NULL: none */
+  int sync;             /* 1: some layer's training pass is collective over dist
+                           (batchnorm on several ranks) */
 } Net;
 
 void net_init(Net *net, Dims in);
@@ -49,8 +58,11 @@ Dims net_out(const Net *net);
 void net_bind(Net *net, float *params, float *grads, float *buffers);
 /* PyTorch's default initialisation of every layer. */
 void net_init_params(Net *net, Rng *rng);
+/* Give every layer the rank context d (NULL: this process alone); with
+ * several ranks, batchnorm layers compute global-batch statistics. */
+void net_set_dist(Net *net, const struct Dist *d);
 /* Run all layers; *out points at the output [n * out] (owned by the net,
- * valid until the next forward). */
+ * valid until the next forward). Collective when Net.sync and train. */
 int net_forward(Net *net, const float *x, int64_t n, int train, const float **out);
 /* Back-propagate dout [n * out] through the last forward(train = 1) on x:
  * adds parameter gradients, and writes dx [n * in] when dx is not NULL. */

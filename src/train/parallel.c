@@ -35,6 +35,17 @@ int par_threads(void) {
 void par_sgemm1(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    /* An empty batch's weight gradient: C = beta * C, here rather than in
+     * OpenBLAS (BLAS libraries differ on K = 0, and an empty operand's
+     * pointer may be NULL). */
+    if (beta == 1.0f) return;
+    for (int i = 0; i < M; i++) {
+      float *c = C + (int64_t)i * ldc;
+      for (int j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+    }
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

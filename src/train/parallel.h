@@ -22,7 +22,8 @@ int par_threads(void);
 
 /* C = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta/tb
  * is nonzero; C is M x N, the inner dimension K. Split over the OpenMP
- * threads when worth it; call it outside parallel regions. */
+ * threads when worth it; call it outside parallel regions. Any dimension
+ * may be 0 (an empty batch): OpenBLAS is then not called. */
 void par_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 /* The same, single-threaded (for use inside a parallel region). */

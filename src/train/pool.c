@@ -104,7 +104,7 @@ static int maxpool_backward(Layer *l, const float *x, const float *y, float *dy,
 static void maxpool_destroy(Layer *l) { free(l->impl); }
 
 static const LayerOps maxpool_ops = {"maxpool2d", NULL, maxpool_forward, maxpool_backward,
-                                     maxpool_destroy, 0};
+                                     maxpool_destroy, 0, 0};
 
 Layer *layer_maxpool2d(Dims in, int k, int stride) {
   int Ho = k > 0 && stride > 0 ? conv_out_size(in.h, k, stride, 0) : 0;
@@ -155,7 +155,7 @@ static int gap_backward(Layer *l, const float *x, const float *y, float *dy, flo
   return MH_OK;
 }
 
-static const LayerOps gap_ops = {"global_avgpool", NULL, gap_forward, gap_backward, NULL, 0};
+static const LayerOps gap_ops = {"global_avgpool", NULL, gap_forward, gap_backward, NULL, 0, 0};
 
 Layer *layer_global_avgpool(Dims in) {
   if (dims_elems(in) <= 0) {

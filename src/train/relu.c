@@ -32,7 +32,7 @@ static int relu_backward(Layer *l, const float *x, const float *y, float *dy, fl
   return MH_OK;
 }
 
-static const LayerOps relu_ops = {"relu", NULL, relu_forward, relu_backward, NULL, 0};
+static const LayerOps relu_ops = {"relu", NULL, relu_forward, relu_backward, NULL, 0, 0};
 
 Layer *layer_relu(Dims in) {
   par_init(0);
@@ -53,7 +53,8 @@ static int flatten_backward(Layer *l, const float *x, const float *y, float *dy,
   return mh_errorf("flatten layer: backward called on an alias layer");
 }
 
-static const LayerOps flatten_ops = {"flatten", NULL, flatten_forward, flatten_backward, NULL, 0};
+static const LayerOps flatten_ops = {"flatten", NULL, flatten_forward, flatten_backward, NULL, 0,
+                                     0};
 
 Layer *layer_flatten(Dims in) {
   Layer *l = mh_calloc(1, sizeof *l);
