@@ -30,11 +30,12 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
   echo "run_train_bench.sh: $py cannot import torch; install python3-torch or set PYTHON" >&2
   exit 1
 fi
+cores=$(nproc) # before the export: nproc obeys OMP_NUM_THREADS
 export MODYN_THREADS=$threads OMP_NUM_THREADS=$threads
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
-echo "# $(nproc) cores, $threads threads, $rounds rounds of ${secs}s per case; best round kept"
+echo "# $cores cores, $threads threads, $rounds rounds of ${secs}s per case; best round kept"
 for r in $(seq "$rounds"); do
   for c in $cases; do
     "$bin" --cases "$c" --seconds "$secs" | grep -v '^#' >> "$raw"

@@ -1,14 +1,17 @@
 /* test_train.c - the training core: softmax cross-entropy against hand
  * values, a finite-difference check of LogisticRegression's gradient,
- * SGD/Adam steps against hand-computed updates, and a bit-identical
- * checkpoint round trip. */
+ * SGD/Adam steps against hand-computed updates, a bit-identical
+ * checkpoint round trip, and the trainer's epoch and batch counts
+ * (drop_last_batch, epochs_per_trigger, num_samples_to_pass). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/cfgtree.h"
+#include "core/dist.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/store.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
 #include "train/loss.h"
@@ -16,6 +19,7 @@
 #include "train/model.h"
 #include "train/optim.h"
 #include "train/sched.h"
+#include "train/trainer.h"
 
 static void test_loss(void) {
   const float z[6] = {1, 2, 3, 0, 0, 0};
@@ -404,6 +408,145 @@ static void test_visit_order(void) {
   CHECK(memcmp(order, plain, sizeof order) == 0);
 }
 
+/* trainer_run's counts on one process: every epoch drops its own partial
+ * last batch when drop_last_batch is set (PyTorch's DataLoader), exactly
+ * `epochs` epochs run, and num_samples_to_pass cuts the pass short
+ * (reader.h: the last batch is cut at the limit, even with drop_last). */
+enum { TE_N = 12, TE_D = 5, TE_K = 3 };
+
+typedef struct {
+  int64_t n, batch;
+  int drop_last;
+  int64_t epochs, to_pass;
+  int64_t want_steps, want_samples, want_epochs;
+} EpochCase;
+
+static void train_case(Store *store, const EpochCase *c, double lr, int shuffle, TrainStats *st) {
+  CfgDoc doc;
+  Model *m = make_logreg(TE_D, TE_K, &doc);
+  CHECK(m != NULL);
+  if (!m) return;
+  Rng rng;
+  rng_seed(&rng, 11);
+  m->init(m, &rng);
+  OptimizerConfig oc;
+  memset(&oc, 0, sizeof oc);
+  oc.num_groups = 1;
+  oc.groups[0] = (ParamGroupConfig){"model", lr, 0.9, 0, 0, 0.9, 0.999, 1e-8};
+  strcpy(oc.algorithm, "SGD");
+  Optimizer o;
+  CHECK_OK(optim_init(&o, &oc, m, m->nparams));
+  int64_t keys[TE_N];
+  for (int64_t i = 0; i < c->n; i++) keys[i] = 100 + i;
+  TrainOptions opt = {.batch_size = c->batch, .drop_last_batch = c->drop_last, .shuffle = shuffle,
+                      .epochs = c->epochs, .num_samples_to_pass = c->to_pass};
+  TrainPlan plan;
+  memset(&plan, 0, sizeof plan);
+  plan.io = (ReaderConfig){100, 0, 1, 1};
+  plan.seed = 5;
+  Dist d = dist_self();
+  CHECK_OK(trainer_run(&d, m, &o, store, keys, NULL, c->n, &opt, &plan, st));
+  optim_free(&o);
+  model_free(m);
+  cfg_doc_free(&doc);
+}
+
+/* Mean softmax cross-entropy of the initial model (seed 11) on keys
+ * 100 .. 100 + n - 1: an epoch's mean loss when lr is 0. */
+static double initial_mean_loss(Store *store, int64_t n) {
+  CfgDoc doc;
+  Model *m = make_logreg(TE_D, TE_K, &doc);
+  if (!m) return NAN;
+  Rng rng;
+  rng_seed(&rng, 11);
+  m->init(m, &rng);
+  int64_t keys[TE_N], rows[TE_N];
+  int32_t y[TE_N];
+  float x[TE_N * TE_D], z[TE_N * TE_K];
+  for (int64_t i = 0; i < n; i++) keys[i] = 100 + i;
+  double sum = NAN;
+  if (!store_find_rows(store, keys, n, rows) && !store_read_features_f32(store, rows, n, x)) {
+    for (int64_t i = 0; i < n; i++) y[i] = store->labels[rows[i]];
+    m->forward(m, x, n, z, 0);
+    loss_softmax_ce(z, y, NULL, n, TE_K, NULL, &sum, NULL);
+  }
+  model_free(m);
+  cfg_doc_free(&doc);
+  return sum / (double)n;
+}
+
+static void test_trainer_epochs(void) {
+  const char *dir = test_tmpdir("trainer_epochs");
+  StoreSchema sc = {FEAT_F32, 1, {TE_D, 0, 0, 0}, TE_K};
+  StoreWriter w;
+  int64_t keys[TE_N], ts[TE_N];
+  int32_t labels[TE_N];
+  float f[TE_N * TE_D];
+  Rng rng;
+  rng_seed(&rng, 3);
+  for (int i = 0; i < TE_N; i++) {
+    keys[i] = 100 + i;
+    ts[i] = i;
+    labels[i] = i % TE_K;
+    for (int j = 0; j < TE_D; j++) f[i * TE_D + j] = (float)rng_normal(&rng) + (j == labels[i]);
+  }
+  CHECK_OK(store_writer_open(dir, &sc, 0, &w));
+  CHECK_OK(store_write_shard(&w, TE_N, keys, ts, labels, f));
+  Store store;
+  memset(&store, 0, sizeof store);
+  CHECK_OK(store_open(dir, &store));
+  if (store.n != TE_N) return;
+
+  static const EpochCase cases[] = {
+      /* n  B  drop epochs pass  steps samples epochs */
+      {10, 4, 1, 3, 0, 6, 24, 3},  /* 2 full batches per epoch; the 2 left over dropped */
+      {10, 4, 0, 3, 0, 9, 30, 3},  /* 4 + 4 + 2 per epoch */
+      {10, 4, 1, 1, 0, 2, 8, 1},
+      {8, 4, 1, 3, 0, 6, 24, 3},   /* nothing to drop */
+      /* num_samples_to_pass = 10 replaces the epoch count: 8 per epoch with
+       * drop_last, so 2 epochs, and the second is cut at the limit after
+       * 2 samples (4 + 4 | 2). */
+      {10, 4, 1, 3, 10, 3, 10, 2},
+      {10, 4, 0, 3, 10, 3, 10, 1}, /* 4 + 4 + 2: one epoch */
+      {10, 4, 0, 1, 25, 8, 25, 3}, /* 4 + 4 + 2 | 4 + 4 + 2 | 4 + 1 */
+      {3, 4, 1, 3, 0, 0, 0, 0},    /* fewer samples than a batch: nothing trains */
+      {3, 4, 0, 3, 0, 3, 9, 3},    /* ... unless the partial batch is kept */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const EpochCase *c = &cases[i];
+    for (int shuffle = 0; shuffle < 2; shuffle++) {
+      TrainStats st;
+      memset(&st, 0, sizeof st);
+      train_case(&store, c, 0.1, shuffle, &st);
+      printf("trainer n %lld batch %lld drop_last %d epochs %lld to_pass %lld shuffle %d: "
+             "steps %lld samples %lld epochs %lld loss %.4f -> %.4f\n",
+             (long long)c->n, (long long)c->batch, c->drop_last, (long long)c->epochs,
+             (long long)c->to_pass, shuffle, (long long)st.steps, (long long)st.samples,
+             (long long)st.epochs, st.first_loss, st.last_loss);
+      CHECK_EQ_INT(st.steps, c->want_steps);
+      CHECK_EQ_INT(st.samples, c->want_samples);
+      CHECK_EQ_INT(st.epochs, c->want_epochs);
+      CHECK(isfinite(st.first_loss) && isfinite(st.last_loss));
+      if (c->want_epochs > 0) CHECK(st.first_loss > 0 && st.last_loss > 0);
+      else CHECK(st.first_loss == 0 && st.last_loss == 0);
+    }
+  }
+
+  /* lr 0, in key order: every epoch's mean loss is the initial model's mean
+   * over the samples the epoch visits, the first 8 with drop_last and all
+   * 10 without. */
+  TrainStats st;
+  const double m8 = initial_mean_loss(&store, 8), m10 = initial_mean_loss(&store, 10);
+  CHECK(isfinite(m8) && isfinite(m10) && fabs(m8 - m10) > 1e-3);
+  train_case(&store, &cases[0], 0.0, 0, &st);
+  CHECK_NEAR(st.first_loss, m8, 1e-6);
+  CHECK_NEAR(st.last_loss, m8, 1e-6);
+  train_case(&store, &cases[1], 0.0, 0, &st);
+  CHECK_NEAR(st.first_loss, m10, 1e-6);
+  CHECK_NEAR(st.last_loss, m10, 1e-6);
+  store_close(&store);
+}
+
 int main(void) {
   mh_hdf5_quiet();
   test_visit_order();
@@ -414,5 +557,6 @@ int main(void) {
   test_gradcheck();
   test_optim();
   test_checkpoint();
+  test_trainer_epochs();
   return test_finish("test_train");
 }

@@ -35,3 +35,13 @@ const void *plugin_find(const void *const *registry, const PluginExtra *extra, c
     if (!strcmp(name_of(extra->types[i]), name)) return extra->types[i];
   return NULL;
 }
+
+const char *plugin_list(const void *const *registry, const PluginExtra *extra, char *buf,
+                        size_t cap) {
+  plugin_names(registry, buf, cap);
+  for (int i = 0; extra->types[i]; i++) {
+    if (buf[0]) strncat(buf, ", ", cap - strlen(buf) - 1);
+    strncat(buf, name_of(extra->types[i]), cap - strlen(buf) - 1);
+  }
+  return buf;
+}

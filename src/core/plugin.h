@@ -19,6 +19,9 @@ typedef struct {
 
 /* Add type to extra; an error past PLUGIN_MAX_EXTRA (kind names it). */
 int plugin_add(PluginExtra *extra, const void *type, const char *kind);
+/* "A, B, C": the built-in names, then the added ones. */
+const char *plugin_list(const void *const *registry, const PluginExtra *extra, char *buf,
+                        size_t cap);
 /* The type named name in registry, else in extra; NULL when neither has it. */
 const void *plugin_find(const void *const *registry, const PluginExtra *extra, const char *name);
 

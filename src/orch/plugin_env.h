@@ -28,8 +28,11 @@
 typedef struct PluginEnv PluginEnv;
 struct PluginEnv {
   const Dist *dist;       /* rank context; plug-ins decide on dist->rank == 0 */
-  const Store *store;     /* the training store: schema, n, keys, timestamps, labels */
-  const Model *model;     /* the current model (the initial one before the first trigger) */
+  Store *store;           /* the training store: schema, n, keys, timestamps, labels; rank 0
+                             may read features itself (store_read_features_f32) */
+  Model *model;           /* the current model (the initial one before the first trigger);
+                             rank 0 may run it in eval mode itself for small work, but must
+                             not change its weights */
   const int *models_done; /* completed triggers so far (models 0 .. *models_done - 1) */
   int bce;                /* the loss is BCEWithLogitsLoss (PASS_LOSS follows it) */
   int64_t batch_size;     /* the pass's batch (the training batch size) */

@@ -15,7 +15,8 @@
 
 typedef struct {
   int triggers;              /* triggers fired */
-  int64_t samples_trained;   /* sum over triggers of training-set sizes x passes */
+  int64_t samples_trained;   /* sum over triggers of the samples trained on, all epochs
+                                (after a batch filter: the kept ones) */
   double mean_active;        /* mean over intervals of the currently active model's first metric */
   double mean_trained;       /* same for the currently trained model */
   double tw_active;          /* mean_active weighted by interval length */

@@ -24,7 +24,10 @@ void pass_buffers_free(PassBuffers *b) {
 }
 
 static int pass_buffers_reserve(PassBuffers *b, const Model *m, int64_t n, unsigned outputs) {
-  if (n <= b->cap && (outputs & ~b->outputs) == 0) return MH_OK;
+  if (n <= b->cap && (outputs & ~b->outputs) == 0 && m->num_outputs == b->K &&
+      m->embed_dim == b->D)
+    return MH_OK;
+  /* A wider model (another one through the same buffers) needs them anew. */
   int64_t cap = n > b->cap ? n : b->cap;
   pass_buffers_free(b);
   const int64_t K = m->num_outputs, D = m->embed_dim;
@@ -42,6 +45,8 @@ static int pass_buffers_reserve(PassBuffers *b, const Model *m, int64_t n, unsig
   }
   b->cap = cap;
   b->outputs = outputs;
+  b->K = m->num_outputs;
+  b->D = m->embed_dim;
   return MH_OK;
 }
 

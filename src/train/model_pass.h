@@ -67,6 +67,7 @@ typedef struct {
 typedef struct {
   int64_t cap;
   unsigned outputs;
+  int K, D;         /* the model's widths the buffers were sized for */
   float *logits, *loss, *embed, *grad, *gradnorm, *dlogits;
   int32_t *pred;
 } PassBuffers;
