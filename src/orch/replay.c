@@ -160,8 +160,12 @@ int orch_replay(Orch *o) {
   Pending p = {0, 0, INT64_MIN};
   int64_t triggers = 0;
   int stop = 0;
-  for (int64_t c0 = 0; !rc && !stop && c0 < n; c0 += REPLAY_CHUNK) {
-    int64_t cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
+  for (int64_t c0 = 0, cn = 0; !rc && !stop && c0 < n; c0 += cn) {
+    cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
+    if (o->trigger->max_chunk) {
+      int64_t lim = o->trigger->max_chunk(o->trigger);
+      if (lim > 0 && lim < cn) cn = lim;
+    }
     for (int64_t i = 0; i < cn; i++) {
       ck[i] = s->keys[order[c0 + i]];
       ct[i] = s->timestamps[order[c0 + i]];

@@ -33,7 +33,7 @@ int trigger_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
     return MH_OK;
   }
   char list[512];
-  plugin_names((const void *const *)trigger_registry, list, sizeof list);
+  plugin_list((const void *const *)trigger_registry, &g_extra, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "id", &at);
   return cfg_errorf(&at, "unknown trigger \"%s\"; available: %s", id, list);

@@ -34,6 +34,11 @@ struct Trigger {
   void *impl;
   PluginEnv *env;  /* set by trigger_create */
   int (*inform)(Trigger *t, const StreamChunk *chunk, I64Vec *fired);
+  /* Optional (NULL: any chunk): the most samples the next inform() may get.
+   * A trigger that checks the model on data says where its next check is,
+   * so the orchestrator trains the model a fire asks for before that
+   * check, as the original does. */
+  int64_t (*max_chunk)(Trigger *t);
   void (*destroy)(Trigger *t);
 };
 

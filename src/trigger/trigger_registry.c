@@ -3,9 +3,13 @@
 
 extern const TriggerType trigger_time;
 extern const TriggerType trigger_data_amount;
+extern const TriggerType trigger_data_drift;
+extern const TriggerType trigger_performance;
 
 const TriggerType *const trigger_registry[] = {
     &trigger_time,
     &trigger_data_amount,
+    &trigger_data_drift,
+    &trigger_performance,
     NULL,
 };
