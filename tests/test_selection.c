@@ -1,20 +1,29 @@
-/* test_selection.c - NewDataStrategy's training sets for tail_triggers and
- * limit, against hand-computed key lists. */
+/* test_selection.c - the strategies' training sets against hand-computed
+ * key lists: NewDataStrategy (tail_triggers, limit),
+ * FreshnessSamplingStrategy (the used/unused mix, limit), CoresetStrategy
+ * (warm-up, presampling, which triggers get a batch filter, and
+ * sample-then-batch downsampling through a stand-in model pass). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "config/cfgtree.h"
 #include "core/error.h"
 #include "select/selector.h"
 #include "testutil.h"
 
-/* Three triggers owning keys {0..3}, {4..6}, {7..11}. Returns the sets. */
-static void run(const char *yaml, TrainingSet sets[3]) {
+/* Three triggers owning keys {0..3}, {4..6}, {7..11}. Returns the sets;
+ * filters[t] (when given) says whether trigger t got a batch filter, and
+ * which outputs it asks for. */
+static void run_env(const char *yaml, PluginEnv *env, TrainingSet sets[3], unsigned filters[3]) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("sel.yaml", yaml, &doc));
   CfgRef root = cfg_root(&doc);
   Selector *s = NULL;
-  CHECK_OK(selector_create(&root, NULL, &s));
-  if (!s) return;
+  CHECK_OK(selector_create(&root, env, &s));
+  if (!s) {
+    cfg_doc_free(&doc);
+    return;
+  }
   int64_t keys[12], ts[12];
   int32_t labels[12] = {0};
   for (int i = 0; i < 12; i++) keys[i] = i, ts[i] = 10 * i;
@@ -23,9 +32,174 @@ static void run(const char *yaml, TrainingSet sets[3]) {
     StreamChunk c = {keys + bounds[t], ts + bounds[t], labels, bounds[t + 1] - bounds[t]};
     CHECK_OK(s->inform(s, &c));
     CHECK_OK(s->select(s, t, &sets[t]));
+    if (filters) {
+      BatchFilter *f = NULL;
+      filters[t] = 0;
+      if (s->batch_filter) CHECK_OK(s->batch_filter(s, t, &f));
+      if (f) filters[t] = f->outputs | 0x100u;
+      batch_filter_free(f);
+    }
   }
   selector_free(s);
   cfg_doc_free(&doc);
+}
+
+static void run(const char *yaml, TrainingSet sets[3]) { run_env(yaml, NULL, sets, NULL); }
+
+static void free_sets(TrainingSet sets[3]) {
+  for (int i = 0; i < 3; i++) training_set_free(&sets[i]);
+}
+
+static int cmp_key(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The set's keys, sorted (strategies that shuffle). */
+static void sorted_keys(const TrainingSet *ts, int64_t *out) {
+  memcpy(out, ts->keys.data, (size_t)ts->keys.len * sizeof(int64_t));
+  qsort(out, (size_t)ts->keys.len, sizeof(int64_t), cmp_key);
+}
+
+/* How many of the set's keys lie in [lo, hi]; distinct keys only. */
+static int64_t in_range(const TrainingSet *ts, int64_t lo, int64_t hi) {
+  int64_t k[12], n = 0;
+  sorted_keys(ts, k);
+  for (int64_t i = 0; i < ts->keys.len; i++) {
+    if (i) CHECK(k[i] != k[i - 1]);
+    n += k[i] >= lo && k[i] <= hi;
+  }
+  return n;
+}
+
+/* A stand-in model pass: two logits per key, (key, 0), so a key's top
+ * logit is max(key, 0); loss = key + 1. */
+static int64_t g_passed;
+static int fake_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs,
+                     int64_t which, PassResult *out) {
+  (void)env;
+  (void)which;
+  memset(out, 0, sizeof *out);
+  out->n = n;
+  out->K = 2;
+  out->labels = calloc((size_t)n + 1, sizeof(int32_t));
+  if (outputs & PASS_LOGITS) {
+    out->logits = malloc((size_t)(2 * n + 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) out->logits[2 * i] = (float)keys[i], out->logits[2 * i + 1] = 0;
+  }
+  if (outputs & PASS_LOSS) {
+    out->loss = malloc((size_t)(n + 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) out->loss[i] = (float)keys[i] + 1.0f;
+  }
+  g_passed += n;
+  return MH_OK;
+}
+
+static void test_freshness(void) {
+  TrainingSet sets[3] = {{{0}}};
+  const char *cfg = "name: FreshnessSamplingStrategy\nmaximum_keys_in_memory: 100\n"
+                    "unused_data_ratio: 50\n";
+  run(cfg, sets);
+  /* t0: every unused key. t1: 3 unused, 4 used -> int(3 / 0.5) = 6 <=
+   * int(4 / 0.5) = 8: all 3 unused + 3 used. t2: 5 unused, 7 used -> 10
+   * <= 14: all 5 unused + 5 used. */
+  CHECK_EQ_INT(sets[0].keys.len, 4);
+  CHECK_EQ_INT(in_range(&sets[0], 0, 3), 4);
+  CHECK_EQ_INT(sets[1].keys.len, 6);
+  CHECK_EQ_INT(in_range(&sets[1], 4, 6), 3);
+  CHECK_EQ_INT(in_range(&sets[1], 0, 3), 3);
+  CHECK_EQ_INT(sets[2].keys.len, 10);
+  CHECK_EQ_INT(in_range(&sets[2], 7, 11), 5);
+  CHECK_EQ_INT(in_range(&sets[2], 0, 6), 5);
+  free_sets(sets);
+  /* 25% unused, limit 4: t1 wants int(3 / 0.25) = 12 > int(4 / 0.75) = 5:
+   * 4 used + 1 unused = 5 > 4, so int(4 * 0.25) = 1 unused + 3 used. */
+  run("name: FreshnessSamplingStrategy\nmaximum_keys_in_memory: 100\nunused_data_ratio: 25\n"
+      "limit: 4\n", sets);
+  CHECK_EQ_INT(sets[0].keys.len, 4);
+  CHECK_EQ_INT(sets[1].keys.len, 4);
+  CHECK_EQ_INT(in_range(&sets[1], 4, 6), 1);
+  CHECK_EQ_INT(in_range(&sets[1], 0, 3), 3);
+  free_sets(sets);
+  /* the same seed gives the same sets */
+  TrainingSet again[3] = {{{0}}};
+  run(cfg, sets);
+  run(cfg, again);
+  for (int t = 0; t < 3; t++)
+    CHECK(sets[t].keys.len == again[t].keys.len &&
+          !memcmp(sets[t].keys.data, again[t].keys.data, (size_t)sets[t].keys.len * 8));
+  free_sets(sets);
+  free_sets(again);
+}
+
+static void test_coreset(void) {
+  TrainingSet sets[3] = {{{0}}};
+  unsigned filters[3];
+  /* warm-up 1, Random 50% of each trigger's own data, Loss BtS from
+   * trigger 0 on (the warm-up trigger still gets none). */
+  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\ntail_triggers: 0\n"
+          "warmup_triggers: 1\npresampling_config: {strategy: Random, ratio: 50}\n"
+          "downsampling_config: {strategy: Loss, ratio: 50}\n",
+          NULL, sets, filters);
+  CHECK_EQ_INT(sets[0].keys.len, 4); /* warm-up: everything */
+  CHECK_EQ_INT(in_range(&sets[0], 0, 3), 4);
+  CHECK_EQ_INT(sets[1].keys.len, 1); /* int(3 * 0.5) */
+  CHECK_EQ_INT(in_range(&sets[1], 4, 6), 1);
+  CHECK_EQ_INT(sets[2].keys.len, 2);
+  CHECK_EQ_INT(in_range(&sets[2], 7, 11), 2);
+  CHECK_EQ_INT(sets[2].weights.len, 0); /* BtS: weights come from the filter */
+  CHECK_EQ_INT(filters[0], 0);
+  CHECK_EQ_INT(filters[1], PASS_LOSS | 0x100u);
+  CHECK_EQ_INT(filters[2], PASS_LOSS | 0x100u);
+  free_sets(sets);
+  /* limit 3 on all data: No presampling keeps the oldest three. */
+  run("name: CoresetStrategy\nmaximum_keys_in_memory: 100\nlimit: 3\n", sets);
+  for (int t = 0; t < 3; t++) CHECK_EQ_INT(in_range(&sets[t], 0, 2), 3);
+  free_sets(sets);
+  /* A schedule: No until trigger 2, then GradNorm. */
+  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\n"
+          "downsampling_config:\n  downsampling_list: [{strategy: No}, {strategy: GradNorm, "
+          "ratio: 25}]\n  downsampling_thresholds: 2\n",
+          NULL, sets, filters);
+  CHECK(filters[0] == 0 && filters[1] == 0 && filters[2] == (PASS_LOGITS | 0x100u));
+  CHECK_EQ_INT(sets[2].keys.len, 12);
+  free_sets(sets);
+
+  /* Sample-then-batch through the model pass: Uncertainty keeps the least
+   * confident int(n * 40 / 100) keys (smallest top logit = smallest key),
+   * weights 1, and the strategy trains weighted. */
+  PluginEnv env;
+  memset(&env, 0, sizeof env);
+  env.pass = fake_pass;
+  g_passed = 0;
+  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\ntail_triggers: 0\n"
+          "downsampling_config: {strategy: Uncertainty, score_metric: LeastConfidence, "
+          "ratio: 40, sample_then_batch: true, period: 0}\n",
+          &env, sets, filters);
+  CHECK_EQ_INT(g_passed, 12); /* every trigger's set scored once */
+  int64_t k[12];
+  const int64_t w0[] = {0}, w1[] = {4}, w2[] = {7, 8};
+  const int64_t *want[3] = {w0, w1, w2};
+  const int64_t nwant[3] = {1, 1, 2};
+  for (int t = 0; t < 3; t++) {
+    CHECK_EQ_INT(filters[t], 0);
+    CHECK_EQ_INT(sets[t].keys.len, nwant[t]);
+    CHECK_EQ_INT(sets[t].weights.len, sets[t].keys.len);
+    if (sets[t].keys.len != nwant[t]) continue;
+    sorted_keys(&sets[t], k);
+    for (int i = 0; i < nwant[t]; i++) CHECK_EQ_INT(k[i], want[t][i]);
+    for (int i = 0; i < nwant[t]; i++) CHECK_NEAR(sets[t].weights.data[i], 1.0, 0);
+  }
+  free_sets(sets);
+  /* StB Loss: weights 1 / (n p) = sum / (n * loss). Trigger 2 has keys
+   * 7..11, losses 8..12 (sum 50), 2 of 5 drawn. */
+  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\ntail_triggers: 0\n"
+          "downsampling_config: {strategy: Loss, ratio: 40, sample_then_batch: true}\n",
+          &env, sets, NULL);
+  CHECK_EQ_INT(sets[2].keys.len, 2);
+  for (int64_t i = 0; i < sets[2].keys.len && i < sets[2].weights.len; i++)
+    CHECK_NEAR(sets[2].weights.data[i], 50.0 / (5.0 * (double)(sets[2].keys.data[i] + 1)), 1e-5);
+  free_sets(sets);
 }
 
 static void expect(const TrainingSet *ts, const int64_t *want, int n) {
@@ -33,9 +207,6 @@ static void expect(const TrainingSet *ts, const int64_t *want, int n) {
   for (int i = 0; i < n && i < ts->keys.len; i++) CHECK_EQ_INT(ts->keys.data[i], want[i]);
 }
 
-static void free_sets(TrainingSet sets[3]) {
-  for (int i = 0; i < 3; i++) training_set_free(&sets[i]);
-}
 
 int main(void) {
   TrainingSet sets[3] = {{{0}}};
@@ -82,6 +253,9 @@ int main(void) {
   free_sets(sets);
   free_sets(again);
 
+  test_freshness();
+  test_coreset();
+
   /* Errors. */
   CfgDoc doc;
   Selector *s = NULL;
@@ -93,7 +267,31 @@ int main(void) {
   CHECK_OK(cfg_load_string("sel.yaml", "name: NewDataStrategy\nmaximum_keys_in_memory: 5\ntail_trigers: 1\n", &doc));
   root = cfg_root(&doc);
   CHECK(selector_create(&root, NULL, &s) == MH_ERR);
-  CHECK_STR(mh_error(), "sel.yaml:3: tail_trigers: unknown field; expected one of: name, maximum_keys_in_memory, limit, tail_triggers, uses_weights, storage_backend, seed, limit_reset");
+  CHECK_STR(mh_error(), "sel.yaml:3: tail_trigers: unknown field; expected one of: name, maximum_keys_in_memory, limit, tail_triggers, uses_weights, storage_backend, seed, processor_type, limit_reset");
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sel.yaml",
+                           "name: FreshnessSamplingStrategy\nmaximum_keys_in_memory: 5\n"
+                           "unused_data_ratio: 50\ntail_triggers: 0\n",
+                           &doc));
+  root = cfg_root(&doc);
+  CHECK(selector_create(&root, NULL, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sel.yaml:4: tail_triggers: FreshnessSamplingStrategy keeps used/unused "
+                        "state across all triggers: leave tail_triggers absent or null");
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sel.yaml",
+                           "name: FreshnessSamplingStrategy\nmaximum_keys_in_memory: 5\n"
+                           "unused_data_ratio: 100\n",
+                           &doc));
+  root = cfg_root(&doc);
+  CHECK(selector_create(&root, NULL, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sel.yaml:3: unused_data_ratio: must be in [1, 99], got 100");
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sel.yaml", "name: CoresetStrategy\nmaximum_keys_in_memory: 5\n"
+                           "presampling_config: {strategy: Random, ratio: 50}\n"
+                           "downsampling_config: {strategy: Loss, ratio: 500}\n", &doc));
+  root = cfg_root(&doc);
+  CHECK(selector_create(&root, NULL, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sel.yaml:4: downsampling_config.ratio: must be in [0, 100], got 500");
   cfg_doc_free(&doc);
   return test_finish("test_selection");
 }

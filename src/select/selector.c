@@ -20,7 +20,7 @@ static const SelectorType *find(const char *name) {
 
 const char *const selector_common_keys[] = {
     "name", "maximum_keys_in_memory", "limit", "tail_triggers", "uses_weights",
-    "storage_backend", "seed", NULL};
+    "storage_backend", "seed", "processor_type", NULL};
 
 void training_set_clear(TrainingSet *ts) {
   ts->keys.len = 0;
@@ -65,7 +65,7 @@ int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
     return MH_OK;
   }
   char list[512];
-  plugin_names((const void *const *)selector_registry, list, sizeof list);
+  plugin_list((const void *const *)selector_registry, &g_extra, list, sizeof list);
   CfgRef at;
   cfg_child(cfg, "name", &at);
   return cfg_errorf(&at, "unknown selection strategy \"%s\"; available: %s", name, list);

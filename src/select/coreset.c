@@ -1,0 +1,177 @@
+/* coreset.c - CoresetStrategy: the trigger's window (tail_triggers),
+ * presampled on rank 0 (presampling_config, presampler.h), then optionally
+ * downsampled by the model (downsampling_config, downsampler.h):
+ *   - batch-then-sample downsamplers become the trigger's batch filter,
+ *     which every rank runs inside training on each global batch;
+ *   - sample-then-batch ones score the presampled set with one model pass
+ *     in select() and hand the trainer the chosen keys with their weights
+ *     (the strategy then trains weighted, as the original always does in
+ *     that mode).
+ * The first `warmup_triggers` triggers train on the whole window (`No`
+ * presampling, no downsampling); the downsampling schedule counts triggers
+ * from 0 all the same. `limit` <= 0 means no limit, as in the original.
+ * The set is shuffled within partitions of maximum_keys_in_memory, as the
+ * original stores it. Every draw is seeded by `seed` and the trigger. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "select/downsampler.h"
+#include "select/key_state.h"
+#include "select/presampler.h"
+#include "select/selector.h"
+#include "select/set_order.h"
+
+/* Random streams of one trigger (rng_derive of the trigger's seed). */
+enum { STREAM_PRESAMPLE = 1, STREAM_DOWNSAMPLE, STREAM_SHUFFLE };
+
+typedef struct {
+  KeyState ks;             /* rank 0: every key seen */
+  int64_t warmup_triggers; /* triggers trained on the whole window */
+  Presampler *pre;         /* presampling_config */
+  Presampler *none;        /* warm-up triggers */
+  DownsampleSchedule down; /* downsampling_config */
+  I64Vec idx;              /* scratch: presampled indices */
+} Coreset;
+
+static int cs_inform(Selector *s, const StreamChunk *c) {
+  Coreset *cs = s->impl;
+  /* Only rank 0 is informed: size the columns for the whole store once,
+   * instead of growing (and copying) them as the stream comes. */
+  if (cs->ks.cap == 0 && s->env && s->env->store)
+    MH_TRY(key_state_reserve(&cs->ks, s->env->store->n));
+  return key_state_append(&cs->ks, c);
+}
+
+static uint64_t trigger_seed(const Selector *s, int64_t trigger, int stream) {
+  return rng_derive(rng_derive((uint64_t)s->common.seed, (uint64_t)trigger), (uint64_t)stream);
+}
+
+/* The trigger's downsampler (NULL: none), warm-up included. */
+static Downsampler *downsampler_of(const Coreset *cs, int64_t trigger) {
+  if (trigger < cs->warmup_triggers) return NULL;
+  return downsample_schedule_at(&cs->down, trigger);
+}
+
+static int cs_select(Selector *s, int64_t trigger, TrainingSet *out) {
+  Coreset *cs = s->impl;
+  KeyState *ks = &cs->ks;
+  training_set_clear(out);
+  MH_TRY(key_state_close_trigger(ks, trigger));
+  const int64_t begin = key_state_window_begin(ks, trigger, s->common.tail_triggers);
+  const int warm = trigger < cs->warmup_triggers;
+  Rng rng;
+  rng_seed(&rng, trigger_seed(s, trigger, STREAM_PRESAMPLE));
+  PresampleCall call = {ks, begin, trigger, s->common.limit > 0 ? s->common.limit : -1, &rng};
+  Presampler *p = warm ? cs->none : cs->pre;
+  MH_TRY(p->sample(p, &call, &cs->idx));
+  const int64_t n = cs->idx.len;
+  Downsampler *d = downsampler_of(cs, trigger);
+  const int stb = d && d->common.sample_then_batch;
+  MH_TRY(i64vec_reserve(&out->keys, n));
+  for (int64_t i = 0; i < n; i++) out->keys.data[i] = ks->keys[cs->idx.data[i]];
+  out->keys.len = n;
+  if (stb) {
+    int32_t *labels = mh_malloc((size_t)(n + 1) * sizeof(int32_t));
+    if (!labels) return MH_ERR;
+    for (int64_t i = 0; i < n; i++) labels[i] = ks->labels[cs->idx.data[i]];
+    TrainingSet chosen = {{0}, {0}};
+    int rc = downsampler_select_keys(d, s->env, out->keys.data, labels, n,
+                                     trigger_seed(s, trigger, STREAM_DOWNSAMPLE), &chosen);
+    free(labels);
+    if (rc) {
+      training_set_free(&chosen);
+      return MH_ERR;
+    }
+    training_set_free(out);
+    *out = chosen;
+  }
+  Rng shuffle;
+  rng_seed(&shuffle, trigger_seed(s, trigger, STREAM_SHUFFLE));
+  MH_TRY(set_shuffle_partitions(out, s->common.maximum_keys_in_memory, &shuffle));
+  if (s->env && s->env->event) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"event\":\"selection\",\"trigger\":%lld,\"strategy\":\"CoresetStrategy\","
+             "\"window\":%lld,\"presampling\":\"%s\",\"presampled\":%lld,"
+             "\"downsampling\":\"%s\",\"mode\":\"%s\",\"scored\":%lld,\"training_set\":%lld}",
+             (long long)trigger, (long long)(ks->n - begin), p->cfg.strategy, (long long)n,
+             d ? d->common.strategy : "No", !d ? "none" : stb ? "StB" : "BtS",
+             (long long)(stb && d->outputs ? n : 0), (long long)out->keys.len);
+    s->env->event(s->env, line);
+  }
+  return MH_OK;
+}
+
+static int cs_batch_filter(Selector *s, int64_t trigger, BatchFilter **out) {
+  Coreset *cs = s->impl;
+  *out = NULL;
+  Downsampler *d = downsampler_of(cs, trigger);
+  if (!d || d->common.sample_then_batch) return MH_OK;
+  return downsampler_batch_filter(d, (uint64_t)s->common.seed, trigger, out);
+}
+
+static void cs_destroy(Selector *s) {
+  Coreset *cs = s->impl;
+  if (!cs) return;
+  key_state_free(&cs->ks);
+  presampler_free(cs->pre);
+  presampler_free(cs->none);
+  downsample_schedule_free(&cs->down);
+  i64vec_free(&cs->idx);
+}
+
+static int cs_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
+  /* processor_type: the original's metadata processor, which has no
+   * counterpart here (accepted so its dumped pipelines load; ignored). */
+  static const char *const own[] = {"warmup_triggers", "presampling_config",
+                                    "downsampling_config", "processor_type", NULL};
+  const char *keys[32];
+  int k = 0;
+  for (int i = 0; selector_common_keys[i]; i++) keys[k++] = selector_common_keys[i];
+  for (int i = 0; own[i]; i++) keys[k++] = own[i];
+  keys[k] = NULL;
+  MH_TRY(cfg_check_keys(cfg, keys));
+  Selector *s = mh_calloc(1, sizeof *s);
+  Coreset *cs = mh_calloc(1, sizeof *cs);
+  if (!s || !cs) {
+    free(s);
+    free(cs);
+    return MH_ERR;
+  }
+  s->impl = cs;
+  s->inform = cs_inform;
+  s->select = cs_select;
+  s->batch_filter = cs_batch_filter;
+  s->destroy = cs_destroy;
+  *out = s;
+  MH_TRY(key_state_init(&cs->ks, 0));
+  MH_TRY(selector_parse_common(cfg, &s->common));
+  MH_TRY(cfg_get_int(cfg, "warmup_triggers", 0, 0, INT32_MAX, &cs->warmup_triggers));
+  CfgRef pre, down;
+  cfg_child(cfg, "presampling_config", &pre);
+  MH_TRY(presampler_create(&pre, s->common.tail_triggers, &cs->pre));
+  MH_TRY(presampler_create_none(&cs->none));
+  cfg_child(cfg, "downsampling_config", &down);
+  MH_TRY(downsample_schedule_parse(&down, &cs->down));
+  for (int i = 0; i < cs->down.n; i++) {
+    const Downsampler *d = cs->down.list[i];
+    if (!d->choose || !d->common.sample_then_batch) continue;
+    /* StB hands the trainer weighted keys (the original's offline dataset
+     * carries the weights, and its trainer always uses them). */
+    s->common.uses_weights = 1;
+    /* period N re-selects every N epochs in the original; the trainer has
+     * no per-epoch hook yet, so the selection is made once per trigger
+     * (exactly period 0, and exact for one epoch per trigger). */
+    if (env && d->common.period != 0)
+      LOG0("# note: selection_strategy.downsampling_config (%s, period %lld): "
+           "sample-then-batch selects once per trigger in this version; every epoch of a "
+           "trigger trains on that selection\n",
+           d->type->name, (long long)d->common.period);
+  }
+  return MH_OK;
+}
+
+const SelectorType selector_coreset = {"CoresetStrategy", cs_create};

@@ -1,0 +1,134 @@
+/* downsampler.h - CoresetStrategy's downsampling (`downsampling_config`):
+ * which of a set of scored samples to train on, and with what weights.
+ *
+ * A downsampler looks at the model's outputs on candidate samples (PASS_*
+ * of model_pass.h: per-sample loss, logits, ...) and keeps `target` of
+ * them, where, as in the original,
+ *     target = max(int(n * ratio / ratio_max), 1)   (n > 0)
+ * n being the samples it sees at once. It runs in one of two modes:
+ *   batch-then-sample (BtS, default): inside training, on every global
+ *     batch, through a BatchFilter (trainer.h) that every rank runs on the
+ *     same scores (downsampler_batch_filter);
+ *   sample-then-batch (StB, `sample_then_batch: true`): in the strategy's
+ *     select() on rank 0, over the trigger's whole presampled set, scored
+ *     by one model pass (downsampler_select_keys); training then runs on
+ *     the chosen keys with their weights.
+ * A downsampling_list with downsampling_thresholds switches downsamplers
+ * at given triggers (DownsampleSchedule).
+ *
+ * Each downsampler is one file plus one line in downsampler_registry.c.
+ * This module does not train and does not run the model itself: scores
+ * come from the trainer's per-batch hook or from the plug-in
+ * environment's pass. */
+#ifndef MH_DOWNSAMPLER_H
+#define MH_DOWNSAMPLER_H
+
+#include <stdint.h>
+
+#include "config/cfgtree.h"
+#include "core/rng.h"
+#include "orch/plugin_env.h"
+#include "select/selector.h"
+#include "train/model_pass.h"
+#include "train/trainer.h"
+
+typedef struct {
+  char strategy[32];     /* downsampling_config.strategy */
+  int sample_then_batch; /* StB (1) or BtS (0) */
+  int64_t ratio;         /* kept per ratio_max scored */
+  int64_t ratio_max;     /* 100: percent; 1000: per mille */
+  int64_t period;        /* StB: select every `period` epochs (0: once per trigger) */
+} DownsampleCommon;
+
+typedef struct Downsampler Downsampler;
+
+typedef struct {
+  const char *name; /* downsampling_config.strategy */
+  /* cfg: the downsampler's map; c: the shared fields, already parsed. The
+   * type checks its own keys (downsampler_common_keys plus its own). */
+  int (*create)(const CfgRef *cfg, const DownsampleCommon *c, Downsampler **out);
+} DownsamplerType;
+
+struct Downsampler {
+  const DownsamplerType *type;
+  DownsampleCommon common;
+  unsigned outputs; /* PASS_* it scores with; 0: none (random downsamplers) */
+  int balance;      /* choose within each label separately (StB only) */
+  void *impl;       /* freed by downsampler_free */
+  /* Keep `target` (1 <= target <= g->n) of the g->n scored samples: kept
+   * positions, increasing, and their loss weights; *nkeep their number. */
+  int (*choose)(Downsampler *d, const PassBatch *g, int64_t target, Rng *rng, int64_t *keep,
+                float *weights, int64_t *nkeep);
+  void (*destroy)(Downsampler *d); /* may be NULL */
+};
+
+/* Keys every downsampler accepts. */
+extern const char *const downsampler_common_keys[];
+/* cfg_check_keys with the common keys plus own (NULL-terminated). */
+int downsampler_check_keys(const CfgRef *cfg, const char *const *own);
+/* One downsampler from its map (errors name file:line). */
+int downsampler_create(const CfgRef *cfg, Downsampler **out);
+void downsampler_free(Downsampler *d);
+Downsampler *downsampler_alloc(const DownsampleCommon *c, unsigned outputs,
+                               int (*choose)(Downsampler *, const PassBatch *, int64_t, Rng *,
+                                             int64_t *, float *, int64_t *));
+
+/* The original's target: max(int(n * ratio / ratio_max), 1); 0 for n = 0. */
+int64_t downsample_target(const DownsampleCommon *c, int64_t n);
+/* Choose from g (balance: per label, each label's own target), positions
+ * increasing. keep and weights have room for g->n. */
+int downsampler_run(Downsampler *d, const PassBatch *g, Rng *rng, int64_t *keep, float *weights,
+                    int64_t *nkeep);
+/* BtS: a filter for training trigger `trigger` (every rank). Its draws are
+ * seeded by seed, the trigger and the step, nothing else. */
+int downsampler_batch_filter(Downsampler *d, uint64_t seed, int64_t trigger, BatchFilter **out);
+/* StB, rank 0: score keys[n] (labels[n]) with env's current model and
+ * write the chosen keys and weights to out (cleared first). */
+int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
+                            const int32_t *labels, int64_t n, uint64_t seed, TrainingSet *out);
+
+/* ---- shared by the plug-ins ---------------------------------------------- */
+
+/* Importance sampling without replacement (Loss, GradNorm): `target`
+ * draws, each with probability proportional to score among those not yet
+ * drawn (torch.multinomial(replacement=False)); weight 1 / (n * p_i) with
+ * p_i = score_i / sum. A sum of (about) zero draws uniformly, weights 1. */
+int downsample_importance(const float *score, int64_t n, int64_t target, Rng *rng, int64_t *keep,
+                          float *weights, int64_t *nkeep);
+/* The `target` smallest scores (ties: lower position first), weights 1. */
+int downsample_smallest(const float *score, int64_t n, int64_t target, int64_t *keep,
+                        float *weights, int64_t *nkeep);
+
+/* RS2's subsets, epoch after epoch, over n samples (n >= 1): with
+ * replacement a fresh uniform subset of `target` each epoch; without, a
+ * shuffled pass cut into floor(n / target) subsets used in turn, reshuffled
+ * when they run out, so no sample repeats before the pass is done. */
+typedef struct {
+  int64_t n, target;
+  int with_replacement;
+  int64_t *perm;    /* [n] the current shuffled pass */
+  int64_t current;  /* subset of the pass in use; -1 before the first epoch */
+  int64_t nsubsets; /* floor(n / target) */
+} Rs2Epochs;
+
+int rs2_epochs_init(Rs2Epochs *r, int64_t n, int64_t target, int with_replacement);
+/* The next epoch's subset: positions, increasing, into out[target]. */
+int rs2_epochs_next(Rs2Epochs *r, Rng *rng, int64_t *out, int64_t *nout);
+void rs2_epochs_free(Rs2Epochs *r);
+
+/* ---- the schedule ---------------------------------------------------------- */
+
+typedef struct {
+  Downsampler **list;  /* [n] */
+  int64_t *thresholds; /* [n - 1] increasing: list[i + 1] from trigger thresholds[i] */
+  int n;               /* 0: no downsampling */
+} DownsampleSchedule;
+
+/* From downsampling_config (absent: no downsampling): one downsampler's
+ * map, or {downsampling_list, downsampling_thresholds}. */
+int downsample_schedule_parse(const CfgRef *cfg, DownsampleSchedule *s);
+void downsample_schedule_free(DownsampleSchedule *s);
+/* The downsampler of trigger t (NULL: none, or `No`). */
+Downsampler *downsample_schedule_at(const DownsampleSchedule *s, int64_t trigger);
+
+#endif
