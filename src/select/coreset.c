@@ -124,31 +124,17 @@ static void cs_destroy(Selector *s) {
 }
 
 static int cs_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
-  /* processor_type: the original's metadata processor, which has no
-   * counterpart here (accepted so its dumped pipelines load; ignored). */
   static const char *const own[] = {"warmup_triggers", "presampling_config",
-                                    "downsampling_config", "processor_type", NULL};
-  const char *keys[32];
-  int k = 0;
-  for (int i = 0; selector_common_keys[i]; i++) keys[k++] = selector_common_keys[i];
-  for (int i = 0; own[i]; i++) keys[k++] = own[i];
-  keys[k] = NULL;
-  MH_TRY(cfg_check_keys(cfg, keys));
-  Selector *s = mh_calloc(1, sizeof *s);
-  Coreset *cs = mh_calloc(1, sizeof *cs);
-  if (!s || !cs) {
-    free(s);
-    free(cs);
-    return MH_ERR;
-  }
-  s->impl = cs;
+                                    "downsampling_config", NULL};
+  Selector *s = NULL;
+  Coreset *cs = NULL;
+  MH_TRY(selector_new(cfg, own, sizeof *cs, &s, (void **)&cs));
+  *out = s;
   s->inform = cs_inform;
   s->select = cs_select;
   s->batch_filter = cs_batch_filter;
   s->destroy = cs_destroy;
-  *out = s;
   MH_TRY(key_state_init(&cs->ks, 0));
-  MH_TRY(selector_parse_common(cfg, &s->common));
   MH_TRY(cfg_get_int(cfg, "warmup_triggers", 0, 0, INT32_MAX, &cs->warmup_triggers));
   CfgRef pre, down;
   cfg_child(cfg, "presampling_config", &pre);

@@ -118,28 +118,15 @@ static void fr_destroy(Selector *s) {
 
 static int fr_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   (void)env;
-  /* processor_type: see coreset.c (accepted, ignored) */
-  static const char *const own[] = {"unused_data_ratio", "processor_type", NULL};
-  const char *keys[32];
-  int k = 0;
-  for (int i = 0; selector_common_keys[i]; i++) keys[k++] = selector_common_keys[i];
-  for (int i = 0; own[i]; i++) keys[k++] = own[i];
-  keys[k] = NULL;
-  MH_TRY(cfg_check_keys(cfg, keys));
-  Selector *s = mh_calloc(1, sizeof *s);
-  Freshness *f = mh_calloc(1, sizeof *f);
-  if (!s || !f) {
-    free(s);
-    free(f);
-    return MH_ERR;
-  }
-  s->impl = f;
+  static const char *const own[] = {"unused_data_ratio", NULL};
+  Selector *s = NULL;
+  Freshness *f = NULL;
+  MH_TRY(selector_new(cfg, own, sizeof *f, &s, (void **)&f));
+  *out = s;
   s->inform = fr_inform;
   s->select = fr_select;
   s->destroy = fr_destroy;
-  *out = s;
   MH_TRY(key_state_init(&f->ks, 0));
-  MH_TRY(selector_parse_common(cfg, &s->common));
   /* At least 1% fresh (else the first trigger's data would be trained on
    * forever) and at most 99% (else NewDataStrategy does it). */
   MH_TRY(cfg_req_int(cfg, "unused_data_ratio", 1, 99, &f->unused_ratio));

@@ -85,25 +85,13 @@ static void nd_destroy(Selector *s) {
 static int nd_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   static const char *const own[] = {"limit_reset", NULL};
   static const char *const resets[] = {"lastX", "sampleUAR", NULL};
-  const char *keys[32];
-  int k = 0;
-  for (int i = 0; selector_common_keys[i]; i++) keys[k++] = selector_common_keys[i];
-  for (int i = 0; own[i]; i++) keys[k++] = own[i];
-  keys[k] = NULL;
-  MH_TRY(cfg_check_keys(cfg, keys));
-  Selector *s = mh_calloc(1, sizeof *s);
-  NewData *d = mh_calloc(1, sizeof *d);
-  if (!s || !d) {
-    free(s);
-    free(d);
-    return MH_ERR;
-  }
-  s->impl = d;
+  Selector *s = NULL;
+  NewData *d = NULL;
+  MH_TRY(selector_new(cfg, own, sizeof *d, &s, (void **)&d));
+  *out = s;
   s->inform = nd_inform;
   s->select = nd_select;
   s->destroy = nd_destroy;
-  *out = s;
-  MH_TRY(selector_parse_common(cfg, &s->common));
   return cfg_get_enum(cfg, "limit_reset", resets, 0, &d->limit_reset);
 }
 

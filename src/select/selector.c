@@ -18,6 +18,8 @@ static const SelectorType *find(const char *name) {
   return plugin_find((const void *const *)selector_registry, &g_extra, name);
 }
 
+/* processor_type: the original's metadata processor, which has no
+ * counterpart here (accepted so its dumped pipelines load; ignored). */
 const char *const selector_common_keys[] = {
     "name", "maximum_keys_in_memory", "limit", "tail_triggers", "uses_weights",
     "storage_backend", "seed", "processor_type", NULL};
@@ -47,6 +49,27 @@ int selector_parse_common(const CfgRef *cfg, SelectorCommon *c) {
   snprintf(c->storage_backend, sizeof c->storage_backend, "%s", backends[backend]);
   MH_TRY(cfg_get_int(cfg, "seed", 42, INT64_MIN, INT64_MAX, &c->seed));
   return MH_OK;
+}
+
+int selector_new(const CfgRef *cfg, const char *const *own, size_t impl_size, Selector **out,
+                 void **impl) {
+  const char *keys[64];
+  int k = 0;
+  for (int i = 0; selector_common_keys[i]; i++) keys[k++] = selector_common_keys[i];
+  for (int i = 0; own && own[i] && k < 63; i++) keys[k++] = own[i];
+  keys[k] = NULL;
+  MH_TRY(cfg_check_keys(cfg, keys));
+  Selector *s = mh_calloc(1, sizeof *s);
+  void *x = mh_calloc(1, impl_size);
+  if (!s || !x) {
+    free(s);
+    free(x);
+    return MH_ERR;
+  }
+  s->impl = x;
+  *impl = x;
+  *out = s;
+  return selector_parse_common(cfg, &s->common);
 }
 
 int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {

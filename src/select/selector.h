@@ -75,5 +75,11 @@ int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out);
 /* Add a strategy at run time (tests, embedding programs). At most 8. */
 int selector_register(const SelectorType *t);
 void selector_free(Selector *s);
+/* What every strategy's create does first: check cfg's keys (the common
+ * ones and own, NULL-terminated), allocate the Selector and impl_size
+ * zeroed bytes of the strategy's own state (*impl, also s->impl), and parse
+ * the common fields. *out is set even on a parse error (selector_free it). */
+int selector_new(const CfgRef *cfg, const char *const *own, size_t impl_size, Selector **out,
+                 void **impl);
 
 #endif
