@@ -111,14 +111,7 @@ static int cvm_compute(const DriftMetric *m, const float *x, int64_t nx, const f
     free(dist);
     return mh_errorf("drift CvM: out of memory");
   }
-  double sd = 0.0, sp = 0.0;
-  for (int64_t j = 0; j < dim; j++) {
-    sd += dist[j];
-    sp += pv[j];
-  }
-  out->distance = dim ? sd / (double)dim : 0.0;
-  out->p_val = dim ? sp / (double)dim : 1.0;
-  out->test_drift = drift_correct(pv, dim, m->p_val, m->correction_fdr);
+  drift_per_dimension_result(dist, pv, dim, m, out);
   free(dist);
   return MH_OK;
 }

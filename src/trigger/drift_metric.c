@@ -96,3 +96,15 @@ int drift_correct(const double *p, int64_t nd, double level, int fdr) {
   free(s);
   return drift;
 }
+
+void drift_per_dimension_result(const double *dist, const double *pv, int64_t dim,
+                                const DriftMetric *m, DriftMetricResult *out) {
+  double sd = 0.0, sp = 0.0;
+  for (int64_t j = 0; j < dim; j++) {
+    sd += dist[j];
+    sp += pv[j];
+  }
+  out->distance = dim ? sd / (double)dim : 0.0;
+  out->p_val = dim ? sp / (double)dim : 1.0;
+  out->test_drift = drift_correct(pv, dim, m->p_val, m->correction_fdr);
+}

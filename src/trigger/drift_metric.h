@@ -96,6 +96,10 @@ double drift_cvm_limit_cdf(double x);
 /* alibi-detect's decision over nd per-dimension p-values at level: 1 when
  * drift (Bonferroni: some p < level/nd; FDR: Benjamini-Hochberg). */
 int drift_correct(const double *p, int64_t nd, double level, int fdr);
+/* Per-dimension tests (KS, CvM) into one result: the mean statistic as the
+ * distance, the mean p-value, and the corrected test decision. */
+void drift_per_dimension_result(const double *dist, const double *pv, int64_t dim,
+                                const DriftMetric *m, DriftMetricResult *out);
 /* Column j of a row-major [n * dim] array as doubles. */
 void drift_column(const float *x, int64_t n, int64_t dim, int64_t j, double *out);
 
