@@ -53,6 +53,8 @@ typedef struct {
   int64_t last_ckpt_bytes; /* rank 0: its size */
   int64_t total_iv;      /* evaluation intervals known at start */
   int collective_failed;  /* rank 0: a command failed (on every rank) */
+  int replaying_restored; /* rank 0: the replay is still before a resumed run's last
+                             restored trigger (plug-ins' events are not written again) */
   double t_start;
 } Orch;
 

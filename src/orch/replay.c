@@ -38,8 +38,11 @@ static int env_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned out
   return proto_issue(o, &c);
 }
 
+/* A resumed run replays the triggers it restores: their plug-in lines are
+ * in events.jsonl already. */
 static void env_event(PluginEnv *env, const char *json) {
   Orch *o = env->orch;
+  if (o->replaying_restored) return;
   run_dir_event(o, "%s", json);
 }
 
@@ -108,6 +111,7 @@ static int report_trigger(Orch *o, const TrainArgs *a, double select_s) {
 static int fire(Orch *o, int64_t trigger, int64_t index, Pending *p, TrainingSet *set) {
   Selector *sel = o->selector;
   double t0 = mh_now();
+  o->replaying_restored = trigger < o->resume_upto;
   MH_TRY(sel->select(sel, trigger, set));
   double select_s = mh_now() - t0;
   int weighted = sel->common.uses_weights && set->weights.len == set->keys.len;
@@ -173,6 +177,9 @@ int orch_replay(Orch *o) {
     }
     StreamChunk chunk = {ck, ct, cl, cn};
     fired.len = 0;
+    /* Checks before the last restored trigger fires were logged by the
+     * interrupted run (triggers cut chunks at their checks: max_chunk). */
+    o->replaying_restored = triggers < o->resume_upto;
     rc = o->trigger->inform(o->trigger, &chunk, &fired);
     int64_t prev = 0; /* first sample of the chunk not yet given to the selector */
     for (int64_t f = 0; !rc && f <= fired.len; f++) {
