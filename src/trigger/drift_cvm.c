@@ -84,36 +84,16 @@ double drift_cvm_2samp(double *a, int64_t n, double *b, int64_t m, double *p) {
   return t;
 }
 
+static double cvm_dimension(const DriftMetric *m, double *x, int64_t nx, double *y, int64_t ny,
+                            double *p) {
+  (void)m;
+  return drift_cvm_2samp(x, nx, y, ny, p);
+}
+
 static int cvm_compute(const DriftMetric *m, const float *x, int64_t nx, const float *y,
                        int64_t ny, int64_t dim, uint64_t seed, DriftMetricResult *out) {
   (void)seed;
-  double *dist = mh_malloc((size_t)dim * 2 * sizeof *dist);
-  if (!dist) return MH_ERR;
-  double *pv = dist + dim;
-  int err = 0;
-#pragma omp parallel
-  {
-    double *a = malloc((size_t)(nx + ny) * sizeof *a);
-    if (!a) {
-#pragma omp atomic write
-      err = 1;
-    }
-#pragma omp for schedule(dynamic)
-    for (int64_t j = 0; j < dim; j++) {
-      if (!a) continue;
-      drift_column(x, nx, dim, j, a);
-      drift_column(y, ny, dim, j, a + nx);
-      dist[j] = drift_cvm_2samp(a, nx, a + nx, ny, &pv[j]);
-    }
-    free(a);
-  }
-  if (err) {
-    free(dist);
-    return mh_errorf("drift CvM: out of memory");
-  }
-  drift_per_dimension_result(dist, pv, dim, m, out);
-  free(dist);
-  return MH_OK;
+  return drift_per_dimension(m, x, nx, y, ny, dim, cvm_dimension, "CvM", out);
 }
 
 static int cvm_create(const CfgRef *cfg, DriftMetric *m) {

@@ -73,39 +73,18 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* One dimension: sort both samples, then the two-sample statistic. */
+static double ks_dimension(const DriftMetric *m, double *x, int64_t nx, double *y, int64_t ny,
+                           double *p) {
+  qsort(x, (size_t)nx, sizeof *x, cmp_double);
+  qsort(y, (size_t)ny, sizeof *y, cmp_double);
+  return drift_ks_2samp(x, nx, y, ny, m->alternative, p);
+}
+
 static int ks_compute(const DriftMetric *m, const float *x, int64_t nx, const float *y, int64_t ny,
                       int64_t dim, uint64_t seed, DriftMetricResult *out) {
   (void)seed;
-  double *dist = mh_malloc((size_t)dim * 2 * sizeof *dist);
-  if (!dist) return MH_ERR;
-  double *pv = dist + dim;
-  int err = 0;
-#pragma omp parallel
-  {
-    double *a = malloc((size_t)(nx + ny) * sizeof *a);
-    if (!a) {
-#pragma omp atomic write
-      err = 1;
-    }
-#pragma omp for schedule(dynamic)
-    for (int64_t j = 0; j < dim; j++) {
-      if (!a) continue;
-      double *b = a + nx;
-      drift_column(x, nx, dim, j, a);
-      drift_column(y, ny, dim, j, b);
-      qsort(a, (size_t)nx, sizeof *a, cmp_double);
-      qsort(b, (size_t)ny, sizeof *b, cmp_double);
-      dist[j] = drift_ks_2samp(a, nx, b, ny, m->alternative, &pv[j]);
-    }
-    free(a);
-  }
-  if (err) {
-    free(dist);
-    return mh_errorf("drift KS: out of memory");
-  }
-  drift_per_dimension_result(dist, pv, dim, m, out);
-  free(dist);
-  return MH_OK;
+  return drift_per_dimension(m, x, nx, y, ny, dim, ks_dimension, "KS", out);
 }
 
 static int ks_create(const CfgRef *cfg, DriftMetric *m) {

@@ -97,8 +97,33 @@ int drift_correct(const double *p, int64_t nd, double level, int fdr) {
   return drift;
 }
 
-void drift_per_dimension_result(const double *dist, const double *pv, int64_t dim,
-                                const DriftMetric *m, DriftMetricResult *out) {
+int drift_per_dimension(const DriftMetric *m, const float *x, int64_t nx, const float *y,
+                        int64_t ny, int64_t dim, DriftTwoSample test, const char *name,
+                        DriftMetricResult *out) {
+  double *dist = mh_malloc((size_t)dim * 2 * sizeof *dist);
+  if (!dist) return MH_ERR;
+  double *pv = dist + dim;
+  int err = 0;
+#pragma omp parallel
+  {
+    double *a = malloc((size_t)(nx + ny) * sizeof *a);
+    if (!a) {
+#pragma omp atomic write
+      err = 1;
+    }
+#pragma omp for schedule(dynamic)
+    for (int64_t j = 0; j < dim; j++) {
+      if (!a) continue;
+      drift_column(x, nx, dim, j, a);
+      drift_column(y, ny, dim, j, a + nx);
+      dist[j] = test(m, a, nx, a + nx, ny, &pv[j]);
+    }
+    free(a);
+  }
+  if (err) {
+    free(dist);
+    return mh_errorf("drift %s: out of memory", name);
+  }
   double sd = 0.0, sp = 0.0;
   for (int64_t j = 0; j < dim; j++) {
     sd += dist[j];
@@ -107,4 +132,6 @@ void drift_per_dimension_result(const double *dist, const double *pv, int64_t di
   out->distance = dim ? sd / (double)dim : 0.0;
   out->p_val = dim ? sp / (double)dim : 1.0;
   out->test_drift = drift_correct(pv, dim, m->p_val, m->correction_fdr);
+  free(dist);
+  return MH_OK;
 }

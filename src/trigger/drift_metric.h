@@ -96,10 +96,16 @@ double drift_cvm_limit_cdf(double x);
 /* alibi-detect's decision over nd per-dimension p-values at level: 1 when
  * drift (Bonferroni: some p < level/nd; FDR: Benjamini-Hochberg). */
 int drift_correct(const double *p, int64_t nd, double level, int fdr);
-/* Per-dimension tests (KS, CvM) into one result: the mean statistic as the
- * distance, the mean p-value, and the corrected test decision. */
-void drift_per_dimension_result(const double *dist, const double *pv, int64_t dim,
-                                const DriftMetric *m, DriftMetricResult *out);
+/* One two-sample test on a dimension's values (x[nx], y[ny], scratch the
+ * test may reorder): the statistic, and its p-value in *p. */
+typedef double (*DriftTwoSample)(const DriftMetric *m, double *x, int64_t nx, double *y,
+                                 int64_t ny, double *p);
+/* Per-dimension tests (KS, CvM): the test on every dimension (in parallel),
+ * then one result: the mean statistic as the distance, the mean p-value,
+ * and the corrected test decision. name is for the error message. */
+int drift_per_dimension(const DriftMetric *m, const float *x, int64_t nx, const float *y,
+                        int64_t ny, int64_t dim, DriftTwoSample test, const char *name,
+                        DriftMetricResult *out);
 /* Column j of a row-major [n * dim] array as doubles. */
 void drift_column(const float *x, int64_t n, int64_t dim, int64_t j, double *out);
 
