@@ -120,6 +120,19 @@ static void bn_apply(const Layer *l, const float *x, float *y, int64_t n, const 
   }
 }
 
+/* Channel c's sums over the samples' planes (bn_plane_sums' parts), in
+ * sample order. */
+static void bn_channel_sums(const double *part, int64_t n, int C, int c, double *s,
+                            double *ss) {
+  double a = 0.0, b = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    a += part[2 * (i * C + c)];
+    b += part[2 * (i * C + c) + 1];
+  }
+  *s = a;
+  *ss = b;
+}
+
 /* Per (sample, channel) plane: sums of x - K and (x - K)^2 into part, K =
  * the channel's first value in x. */
 static void bn_plane_sums(const Layer *l, const float *x, int64_t n, double *part) {
@@ -171,11 +184,8 @@ static int bn_stats_local(Layer *l, const float *x, int64_t n) {
   const double *part = bn->part;
   bn_plane_sums(l, x, n, bn->part);
   for (int c = 0; c < C; c++) {
-    double s = 0.0, ss = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      s += part[2 * (i * C + c)];
-      ss += part[2 * (i * C + c) + 1];
-    }
+    double s, ss;
+    bn_channel_sums(part, n, C, c, &s, &ss);
     const double dmean = s / (double)M, mean = (double)x[(int64_t)c * P] + dmean;
     double var = ss / (double)M - dmean * dmean;
     if (var < 0.0) var = 0.0;
@@ -207,11 +217,8 @@ static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
     const double *part = bn->part;
     bn_plane_sums(l, x, n, bn->part);
     for (int c = 0; c < C; c++) {
-      double s = 0.0, ss = 0.0;
-      for (int64_t i = 0; i < n; i++) {
-        s += part[2 * (i * C + c)];
-        ss += part[2 * (i * C + c) + 1];
-      }
+      double s, ss;
+      bn_channel_sums(part, n, C, c, &s, &ss);
       const double dmean = s / (double)M;
       const double m2 = ss - s * dmean; /* sum (x - mean)^2 */
       mine[1 + c] = (double)x[(int64_t)c * P] + dmean;
