@@ -161,33 +161,38 @@ int dist_gather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_by
   return rc;
 }
 
-int dist_allgather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_bytes, void *all,
-                         int64_t *counts) {
-  MH_TRY(dist_allgather_i64(d, n, counts));
+int dist_allgatherv(const Dist *d, const void *mine, const int64_t *counts, size_t elem_bytes,
+                    void *all) {
   if (d->size == 1) {
-    if (n > 0) memcpy(all, mine, (size_t)n * elem_bytes);
+    if (counts[0] > 0) memcpy(all, mine, (size_t)counts[0] * elem_bytes);
     return MH_OK;
   }
-  int *cnt = mh_malloc((size_t)d->size * sizeof(int));
-  int *displs = mh_malloc((size_t)d->size * sizeof(int));
+  /* Per step on the training path: no allocation for the usual rank
+   * counts, and every check below gives the same answer on every rank. */
+  int stack_cnt[256], stack_displs[256];
+  int *cnt = stack_cnt, *displs = stack_displs;
+  int rc = MH_OK;
+  if (d->size > 256) {
+    cnt = mh_malloc((size_t)d->size * sizeof(int));
+    displs = mh_malloc((size_t)d->size * sizeof(int));
+    rc = dist_agree(d, cnt && displs ? MH_OK : MH_ERR);
+  }
   int64_t total = 0;
-  int rc = cnt && displs ? MH_OK : MH_ERR;
   for (int r = 0; !rc && r < d->size; r++) {
     displs[r] = (int)total;
     cnt[r] = (int)(counts[r] * (int64_t)elem_bytes);
     total += counts[r] * (int64_t)elem_bytes;
+    if (total > 0x7fffffff)
+      rc = mh_errorf("dist_allgatherv: %lld bytes is more than one MPI call can carry",
+                     (long long)total);
   }
-  if (!rc && total > 0x7fffffff)
-    rc = mh_errorf("dist_allgather_bytes: %lld bytes is more than one MPI call can carry",
-                   (long long)total);
-  /* An allocation may fail on one rank only; the size check fails on all. */
-  rc = dist_agree(d, rc);
   if (!rc) {
-    int e = MPI_Allgatherv(mine, (int)(n * (int64_t)elem_bytes), MPI_BYTE, all, cnt, displs,
-                           MPI_BYTE, d->comm);
+    int e = MPI_Allgatherv(mine, cnt[d->rank], MPI_BYTE, all, cnt, displs, MPI_BYTE, d->comm);
     if (e != MPI_SUCCESS) rc = mh_mpi_error(e, "MPI_Allgatherv", __FILE__, __LINE__);
   }
-  free(cnt);
-  free(displs);
+  if (cnt != stack_cnt) {
+    free(cnt);
+    free(displs);
+  }
   return rc;
 }

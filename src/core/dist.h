@@ -58,11 +58,12 @@ int dist_allreduce_sum_f64(const Dist *d, double *buf, int64_t n);
  * know the total (*total gets it there). Any count, chunked past 2^31 bytes. */
 int dist_gather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_bytes, void *all,
                       int64_t *total);
-/* Every rank's `mine` (n values of elem_bytes) concatenated in rank order
- * into `all` on every rank; counts[size] gets each rank's n. For small
- * per-batch data (a global batch's scores): the total must fit an int. */
-int dist_allgather_bytes(const Dist *d, const void *mine, int64_t n, size_t elem_bytes, void *all,
-                         int64_t *counts);
+/* Every rank's `mine` (counts[rank] records of elem_bytes, counts known
+ * on every rank, e.g. from dist_allgather_i64) concatenated in rank order
+ * into `all` on every rank. For small per-batch data (a global batch's
+ * scores): the total must fit an int. */
+int dist_allgatherv(const Dist *d, const void *mine, const int64_t *counts, size_t elem_bytes,
+                    void *all);
 /* Counts of every rank, in rank order, on every rank (counts[size]). */
 int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts);
 

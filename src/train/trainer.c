@@ -22,6 +22,7 @@ typedef struct {
   float *gvals;     /* gathered per-sample outputs, one block per output */
   int64_t *keep;
   float *kweights;
+  int64_t *counts;  /* [ranks] samples of each rank's share */
   float *sx;        /* [local batch * in_elems] kept samples */
   int32_t *slabels;
   float *sweights;
@@ -33,6 +34,7 @@ static void filter_buffers_free(FilterBuffers *f) {
   free(f->gvals);
   free(f->keep);
   free(f->kweights);
+  free(f->counts);
   free(f->sx);
   free(f->slabels);
   free(f->sweights);
@@ -181,7 +183,8 @@ void batch_filter_free(BatchFilter *f) {
   free(f);
 }
 
-static int filter_reserve(FilterBuffers *b, const Model *m, int64_t global, int64_t local) {
+static int filter_reserve(FilterBuffers *b, const Model *m, int ranks, int64_t global,
+                          int64_t local) {
   if (global <= b->gcap) return MH_OK;
   const int64_t K = m->num_outputs, D = m->embed_dim;
   /* widest per-sample record: logits, loss, pred, embedding, gradients, norm */
@@ -197,8 +200,9 @@ static int filter_reserve(FilterBuffers *b, const Model *m, int64_t global, int6
   b->sx = mh_malloc((size_t)(local * m->shape.in_elems + 1) * sizeof(float));
   b->slabels = mh_malloc((size_t)(local + 1) * sizeof(int32_t));
   b->sweights = mh_malloc((size_t)(local + 1) * sizeof(float));
+  b->counts = mh_malloc((size_t)ranks * sizeof(int64_t));
   if (!b->glabels || !b->gvals || !b->keep || !b->kweights || !b->sx || !b->slabels ||
-      !b->sweights)
+      !b->sweights || !b->counts)
     return MH_ERR;
   b->gcap = global;
   return MH_OK;
@@ -212,16 +216,19 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
                         int bce, int64_t step, Batch *out, int *any_failed, TrainStats *st) {
   const int64_t G = bt->global_len;
   *any_failed = 0;
-  /* a share is at most ceil(G / size) samples, whatever the batch */
-  MH_TRY(filter_reserve(b, m, G, G / d->size + 1));
+  /* A share is at most ceil(G / size) samples, whatever the batch. The
+   * buffers grow at the same step on every rank (G is global): agree then,
+   * so a failed allocation leaves nobody in the gathers below. */
+  if (G > b->gcap) MH_TRY(dist_agree(d, filter_reserve(b, m, d->size, G, G / d->size + 1)));
   PassBatch mine, g;
   /* Scoring may fail on this rank alone: it then joins the gathers with
    * nothing. */
   int own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
   if (own) memset(&mine, 0, sizeof mine);
-  int64_t *counts = mh_malloc((size_t)d->size * sizeof(int64_t));
-  if (!counts) return MH_ERR;
-  int rc = dist_allgather_bytes(d, bt->labels, mine.n, sizeof(int32_t), b->glabels, counts);
+  /* Each rank's share size once, then one gather per output. */
+  int64_t *counts = b->counts;
+  int rc = dist_allgather_i64(d, mine.n, counts);
+  if (!rc) rc = dist_allgatherv(d, bt->labels, counts, sizeof(int32_t), b->glabels);
   /* This rank's share starts where the shares of the ranks before it end
    * (the reader cuts a global batch into contiguous slices in rank order). */
   int64_t off = 0, total = 0;
@@ -251,11 +258,10 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
   for (size_t c = 0; !rc && c < sizeof cols / sizeof cols[0]; c++) {
     if (!(f->outputs & cols[c].flag)) continue;
     /* int32 and float are both 4 bytes: one float-typed area holds either */
-    rc = dist_allgather_bytes(d, cols[c].src, mine.n * cols[c].width, 4, cur, counts);
+    rc = dist_allgatherv(d, cols[c].src, counts, 4 * (size_t)cols[c].width, cur);
     *cols[c].dst = cur;
     cur += G * cols[c].width;
   }
-  free(counts);
   MH_TRY(rc);
   if (total != G) { /* a rank could not score: every rank sees the short total */
     *any_failed = 1;
