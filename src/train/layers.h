@@ -54,7 +54,23 @@ typedef struct {
   int fuse_relu;             /* 1: the layer can apply a following ReLU itself (Layer.relu) */
   int collective;            /* 1: with a Layer.dist of several ranks, training forward and
                                 backward are collective (every rank calls them) */
+  /* The CUDA twins of forward and backward (layers_cuda.h): the same
+   * contract, on device pointers (x, y, dy, dx and the bound params, grads
+   * and buffers). NULL: the layer has no GPU path (net_to_device says so).
+   * Set them with LAYER_CUDA(f, b), which is NULL, NULL in a CPU-only build. */
+  int (*forward_cuda)(Layer *l, const float *x, float *y, int64_t n, int train);
+  int (*backward_cuda)(Layer *l, const float *x, const float *y, float *dy, float *dx, int64_t n);
+  /* Composite layers (a residual block holds nets): called after the owner
+   * changed the layer's params/grads/buffers views, dist or gpu, to pass
+   * them on to the parts. NULL for plain layers. */
+  void (*rebind)(Layer *l);
 } LayerOps;
+
+#ifdef MODYN_HAVE_CUDA
+#define LAYER_CUDA(f, b) f, b
+#else
+#define LAYER_CUDA(f, b) NULL, NULL
+#endif
 
 struct Layer {
   const LayerOps *ops;
@@ -70,6 +86,10 @@ struct Layer {
                         saving a pass over memory and a buffer (no parameters change) */
   const struct Dist *dist; /* ranks that share one global batch (SyncBatchNorm); NULL or
                               one rank: this process's batch alone. Set by net_set_dist */
+  int gpu;           /* 1: the views above and the layer's inputs and outputs are device
+                        memory, and ops->forward_cuda/backward_cuda run (net_to_device) */
+  void *dws;         /* the CUDA twin's device workspace (gpu_grow), freed by layer_free */
+  int64_t dws_bytes;
   void *impl;        /* the layer's own hyper-parameters and workspace */
 };
 

@@ -113,6 +113,7 @@ void net_bind(Net *net, float *params, float *grads, float *buffers) {
     l->params = l->nparams ? params : NULL;
     l->grads = l->nparams ? grads : NULL;
     l->buffers = l->nbuffers ? buffers : NULL;
+    if (l->ops->rebind) l->ops->rebind(l);
     params += l->nparams;
     grads += l->nparams;
     buffers += l->nbuffers;
@@ -129,6 +130,7 @@ void net_set_dist(Net *net, const struct Dist *d) {
   net->sync = 0;
   for (int i = 0; i < net->nlayers; i++) {
     net->layers[i]->dist = d;
+    if (net->layers[i]->ops->rebind) net->layers[i]->ops->rebind(net->layers[i]);
     if (net->layers[i]->ops->collective && d && d->size > 1) net->sync = 1;
   }
 }
