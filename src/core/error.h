@@ -12,6 +12,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef __cplusplus /* the CUDA twins include this header too */
+#define MH_NORETURN [[noreturn]]
+#else
+#define MH_NORETURN _Noreturn
+#endif
+
 #define MH_OK 0
 #define MH_ERR (-1)
 
@@ -35,9 +41,9 @@ int mh_error_no_space(void);
 /* Print "modyn: error: MSG" (with rank and host when running under MPI with
  * more than one rank) and end the job: MPI_Abort when MPI is initialised,
  * exit(code) otherwise. */
-_Noreturn void mh_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+MH_NORETURN void mh_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* mh_fatal with the recorded message. */
-_Noreturn void mh_fatal_last(void);
+MH_NORETURN void mh_fatal_last(void);
 
 /* Return MH_ERR from the enclosing function when expr fails. */
 #define MH_TRY(expr)                                                          \

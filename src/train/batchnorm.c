@@ -36,6 +36,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
@@ -195,13 +199,15 @@ static int bn_stats_local(Layer *l, const float *x, int64_t n) {
   return MH_OK;
 }
 
+static int bn_merge(Layer *l, int rc);
+
 /* Training statistics of the global batch: this rank's slice (possibly
  * empty) reduced to (count, mean[C], M2[C]), every rank's record merged in
  * rank order. Collective over l->dist. */
 static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
   BatchNorm *bn = l->impl;
   const Dist *d = l->dist;
-  const int C = l->in.c, len = 1 + 2 * C;
+  const int C = l->in.c;
   const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
   /* The exchange buffer is allocated by the first training forward on d,
    * which every rank makes at the same step: agreeing then costs one
@@ -210,7 +216,7 @@ static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
   /* A rank that cannot allocate its partial sums still joins the exchange,
    * with a count of -1: every rank then fails at the same step. */
   const int rc = bn_reserve(bn, n * C);
-  double *mine = bn->rec, *all = bn->rec + len;
+  double *mine = bn->rec;
   mine[0] = rc ? -1.0 : (double)M;
   for (int c = 0; c < 2 * C; c++) mine[1 + c] = 0.0;
   if (!rc && M > 0) {
@@ -225,6 +231,20 @@ static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
       mine[1 + C + c] = m2 > 0.0 ? m2 : 0.0;
     }
   }
+  MH_TRY(bn_merge(l, rc));
+  for (int c = 0; c < C; c++) bn_set_channel(l, c, mine[1 + c], mine[1 + C + c] / bn->count,
+                                             bn->count);
+  return MH_OK;
+}
+
+/* Exchange this rank's record (count, mean[C], M2[C]) at bn->rec with every
+ * rank's and merge them in rank order into bn->rec; bn->count = the global
+ * count. rc: this rank's own failure so far (its record counts -1). */
+static int bn_merge(Layer *l, int rc) {
+  BatchNorm *bn = l->impl;
+  const Dist *d = l->dist;
+  const int C = l->in.c, len = 1 + 2 * C;
+  double *mine = bn->rec, *all = bn->rec + len;
   MH_TRY(bn_exchange(l, len));
   for (int r = 0; r < d->size; r++)
     if (all[(int64_t)r * len] < 0.0)
@@ -250,7 +270,7 @@ static int bn_stats_sync(Layer *l, const float *x, int64_t n) {
     return mh_errorf("batchnorm: training needs more than one value per channel (got a global "
                      "batch of %.0f values per channel over %d ranks, %dx%d maps)", na, d->size,
                      l->in.h, l->in.w);
-  for (int c = 0; c < C; c++) bn_set_channel(l, c, mine[1 + c], mine[1 + C + c] / na, na);
+  mine[0] = na;
   bn->count = na;
   return MH_OK;
 }
@@ -362,6 +382,97 @@ static int bn_backward(Layer *l, const float *x, const float *y, float *dy, floa
   return MH_OK;
 }
 
+#ifdef MODYN_HAVE_CUDA
+/* The GPU twin: statistics, coefficients and sums on the device, in the
+ * layer's workspace: rec [1 + 2C] and sums [2C] doubles, then mean, invstd,
+ * scale, shift [C] floats. With several ranks, the records and sums travel
+ * through the host for SyncBatchNorm's exchange (bn_merge), so the merge is
+ * the CPU's, bit for bit. */
+typedef struct {
+  double *rec, *sums;
+  float *mean, *invstd, *scale, *shift;
+} BnDev;
+
+static int bn_dev(Layer *l, BnDev *b) {
+  const int C = l->in.c;
+  MH_TRY(gpu_grow(&l->dws, &l->dws_bytes,
+                  (int64_t)(1 + 4 * C) * (int64_t)sizeof(double) + 4 * (int64_t)C * 4));
+  b->rec = l->dws;
+  b->sums = b->rec + 1 + 2 * C;
+  b->mean = (float *)(b->sums + 2 * C);
+  b->invstd = b->mean + C;
+  b->scale = b->invstd + C;
+  b->shift = b->scale + C;
+  return MH_OK;
+}
+
+static int bn_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  BatchNorm *bn = l->impl;
+  const int C = l->in.c;
+  const int64_t P = (int64_t)l->in.h * l->in.w, M = n * P;
+  const float *gamma = l->params, *beta = l->params + C;
+  float *rmean = l->buffers, *rvar = l->buffers + C;
+  BnDev b;
+  const int sync = train && bn_sync(l);
+  if (sync && bn->rec_ranks < l->dist->size)
+    MH_TRY(dist_agree(l->dist, bn_reserve_rec(bn, C, l->dist->size)));
+  int rc = bn_dev(l, &b);
+  if (rc && !sync) return rc;
+  if (!train) {
+    MH_TRY(bn_eval_coef_cuda(gamma, beta, rmean, rvar, b.scale, b.shift, C, BN_EPS));
+  } else if (!sync) {
+    if (M < 2)
+      return mh_errorf("batchnorm: training needs more than one value per channel (got a batch "
+                       "of %lld with %dx%d maps)", (long long)n, l->in.h, l->in.w);
+    MH_TRY(bn_stats_cuda(x, n, C, P, b.rec));
+    MH_TRY(bn_finalize_cuda(b.rec, gamma, beta, rmean, rvar, b.mean, b.invstd, b.scale, b.shift,
+                            C, BN_MOMENTUM, BN_EPS, 1));
+    bn->count = (double)M;
+  } else {
+    double *mine = bn->rec;
+    memset(mine, 0, (size_t)(1 + 2 * C) * sizeof(double));
+    if (!rc && M > 0) {
+      rc = bn_stats_cuda(x, n, C, P, b.rec);
+      if (!rc) rc = gpu_download(mine, b.rec, (size_t)(1 + 2 * C) * sizeof(double));
+    }
+    if (rc) mine[0] = -1.0;
+    MH_TRY(bn_merge(l, rc));
+    MH_TRY(gpu_upload(b.rec, mine, (size_t)(1 + 2 * C) * sizeof(double)));
+    MH_TRY(bn_finalize_cuda(b.rec, gamma, beta, rmean, rvar, b.mean, b.invstd, b.scale, b.shift,
+                            C, BN_MOMENTUM, BN_EPS, 1));
+    /* the upload reads bn->rec: done before the next exchange writes it */
+    MH_TRY(gpu_sync());
+  }
+  return bn_apply_cuda(x, y, n, C, P, b.scale, b.shift, l->relu);
+}
+
+static int bn_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                           int64_t n) {
+  BatchNorm *bn = l->impl;
+  const int C = l->in.c;
+  const int64_t P = (int64_t)l->in.h * l->in.w;
+  BnDev b;
+  MH_TRY(bn_dev(l, &b)); /* the forward sized it */
+  MH_TRY(bn_backward_sums_cuda(x, y, dy, b.mean, n, C, P, l->relu, b.sums));
+  MH_TRY(bn_param_grads_cuda(b.sums, b.invstd, l->grads, l->grads + C, C));
+  if (bn_sync(l)) {
+    /* dx needs the global sums: every rank's, added in rank order */
+    double *mine = bn->rec, *all = bn->rec + 2 * C;
+    MH_TRY(gpu_download(mine, b.sums, (size_t)(2 * C) * sizeof(double)));
+    MH_TRY(bn_exchange(l, 2 * C));
+    for (int c = 0; c < 2 * C; c++) {
+      double s = 0.0;
+      for (int r = 0; r < l->dist->size; r++) s += all[(int64_t)r * 2 * C + c];
+      mine[c] = s;
+    }
+    MH_TRY(gpu_upload(b.sums, mine, (size_t)(2 * C) * sizeof(double)));
+    MH_TRY(gpu_sync());
+  }
+  if (!dx) return MH_OK;
+  return bn_dx_cuda(x, dy, b.mean, b.invstd, l->params, b.sums, bn->count, n, C, P, dx);
+}
+#endif
+
 static void bn_destroy(Layer *l) {
   BatchNorm *bn = l->impl;
   if (bn) {
@@ -374,7 +485,8 @@ static void bn_destroy(Layer *l) {
   free(bn);
 }
 
-static const LayerOps bn_ops = {"batchnorm", bn_init, bn_forward, bn_backward, bn_destroy, 1, 1};
+static const LayerOps bn_ops = {"batchnorm", bn_init, bn_forward, bn_backward, bn_destroy, 1, 1,
+                                LAYER_CUDA(bn_forward_gpu, bn_backward_gpu), NULL};
 
 Layer *layer_batchnorm(Dims in) {
   if (dims_elems(in) <= 0) {

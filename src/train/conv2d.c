@@ -24,6 +24,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 typedef struct {
   int k, stride, pad;
@@ -32,6 +36,7 @@ typedef struct {
   int S;            /* samples per GEMM (at most) */
   float *ws;        /* per slot: cols [R*S*P], tmp [cout*S*P], dW [cout*R + cout] */
   int64_t ws_cap;
+  void *cuda_plan;  /* the CUDA twin's cuDNN plan (conv2d_cuda.cu) */
 } Conv;
 
 /* Floats of one slot's workspace, rounded up to a cache line so that two
@@ -257,14 +262,42 @@ static int conv_backward(Layer *l, const float *x, const float *y, float *dy, fl
   return MH_OK;
 }
 
+#ifdef MODYN_HAVE_CUDA
+static ConvShape conv_shape(const Layer *l) {
+  const Conv *c = l->impl;
+  return (ConvShape){l->in.c, l->in.h, l->in.w, l->out.c, c->k, c->stride, c->pad, l->out.h,
+                     l->out.w};
+}
+
+static int conv_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  Conv *c = l->impl;
+  const ConvShape s = conv_shape(l);
+  return conv2d_forward_cuda(&c->cuda_plan, &s, x, l->params,
+                             l->params + (int64_t)l->out.c * c->R, n, l->relu, y);
+}
+
+static int conv_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                             int64_t n) {
+  Conv *c = l->impl;
+  const ConvShape s = conv_shape(l);
+  return conv2d_backward_cuda(&c->cuda_plan, &s, x, l->params, y, dy, l->grads,
+                              l->grads + (int64_t)l->out.c * c->R, dx, n, l->relu);
+}
+#endif
+
 static void conv_destroy(Layer *l) {
   Conv *c = l->impl;
-  if (c) free(c->ws);
+  if (c) {
+    free(c->ws);
+#ifdef MODYN_HAVE_CUDA
+    conv2d_plan_free_cuda(c->cuda_plan);
+#endif
+  }
   free(c);
 }
 
 static const LayerOps conv_ops = {"conv2d", conv_init, conv_forward, conv_backward, conv_destroy,
-                                  1, 0};
+                                  1, 0, LAYER_CUDA(conv_forward_gpu, conv_backward_gpu), NULL};
 
 Layer *layer_conv2d(Dims in, int cout, int k, int stride, int pad) {
   int Ho = k > 0 && stride > 0 ? conv_out_size(in.h, k, stride, pad) : 0;

@@ -8,6 +8,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 typedef struct {
   double p;
@@ -49,6 +53,34 @@ static int dropout_backward(Layer *l, const float *x, const float *y, float *dy,
   return MH_OK;
 }
 
+#ifdef MODYN_HAVE_CUDA
+/* The mask is drawn on the host from the layer's Rng, as on the CPU (the
+ * same mask for the same seed), and uploaded. */
+static int dropout_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  Dropout *d = l->impl;
+  const int64_t len = n * dims_elems(l->in);
+  if (len == 0) return MH_OK;
+  if (!train || d->p <= 0.0) return gpu_copy(y, x, (size_t)len * sizeof(float));
+  MH_TRY(par_reserve(&d->mask, &d->cap, len));
+  const float keep = (float)(1.0 / (1.0 - d->p));
+  for (int64_t i = 0; i < len; i++) d->mask[i] = rng_uniform(&d->rng) < d->p ? 0.0f : keep;
+  MH_TRY(gpu_grow(&l->dws, &l->dws_bytes, len * (int64_t)sizeof(float)));
+  MH_TRY(gpu_upload(l->dws, d->mask, (size_t)len * sizeof(float)));
+  /* the upload reads d->mask later: wait before the host can touch it again */
+  MH_TRY(gpu_sync());
+  return mul_cuda(x, l->dws, y, len);
+}
+
+static int dropout_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                                int64_t n) {
+  const Dropout *d = l->impl;
+  const int64_t len = n * dims_elems(l->in);
+  if (!dx || len == 0) return MH_OK;
+  if (d->p <= 0.0) return gpu_copy(dx, dy, (size_t)len * sizeof(float));
+  return mul_cuda(dy, l->dws, dx, len);
+}
+#endif
+
 static void dropout_destroy(Layer *l) {
   Dropout *d = l->impl;
   if (d) free(d->mask);
@@ -56,7 +88,8 @@ static void dropout_destroy(Layer *l) {
 }
 
 static const LayerOps dropout_ops = {"dropout", dropout_init, dropout_forward, dropout_backward,
-                                     dropout_destroy, 0, 0};
+                                     dropout_destroy, 0, 0,
+                                     LAYER_CUDA(dropout_forward_gpu, dropout_backward_gpu), NULL};
 
 Layer *layer_dropout(Dims in, double p) {
   if (!(p >= 0.0 && p < 1.0)) {

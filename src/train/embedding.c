@@ -100,7 +100,7 @@ static int embbag_backward(Layer *l, const float *x, const float *y, float *dy, 
 static void embbag_destroy(Layer *l) { free(l->impl); }
 
 static const LayerOps embbag_ops = {"embedding_bag", embbag_init, embbag_forward, embbag_backward,
-                                    embbag_destroy, 0, 0};
+                                    embbag_destroy, 0, 0, NULL, NULL, NULL};
 
 Layer *layer_embedding_bag(Dims in, int64_t num_embeddings, int dim, EmbBagMode mode) {
   if (dims_elems(in) <= 0 || num_embeddings <= 0 || dim <= 0) {

@@ -7,6 +7,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 static void linear_init(Layer *l, Rng *rng) {
   const int64_t in = dims_elems(l->in), out = l->out.c;
@@ -40,8 +44,23 @@ static int linear_backward(Layer *l, const float *x, const float *y, float *dy, 
   return MH_OK;
 }
 
+#ifdef MODYN_HAVE_CUDA
+static int linear_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  const int in = (int)dims_elems(l->in), out = l->out.c;
+  return linear_forward_cuda(x, l->params, l->params + (int64_t)out * in, n, in, out, l->relu, y);
+}
+
+static int linear_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                               int64_t n) {
+  const int in = (int)dims_elems(l->in), out = l->out.c;
+  return linear_backward_cuda(x, l->params, y, dy, l->grads, l->grads + (int64_t)out * in, dx, n,
+                              in, out, l->relu);
+}
+#endif
+
 static const LayerOps linear_ops = {"linear", linear_init, linear_forward, linear_backward, NULL,
-                                    1, 0};
+                                    1, 0, LAYER_CUDA(linear_forward_gpu, linear_backward_gpu),
+                                    NULL};
 
 Layer *layer_linear(Dims in, int out) {
   if (dims_elems(in) <= 0 || out <= 0) {

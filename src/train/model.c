@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/plugin.h"
+#include "train/gpu.h"
 
 extern const ModelType *const model_registry[];
 
@@ -40,11 +41,45 @@ int model_alloc(Model *m, int64_t nparams, int64_t nbuffers) {
   return MH_OK;
 }
 
-void model_zero_grad(Model *m) { memset(m->grads, 0, (size_t)m->nparams * sizeof(float)); }
+void model_zero_grad(Model *m) {
+  if (m->gpu) gpu_zero(m->dgrads, (size_t)m->nparams * sizeof(float));
+  else memset(m->grads, 0, (size_t)m->nparams * sizeof(float));
+}
+
+int model_to_device(Model *m) {
+  if (m->gpu) return MH_OK;
+  if (!m->to_device)
+    return mh_errorf("model %s has no GPU path yet; set training.device to cpu (or auto, which "
+                     "falls back to the CPU for it)",
+                     m->type ? m->type->id : "?");
+  m->dparams = gpu_malloc((size_t)m->nparams * sizeof(float));
+  m->dgrads = m->dparams ? gpu_malloc((size_t)(m->nparams + 2) * sizeof(float)) : NULL;
+  m->dbuffers = m->dgrads ? gpu_malloc((size_t)(m->nbuffers + 1) * sizeof(float)) : NULL;
+  if (!m->dbuffers) return MH_ERR;
+  MH_TRY(gpu_zero(m->dgrads, (size_t)(m->nparams + 2) * sizeof(float)));
+  MH_TRY(m->to_device(m));
+  m->gpu = 1;
+  return model_push(m);
+}
+
+int model_push(Model *m) {
+  if (!m->gpu) return MH_OK;
+  MH_TRY(gpu_upload(m->dparams, m->params, (size_t)m->nparams * sizeof(float)));
+  return gpu_upload(m->dbuffers, m->buffers, (size_t)m->nbuffers * sizeof(float));
+}
+
+int model_pull(Model *m) {
+  if (!m->gpu) return MH_OK;
+  MH_TRY(gpu_download(m->params, m->dparams, (size_t)m->nparams * sizeof(float)));
+  return gpu_download(m->buffers, m->dbuffers, (size_t)m->nbuffers * sizeof(float));
+}
 
 void model_free(Model *m) {
   if (!m) return;
   if (m->destroy) m->destroy(m);
+  gpu_free(m->dparams);
+  gpu_free(m->dgrads);
+  gpu_free(m->dbuffers);
   free(m->params);
   free(m->grads);
   free(m->buffers);
@@ -53,8 +88,13 @@ void model_free(Model *m) {
 
 int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, float *out) {
   if (m->embed_dim <= 0 || !m->embedding) return mh_errorf("model %s has no embedding", m->type->id);
-  const float *emb = m->embedding(m);
-  const int K = m->num_outputs, E = m->embed_dim;
+  if (m->gpu) return mh_errorf("model_last_layer_grads: the embeddings are on the GPU");
+  last_layer_grads(m->embedding(m), m->num_outputs, m->embed_dim, dlogits, n, out);
+  return MH_OK;
+}
+
+void last_layer_grads(const float *emb, int K, int E, const float *dlogits, int64_t n,
+                      float *out) {
   for (int64_t i = 0; i < n; i++) {
     float *g = out + i * (int64_t)K * (E + 1);
     for (int k = 0; k < K; k++) {
@@ -63,7 +103,6 @@ int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, floa
       g[k * (E + 1) + E] = d;
     }
   }
-  return MH_OK;
 }
 
 void model_set_dist(Model *m, const struct Dist *d) {

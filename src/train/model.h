@@ -56,6 +56,19 @@ struct Model {
                         last linear layer); 0 when the model has none */
   const struct Dist *dist; /* ranks that train it data-parallel (model_set_dist); NULL:
                               this process alone */
+  /* The GPU (model_to_device): with gpu = 1, forward/backward take and give
+   * device pointers (x, logits, dlogits), the layers use the device copies
+   * below, and embedding() points into device memory. The host arrays above
+   * stay the reference copy between phases: model_push uploads them,
+   * model_pull brings the trained values back (the trainer does both). */
+  int gpu;
+  float *dparams;    /* [nparams] on the device */
+  float *dgrads;     /* [nparams + 2]: the 2 spare floats carry the trainer's loss and
+                        failure count through the same allreduce */
+  float *dbuffers;   /* [nbuffers] */
+  /* Rebind the model's layers to dparams/dgrads/dbuffers; NULL: this model
+   * type has no GPU path (model_to_device says so). */
+  int (*to_device)(Model *m);
   void *impl;        /* the model type's own state */
   /* Default initialisation (PyTorch's rules), drawn from rng. */
   void (*init)(Model *m, Rng *rng);
@@ -92,11 +105,24 @@ void model_zero_grad(Model *m);
  * global batch's statistics (SyncBatchNorm). Does not communicate. */
 void model_set_dist(Model *m, const struct Dist *d);
 
+/* Move m's computation to the GPU this process opened (gpu_open): device
+ * copies of params, grads and buffers, uploaded from the host arrays. */
+int model_to_device(Model *m);
+/* Upload the host params and buffers to the device (after the host copy
+ * changed: a checkpoint load, a broadcast). No-op on the CPU. */
+int model_push(Model *m);
+/* Download the device params and buffers into the host arrays. No-op on
+ * the CPU. */
+int model_pull(Model *m);
+
 /* Per-sample gradient of the last linear layer (weights then bias), in
  * closed form from the embedding of the last forward and dlogits:
  * out[i] = dlogits_i (x) [emb_i, 1], [n * num_outputs * (embed_dim + 1)].
  * GradNorm, CRAIG and GradMatch use it. MH_ERR when embed_dim is 0. */
 int model_last_layer_grads(const Model *m, const float *dlogits, int64_t n, float *out);
+/* The same from host embeddings emb [n * embed_dim] (a GPU model's, downloaded). */
+void last_layer_grads(const float *emb, int K, int E, const float *dlogits, int64_t n,
+                      float *out);
 
 /* Helpers for model implementations: allocate params/grads (zeroed). */
 int model_alloc(Model *m, int64_t nparams, int64_t nbuffers);

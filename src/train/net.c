@@ -8,12 +8,38 @@
 #include "core/dist.h"
 #include "core/error.h"
 #include "core/timing.h"
+#include "train/gpu.h"
 #include "train/parallel.h"
 
 void layer_free(Layer *l) {
   if (!l) return;
   if (l->ops && l->ops->destroy) l->ops->destroy(l);
+  gpu_free(l->dws);
   free(l);
+}
+
+/* Activation and gradient buffers live where the layers run. */
+static void net_buf_free(const Net *net, void *p) {
+  if (net->gpu) gpu_free(p);
+  else free(p);
+}
+
+static int net_buf_grow(const Net *net, float **p, int64_t floats) {
+  if (!net->gpu) {
+    float *q = mh_realloc(*p, (size_t)floats * sizeof(float));
+    if (!q) return MH_ERR;
+    *p = q;
+    return MH_OK;
+  }
+  gpu_free(*p);
+  *p = gpu_malloc((size_t)floats * sizeof(float));
+  return *p ? MH_OK : MH_ERR;
+}
+
+static int net_copy(const Net *net, float *dst, const float *src, int64_t floats) {
+  if (net->gpu) return gpu_copy(dst, src, (size_t)floats * sizeof(float));
+  memcpy(dst, src, (size_t)floats * sizeof(float));
+  return MH_OK;
 }
 
 void net_init(Net *net, Dims in) {
@@ -42,13 +68,13 @@ void net_free(Net *net) {
   }
   for (int i = 0; i < net->nlayers; i++) {
     layer_free(net->layers[i]);
-    free(net->bufs[i]);
+    net_buf_free(net, net->bufs[i]);
   }
   free(net->layers);
   free(net->bufs);
   free(net->outs);
-  free(net->grad[0]);
-  free(net->grad[1]);
+  net_buf_free(net, net->grad[0]);
+  net_buf_free(net, net->grad[1]);
   memset(net, 0, sizeof *net);
 }
 
@@ -120,6 +146,31 @@ void net_bind(Net *net, float *params, float *grads, float *buffers) {
   }
 }
 
+int net_to_device(Net *net, float *params, float *grads, float *buffers) {
+  for (int i = 0; i < net->nlayers; i++) {
+    const Layer *l = net->layers[i];
+    if (!l->alias && (!l->ops->forward_cuda || !l->ops->backward_cuda))
+      return mh_errorf("the %s layer has no GPU path yet; set training.device to cpu (or auto, "
+                       "which falls back to the CPU for this model)",
+                       l->ops->name);
+  }
+  /* the host activations go; the device ones are allocated by the next forward */
+  for (int i = 0; i < net->nlayers; i++) {
+    net_buf_free(net, net->bufs[i]);
+    net->bufs[i] = NULL;
+    net->outs[i] = NULL;
+  }
+  for (int k = 0; k < 2; k++) {
+    net_buf_free(net, net->grad[k]);
+    net->grad[k] = NULL;
+  }
+  net->batch_cap = 0;
+  net->gpu = 1;
+  for (int i = 0; i < net->nlayers; i++) net->layers[i]->gpu = 1;
+  net_bind(net, params, grads, buffers);
+  return MH_OK;
+}
+
 void net_init_params(Net *net, Rng *rng) {
   for (int i = 0; i < net->nlayers; i++)
     if (net->layers[i]->ops->init) net->layers[i]->ops->init(net->layers[i], rng);
@@ -146,15 +197,9 @@ static int net_reserve(Net *net, int64_t n) {
     int64_t o = dims_elems(l->out);
     if (o > widest) widest = o;
     if (l->alias) continue;
-    float *p = mh_realloc(net->bufs[i], (size_t)(n * o) * sizeof(float));
-    if (!p) return MH_ERR;
-    net->bufs[i] = p;
+    MH_TRY(net_buf_grow(net, &net->bufs[i], n * o));
   }
-  for (int k = 0; k < 2; k++) {
-    float *p = mh_realloc(net->grad[k], (size_t)(n * widest) * sizeof(float));
-    if (!p) return MH_ERR;
-    net->grad[k] = p;
-  }
+  for (int k = 0; k < 2; k++) MH_TRY(net_buf_grow(net, &net->grad[k], n * widest));
   net->batch_cap = n;
   return MH_OK;
 }
@@ -174,7 +219,7 @@ int net_forward(Net *net, const float *x, int64_t n, int train, const float **ou
     if (!l->alias) {
       double t0 = net->prof ? mh_now() : 0.0;
       float *y = rc ? NULL : net->bufs[i];
-      int lrc = l->ops->forward(l, cur, y, rc ? 0 : n, train);
+      int lrc = (l->gpu ? l->ops->forward_cuda : l->ops->forward)(l, cur, y, rc ? 0 : n, train);
       if (net->prof) net->prof[2 * i] += mh_now() - t0;
       if (lrc && !sync) return lrc;
       if (lrc && !rc) rc = lrc;
@@ -210,19 +255,19 @@ int net_backward(Net *net, const float *x, const float *dout, int64_t n, float *
   const int64_t out_sz = dims_elems(net_out(net));
   int which = 0;
   float *g = net->grad[0];
-  if (n > 0) memcpy(g, dout, (size_t)(n * out_sz) * sizeof(float));
+  if (n > 0) MH_TRY(net_copy(net, g, dout, n * out_sz));
   for (int i = net->nlayers - 1; i >= first; i--) {
     Layer *l = net->layers[i];
     const float *xin = i == 0 ? x : net->outs[i - 1];
     if (l->alias) {
-      if (i == 0 && dx && n > 0) memcpy(dx, g, (size_t)(n * dims_elems(l->in)) * sizeof(float));
+      if (i == 0 && dx && n > 0) MH_TRY(net_copy(net, dx, g, n * dims_elems(l->in)));
       continue;
     }
     float *dst = NULL;
     if (i > first) dst = net->grad[1 - which];
     else if (i == 0 && dx) dst = dx;
     double t0 = net->prof ? mh_now() : 0.0;
-    int lrc = l->ops->backward(l, xin, net->outs[i], g, dst, n);
+    int lrc = (l->gpu ? l->ops->backward_cuda : l->ops->backward)(l, xin, net->outs[i], g, dst, n);
     if (net->prof) net->prof[2 * i + 1] += mh_now() - t0;
     if (lrc && !net->sync) return lrc;
     if (lrc && !rc) {
@@ -247,8 +292,12 @@ static int netmodel_forward(Model *m, const float *x, int64_t n, float *logits, 
   Net *net = &((NetModel *)m->impl)->net;
   const float *y;
   MH_TRY(net_forward(net, x, n, train, &y));
-  if (n > 0) memcpy(logits, y, (size_t)(n * m->num_outputs) * sizeof(float));
+  if (n > 0) MH_TRY(net_copy(net, logits, y, n * m->num_outputs));
   return MH_OK;
+}
+
+static int netmodel_to_device(Model *m) {
+  return net_to_device(&((NetModel *)m->impl)->net, m->dparams, m->dgrads, m->dbuffers);
 }
 
 static int netmodel_backward(Model *m, const float *x, const float *dlogits, int64_t n) {
@@ -312,6 +361,7 @@ int net_model_create(Net *net, const ModelShape *shape, Model **out) {
   m->forward = netmodel_forward;
   m->backward = netmodel_backward;
   m->set_dist = netmodel_set_dist;
+  m->to_device = netmodel_to_device;
   *out = m;
   return MH_OK;
 }

@@ -42,6 +42,8 @@ typedef struct {
   double *prof;         /* [2 * cap] seconds in forward/backward per layer, when
                            $MODYN_NET_PROFILE is set (printed to stderr by net_free) */
   const struct Dist *dist; /* the layers' rank context (net_set_dist); NULL: none */
+  int gpu;              /* 1: the layers run on the GPU (net_to_device); the buffers above
+                           are device memory */
   int sync;             /* 1: some layer's training pass is collective over dist
                            (batchnorm on several ranks) */
 } Net;
@@ -56,6 +58,12 @@ int net_add(Net *net, Layer *l);
 Dims net_out(const Net *net);
 /* Point each layer at its slice of params/grads/buffers. */
 void net_bind(Net *net, float *params, float *grads, float *buffers);
+/* Run the net on the GPU this process opened: every layer must have a CUDA
+ * twin (else an error naming the first that has none); the layers are
+ * bound to the device copies params/grads/buffers (laid out as for
+ * net_bind), and inputs and outputs of forward/backward become device
+ * pointers. */
+int net_to_device(Net *net, float *params, float *grads, float *buffers);
 /* PyTorch's default initialisation of every layer. */
 void net_init_params(Net *net, Rng *rng);
 /* Give every layer the rank context d (NULL: this process alone); with

@@ -12,6 +12,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 typedef struct {
   int k, stride;
@@ -101,10 +105,34 @@ static int maxpool_backward(Layer *l, const float *x, const float *y, float *dy,
   return MH_OK;
 }
 
+#ifdef MODYN_HAVE_CUDA
+/* The device workspace holds the window offsets of the last training
+ * forward's maxima, which backward routes the gradient to. */
+static int maxpool_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  const MaxPool *mp = l->impl;
+  unsigned char *argmax = NULL;
+  if (train) {
+    MH_TRY(gpu_grow(&l->dws, &l->dws_bytes, n * dims_elems(l->out)));
+    argmax = l->dws;
+  }
+  return maxpool_forward_cuda(x, y, argmax, n, l->in.c, l->in.h, l->in.w, l->out.h, l->out.w,
+                              mp->k, mp->stride);
+}
+
+static int maxpool_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                                int64_t n) {
+  const MaxPool *mp = l->impl;
+  if (!dx) return MH_OK;
+  return maxpool_backward_cuda(dy, l->dws, dx, n, l->in.c, l->in.h, l->in.w, l->out.h, l->out.w,
+                               mp->k, mp->stride);
+}
+#endif
+
 static void maxpool_destroy(Layer *l) { free(l->impl); }
 
 static const LayerOps maxpool_ops = {"maxpool2d", NULL, maxpool_forward, maxpool_backward,
-                                     maxpool_destroy, 0, 0};
+                                     maxpool_destroy, 0, 0,
+                                     LAYER_CUDA(maxpool_forward_gpu, maxpool_backward_gpu), NULL};
 
 Layer *layer_maxpool2d(Dims in, int k, int stride) {
   int Ho = k > 0 && stride > 0 ? conv_out_size(in.h, k, stride, 0) : 0;
@@ -155,7 +183,19 @@ static int gap_backward(Layer *l, const float *x, const float *y, float *dy, flo
   return MH_OK;
 }
 
-static const LayerOps gap_ops = {"global_avgpool", NULL, gap_forward, gap_backward, NULL, 0, 0};
+#ifdef MODYN_HAVE_CUDA
+static int gap_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  return gap_forward_cuda(x, y, n * l->in.c, (int64_t)l->in.h * l->in.w);
+}
+
+static int gap_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                            int64_t n) {
+  return dx ? gap_backward_cuda(dy, dx, n * l->in.c, (int64_t)l->in.h * l->in.w) : MH_OK;
+}
+#endif
+
+static const LayerOps gap_ops = {"global_avgpool", NULL, gap_forward, gap_backward, NULL, 0, 0,
+                                 LAYER_CUDA(gap_forward_gpu, gap_backward_gpu), NULL};
 
 Layer *layer_global_avgpool(Dims in) {
   if (dims_elems(in) <= 0) {

@@ -5,6 +5,10 @@
 #include "core/error.h"
 #include "train/layers.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 void relu_inplace(float *y, int64_t len) {
 #pragma omp parallel for schedule(static) if (len > 32768)
@@ -32,7 +36,19 @@ static int relu_backward(Layer *l, const float *x, const float *y, float *dy, fl
   return MH_OK;
 }
 
-static const LayerOps relu_ops = {"relu", NULL, relu_forward, relu_backward, NULL, 0, 0};
+#ifdef MODYN_HAVE_CUDA
+static int relu_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  return relu_forward_cuda(x, y, n * dims_elems(l->in));
+}
+
+static int relu_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                             int64_t n) {
+  return dx ? relu_backward_cuda(y, dy, dx, n * dims_elems(l->in)) : MH_OK;
+}
+#endif
+
+static const LayerOps relu_ops = {"relu", NULL, relu_forward, relu_backward, NULL, 0, 0,
+                                  LAYER_CUDA(relu_forward_gpu, relu_backward_gpu), NULL};
 
 Layer *layer_relu(Dims in) {
   par_init(0);
@@ -54,7 +70,7 @@ static int flatten_backward(Layer *l, const float *x, const float *y, float *dy,
 }
 
 static const LayerOps flatten_ops = {"flatten", NULL, flatten_forward, flatten_backward, NULL, 0,
-                                     0};
+                                     0, NULL, NULL, NULL};
 
 Layer *layer_flatten(Dims in) {
   Layer *l = mh_calloc(1, sizeof *l);
