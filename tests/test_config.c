@@ -574,7 +574,7 @@ static const struct {
      "20: experiment.maximum_triggers: must be -1 (no limit) or at least 1, got 0"},
     {"bad_alias.yaml",
      "7: training.batch_size: anchors (&) and aliases (*) are not supported; write the value out"},
-    {"bad_device.yaml", "7: training.device: expected cpu, cuda or cuda:N, got \"gpu\""},
+    {"bad_device.yaml", "7: training.device: expected cpu, cuda, cuda:N or auto, got \"gpu\""},
     {"bad_missing_section.yaml", "1: training: missing required field"},
     {"bad_trigger_not_map.yaml", "14: trigger: expected a mapping, got \"DataAmountTrigger\""},
 };
@@ -621,7 +621,7 @@ static void test_bad_overrides(void) {
       {"training.batch_size={a: 1", "--set training.batch_size={a: 1: YAML syntax error: did not find "
                                     "expected ',' or '}' (while parsing a flow mapping)"},
       {"training..seed=1", "--set training..seed=1: empty field name in the path"},
-      {"evaluation.device=tpu", "--set evaluation.device: expected cpu, cuda or cuda:N, got \"tpu\""},
+      {"evaluation.device=tpu", "--set evaluation.device: expected cpu, cuda, cuda:N or auto, got \"tpu\""},
       {"evaluation.device=cpu", "--set evaluation.datasets: missing required field"},
   };
   char text[4096];

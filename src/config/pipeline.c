@@ -118,16 +118,17 @@ static int get_interval(const CfgRef *map, const char *key, int required, double
                     hi_open ? ')' : ']', v);
 }
 
-/* "cpu", "cuda" or "cuda:N". */
+/* "cpu", "cuda", "cuda:N" or "auto" (train/device.h). */
 static int get_device(const CfgRef *map, const char *key, const char *def, char *out, size_t cap) {
   MH_TRY(cfg_get_string(map, key, def, out, cap));
-  if (strcmp(out, "cpu") == 0 || strcmp(out, "cuda") == 0) return MH_OK;
+  if (strcmp(out, "cpu") == 0 || strcmp(out, "cuda") == 0 || strcmp(out, "auto") == 0)
+    return MH_OK;
   if (strncmp(out, "cuda:", 5) == 0 && out[5] && strlen(out + 5) <= 4 &&
       strspn(out + 5, "0123456789") == strlen(out + 5))
     return MH_OK;
   CfgRef r;
   cfg_child(map, key, &r);
-  return cfg_errorf(&r, "expected cpu, cuda or cuda:N, got \"%s\"", out);
+  return cfg_errorf(&r, "expected cpu, cuda, cuda:N or auto, got \"%s\"", out);
 }
 
 /* The store directory: path when given, else DIR/dataset_id. When only a

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "train/device.h"
 #include "core/log.h"
 #include "core/timing.h"
 #include "orch/orch.h"
@@ -117,19 +118,23 @@ static int init_model_weights(Orch *o) {
 }
 
 /* One '#' line per rank: host, device, threads. */
-static int print_ranks(const Dist *d) {
-  char host[64] = "";
+static int print_ranks(const Dist *d, const char *device) {
+  char host[64] = "", dev[160] = "";
   gethostname(host, sizeof host - 1);
+  snprintf(dev, sizeof dev, "%s", device);
   int threads = par_threads();
   char *all = d->rank == 0 ? mh_calloc((size_t)d->size, sizeof host) : NULL;
+  char *devs = d->rank == 0 ? mh_calloc((size_t)d->size, sizeof dev) : NULL;
   int *th = d->rank == 0 ? mh_calloc((size_t)d->size, sizeof(int)) : NULL;
-  MH_TRY(dist_agree(d, d->rank != 0 || (all && th) ? MH_OK : MH_ERR));
+  MH_TRY(dist_agree(d, d->rank != 0 || (all && th && devs) ? MH_OK : MH_ERR));
   MPI_CHECK(MPI_Gather(host, sizeof host, MPI_CHAR, all, sizeof host, MPI_CHAR, 0, d->comm));
+  MPI_CHECK(MPI_Gather(dev, sizeof dev, MPI_CHAR, devs, sizeof dev, MPI_CHAR, 0, d->comm));
   MPI_CHECK(MPI_Gather(&threads, 1, MPI_INT, th, 1, MPI_INT, 0, d->comm));
   for (int i = 0; d->rank == 0 && i < d->size; i++)
-    LOG0("# rank %d on %s, device cpu, %d thread%s\n", i, all + i * sizeof host, th[i],
-         th[i] == 1 ? "" : "s");
+    LOG0("# rank %d on %s, device %s, %d thread%s\n", i, all + i * sizeof host,
+         devs + i * sizeof dev, th[i], th[i] == 1 ? "" : "s");
   free(all);
+  free(devs);
   free(th);
   return MH_OK;
 }
@@ -180,7 +185,16 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
     orch_close(&o);
     return PIPELINE_REPORTED;
   }
-  rc = print_ranks(d);
+  /* training.device: every rank's model on its GPU, or all on the CPU */
+  char device[160];
+  const char *why = "";
+  rc = device_place(d, cfg->training.device, o.model, device, sizeof device, &why);
+  if (dist_agree_or_report(d, rc)) {
+    orch_close(&o);
+    return PIPELINE_REPORTED;
+  }
+  if (*why) LOG0("# training.device %s: running on the CPU (%s)\n", cfg->training.device, why);
+  rc = print_ranks(d, device);
   LOG0("# pipeline %s: model %s (%lld parameters), trigger %s, selection %s\n", cfg->name,
        cfg->model_id, (long long)o.model->nparams, cfg->trigger_id, cfg->selection_name);
   LOG0("# data %s: %lld samples, %d shards; %d evaluation tasks, %lld intervals\n",

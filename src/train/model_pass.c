@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/timing.h"
 #include "data/reader.h"
+#include "train/gpu.h"
 #include "train/loss.h"
 
 /* ---- one batch, no communication ---------------------------------------- */
@@ -20,6 +21,9 @@ void pass_buffers_free(PassBuffers *b) {
   free(b->gradnorm);
   free(b->dlogits);
   free(b->pred);
+  free(b->hemb);
+  gpu_free(b->dx);
+  gpu_free(b->dlog);
   memset(b, 0, sizeof *b);
 }
 
@@ -38,6 +42,10 @@ static int pass_buffers_reserve(PassBuffers *b, const Model *m, int64_t n, unsig
   b->gradnorm = mh_malloc((size_t)(cap + 1) * sizeof(float));
   if (outputs & PASS_EMBED) b->embed = mh_malloc((size_t)(cap * D + 1) * sizeof(float));
   if (outputs & PASS_GRAD) b->grad = mh_malloc((size_t)(cap * K * (D + 1) + 1) * sizeof(float));
+  if (m->gpu && D > 0 && !(b->hemb = mh_malloc((size_t)(cap * D + 1) * sizeof(float)))) {
+    pass_buffers_free(b);
+    return MH_ERR;
+  }
   if (!b->logits || !b->dlogits || !b->pred || !b->loss || !b->gradnorm ||
       ((outputs & PASS_EMBED) && !b->embed) || ((outputs & PASS_GRAD) && !b->grad)) {
     pass_buffers_free(b);
@@ -64,8 +72,23 @@ int model_pass_batch(Model *m, const float *x, const int32_t *labels, int64_t n,
   out->D = D;
   out->labels = labels;
   if (n == 0) return MH_OK;
-  MH_TRY(m->forward(m, x, n, b->logits, 0));
-  const float *emb = need_emb ? m->embedding(m) : NULL;
+  const float *emb = NULL;
+  if (m->gpu) {
+    /* upload, forward on the device, download what the host needs */
+    const int64_t xb = n * m->shape.in_elems * (int64_t)sizeof(float);
+    MH_TRY(gpu_grow((void **)&b->dx, &b->dx_cap, xb));
+    MH_TRY(gpu_grow((void **)&b->dlog, &b->dlog_cap, n * K * (int64_t)sizeof(float)));
+    MH_TRY(gpu_upload(b->dx, x, (size_t)xb));
+    MH_TRY(m->forward(m, b->dx, n, b->dlog, 0));
+    MH_TRY(gpu_download(b->logits, b->dlog, (size_t)(n * K) * sizeof(float)));
+    if (need_emb) {
+      MH_TRY(gpu_download(b->hemb, m->embedding(m), (size_t)(n * D) * sizeof(float)));
+      emb = b->hemb;
+    }
+  } else {
+    MH_TRY(m->forward(m, x, n, b->logits, 0));
+    if (need_emb) emb = m->embedding(m);
+  }
   /* Loss and its gradient w.r.t. the logits (the last-layer gradients need
    * the latter): per sample, unweighted. */
   if (outputs & (PASS_LOSS | PASS_GRAD | PASS_GRADNORM)) {
@@ -94,7 +117,7 @@ int model_pass_batch(Model *m, const float *x, const int32_t *labels, int64_t n,
     out->embed = b->embed;
   }
   if (outputs & PASS_GRAD) {
-    MH_TRY(model_last_layer_grads(m, b->dlogits, n, b->grad));
+    last_layer_grads(emb, K, D, b->dlogits, n, b->grad);
     out->grad = b->grad;
   }
   if (outputs & PASS_GRADNORM) {
@@ -260,6 +283,7 @@ static int run_mine(Model *m, Store *s, const PassRequest *req, const int64_t *s
   memset(&pb, 0, sizeof pb);
   Reader *rd = NULL;
   int rc = reader_create(s, &rcfg, 0, 1, &rd);
+  if (!rc) rc = model_push(m); /* a GPU model runs with the host's current weights */
   int64_t *bs = mh_malloc((size_t)(nmine + 1) * sizeof(int64_t));
   int64_t *bl = mh_malloc((size_t)(nmine + 1) * sizeof(int64_t));
   if (!bs || !bl) rc = MH_ERR;
@@ -279,7 +303,10 @@ static int run_mine(Model *m, Store *s, const PassRequest *req, const int64_t *s
     const int64_t bi = mine[j];
     const int runs = v && v->runs ? v->runs(v->ctx, bi) : 1;
     for (int r = 0; !rc && r < runs; r++) {
-      if (v && v->prepare) rc = v->prepare(v->ctx, bi, r, m);
+      if (v && v->prepare) {
+        rc = v->prepare(v->ctx, bi, r, m);
+        if (!rc) rc = model_push(m); /* the prepared weights, to a GPU model */
+      }
       PassBatch out;
       if (!rc) rc = model_pass_batch(m, b.x, b.labels, b.n, req->outputs, req->bce, &pb, &out);
       if (rc) break;

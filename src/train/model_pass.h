@@ -70,12 +70,18 @@ typedef struct {
   int K, D;         /* the model's widths the buffers were sized for */
   float *logits, *loss, *embed, *grad, *gradnorm, *dlogits;
   int32_t *pred;
+  float *hemb;               /* a GPU model's embeddings, downloaded [cap * D] */
+  float *dx, *dlog;          /* a GPU model's input and logits on the device */
+  int64_t dx_cap, dlog_cap;  /* bytes */
 } PassBuffers;
 
 void pass_buffers_free(PassBuffers *b);
 
 /* Outputs of m on x [n * in_elems] with labels [n] into b's buffers, eval
- * mode; out points at them. bce: the loss is BCEWithLogits (one output). */
+ * mode; out points at them. bce: the loss is BCEWithLogits (one output).
+ * x is host memory; a GPU model (Model.gpu) runs on the device with the
+ * device weights as they are (model_pass_run pushes the host weights
+ * first; inside training they are the ones being trained). */
 int model_pass_batch(Model *m, const float *x, const int32_t *labels, int64_t n, unsigned outputs,
                      int bce, PassBuffers *b, PassBatch *out);
 

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/layers_cuda.h"
+#endif
 
 /* Does part name `part` belong to module `module`? */
 static int part_in_module(const char *part, const char *module) {
@@ -138,3 +141,32 @@ void optim_step(Optimizer *o, float *params, const float *grads) {
   }
   o->step++;
 }
+
+#ifdef MODYN_HAVE_CUDA
+int optim_step_cuda(Optimizer *o, float *params, const float *grads, float *m, float *v,
+                    float scale) {
+  for (int g = 0; g < o->ngroups; g++) {
+    const OptGroup *gr = &o->groups[g];
+    const double t = (double)(o->step + 1);
+    for (int r = 0; r < gr->nranges; r++) {
+      int64_t lo = gr->ranges[r][0], hi = lo + gr->ranges[r][1];
+      if (o->algorithm == OPT_SGD)
+        MH_TRY(sgd_update_cuda(params, grads, m, lo, hi, scale, (float)gr->lr,
+                               (float)gr->momentum, (float)gr->weight_decay, gr->nesterov,
+                               o->step == 0));
+      else
+        MH_TRY(adam_update_cuda(params, grads, m, v, lo, hi, scale, (float)gr->lr, gr->beta1,
+                                gr->beta2, (float)gr->eps, (float)gr->weight_decay,
+                                o->algorithm == OPT_ADAMW, 1.0 - pow(gr->beta1, t),
+                                1.0 - pow(gr->beta2, t)));
+    }
+  }
+  o->step++;
+  return MH_OK;
+}
+#else
+int optim_step_cuda(Optimizer *o, float *params, const float *grads, float *m, float *v,
+                    float scale) {
+  return mh_errorf("optim_step_cuda: built without the CUDA backend");
+}
+#endif

@@ -71,5 +71,10 @@ void optim_free(Optimizer *o);
 void optim_reset(Optimizer *o);
 /* One update of every group: params -= f(grads) in place. */
 void optim_step(Optimizer *o, float *params, const float *grads);
+/* The same update on the GPU: params, grads and the state m, v (device
+ * copies of o->m, o->v; v NULL for SGD) in device memory, the gradients
+ * multiplied by scale first. */
+int optim_step_cuda(Optimizer *o, float *params, const float *grads, float *m, float *v,
+                    float scale);
 
 #endif

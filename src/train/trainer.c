@@ -11,7 +11,11 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timing.h"
+#include "train/gpu.h"
 #include "train/loss.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/layers_cuda.h"
+#endif
 
 /* The batch filter's scratch: this rank's scores, the global batch's, and
  * the kept subset, sized for the largest global batch seen. */
@@ -51,6 +55,14 @@ typedef struct {
   float *comm;      /* [nparams + 2]: gradients, the loss sum and the count of ranks
                        that failed, reduced together */
   FilterBuffers f;  /* the batch filter's */
+  /* GPU models: the step's batch on the device (uploaded through page-locked
+   * staging), logits and their gradient, the optimizer's state, and the
+   * clipping norm. */
+  float *pin_x, *pin_w;
+  int32_t *pin_labels;
+  float *dx, *dw, *dlog, *ddlog, *dm, *dv;
+  int32_t *dlabels;
+  double *dnorm;
 } Buffers;
 
 static void buffers_free(Buffers *b) {
@@ -62,6 +74,49 @@ static void buffers_free(Buffers *b) {
   free(b->dlogits);
   free(b->comm);
   filter_buffers_free(&b->f);
+  gpu_host_free(b->pin_x);
+  gpu_host_free(b->pin_w);
+  gpu_host_free(b->pin_labels);
+  gpu_free(b->dx);
+  gpu_free(b->dw);
+  gpu_free(b->dlog);
+  gpu_free(b->ddlog);
+  gpu_free(b->dm);
+  gpu_free(b->dv);
+  gpu_free(b->dlabels);
+  gpu_free(b->dnorm);
+}
+
+/* The device side of a GPU model's training: buffers for local_batch
+ * samples, and the optimizer's state uploaded (downloaded again by
+ * gpu_state_pull at the end of trainer_run). */
+static int gpu_buffers_alloc(Buffers *b, const Model *m, const Optimizer *o,
+                             int64_t local_batch) {
+  const int64_t E = m->shape.in_elems, K = m->num_outputs, L = local_batch + 1;
+  b->pin_x = gpu_host_alloc((size_t)(L * E) * sizeof(float));
+  b->pin_w = gpu_host_alloc((size_t)L * sizeof(float));
+  b->pin_labels = gpu_host_alloc((size_t)L * sizeof(int32_t));
+  b->dx = gpu_malloc((size_t)(L * E) * sizeof(float));
+  b->dw = gpu_malloc((size_t)L * sizeof(float));
+  b->dlabels = gpu_malloc((size_t)L * sizeof(int32_t));
+  b->dlog = gpu_malloc((size_t)(L * K) * sizeof(float));
+  b->ddlog = gpu_malloc((size_t)(L * K) * sizeof(float));
+  b->dm = gpu_malloc((size_t)(o->n + 1) * sizeof(float));
+  b->dv = o->v ? gpu_malloc((size_t)(o->n + 1) * sizeof(float)) : NULL;
+  b->dnorm = gpu_malloc(sizeof(double));
+  if (!b->pin_x || !b->pin_w || !b->pin_labels || !b->dx || !b->dw || !b->dlabels ||
+      !b->dlog || !b->ddlog || !b->dm || (o->v && !b->dv) || !b->dnorm)
+    return MH_ERR;
+  MH_TRY(gpu_upload(b->dm, o->m, (size_t)o->n * sizeof(float)));
+  if (o->v) MH_TRY(gpu_upload(b->dv, o->v, (size_t)o->n * sizeof(float)));
+  return model_push((Model *)m);
+}
+
+/* Trained values back to the host: the model and the optimizer's state. */
+static int gpu_state_pull(Buffers *b, Model *m, Optimizer *o) {
+  MH_TRY(gpu_download(o->m, b->dm, (size_t)o->n * sizeof(float)));
+  if (o->v) MH_TRY(gpu_download(o->v, b->dv, (size_t)o->n * sizeof(float)));
+  return model_pull(m);
 }
 
 static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch) {
@@ -126,9 +181,14 @@ static int fault_check(const Dist *d, float *loss) {
  * every rank that the step failed (*any_failed), so they all stop at the
  * same step and nobody waits. Returns this rank's own status; the global
  * loss sum goes to *loss. */
+static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
+                          int failed, double clip, int bce, double *loss, int *any_failed,
+                          TrainStats *st);
+
 static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                       int failed, double clip, int bce, double *loss, int *any_failed,
                       TrainStats *st) {
+  if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, any_failed, st);
   int rc = failed;
   model_zero_grad(m);
   double lsum = 0.0;
@@ -173,6 +233,90 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   optim_step(o, m->params, m->grads);
   return MH_OK;
 }
+
+#ifdef MODYN_HAVE_CUDA
+/* The loss functions' label checks, on the host before the upload. */
+static int labels_check(const int32_t *labels, int64_t n, int K, int bce) {
+  for (int64_t i = 0; i < n; i++) {
+    if (bce && labels[i] != 0 && labels[i] != 1)
+      return mh_errorf("label %d is not 0 or 1 (BCEWithLogitsLoss needs binary labels)",
+                       labels[i]);
+    if (!bce && (labels[i] < 0 || labels[i] >= K))
+      return mh_errorf("label %d is outside [0, %d)", labels[i], K);
+  }
+  return MH_OK;
+}
+
+/* train_step on the GPU: the same protocol, with the loss sum and the
+ * failure count riding in the two spare floats after the device gradients
+ * (one allreduce, NCCL where it is loaded), and one small download per step
+ * that tells every rank the loss and whether anyone failed. */
+static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
+                          int failed, double clip, int bce, double *loss, int *any_failed,
+                          TrainStats *st) {
+  int rc = failed;
+  const int64_t P = m->nparams, E = m->shape.in_elems;
+  const int K = m->num_outputs;
+  if (gpu_zero(m->dgrads, (size_t)(P + 2) * sizeof(float))) rc = MH_ERR;
+  if (!rc) rc = labels_check(bt->labels, bt->n, K, bce);
+  const int64_t n = rc ? 0 : bt->n;
+  if (n > 0) {
+    memcpy(b->pin_x, bt->x, (size_t)(n * E) * sizeof(float));
+    memcpy(b->pin_labels, bt->labels, (size_t)n * sizeof(int32_t));
+    rc = gpu_upload(b->dx, b->pin_x, (size_t)(n * E) * sizeof(float));
+    if (!rc) rc = gpu_upload(b->dlabels, b->pin_labels, (size_t)n * sizeof(int32_t));
+    if (!rc && bt->weights) {
+      memcpy(b->pin_w, bt->weights, (size_t)n * sizeof(float));
+      rc = gpu_upload(b->dw, b->pin_w, (size_t)n * sizeof(float));
+    }
+  }
+  const int64_t nn = rc ? 0 : n;
+  const float *w = bt->weights ? b->dw : NULL;
+  int frc = m->forward(m, b->dx, nn, b->dlog, 1);
+  if (!frc) {
+    frc = bce ? loss_bce_logits_cuda(b->dlog, b->dlabels, w, nn, b->ddlog, NULL, m->dgrads + P)
+              : loss_softmax_ce_cuda(b->dlog, b->dlabels, w, nn, K, b->ddlog, NULL,
+                                     m->dgrads + P);
+    int brc = m->backward(m, b->dx, b->ddlog, nn);
+    if (!frc) frc = brc;
+  }
+  if (frc && !rc) rc = frc;
+  float tail[2] = {0.0f, 0.0f};
+  if (!rc) {
+    float poison = 0.0f;
+    rc = fault_check(d, &poison);
+    if (!rc && isnan(poison)) rc = gpu_upload(m->dgrads + P, (float[]){NAN}, sizeof(float));
+  }
+  if (rc) { /* joins the allreduce with no gradient and a failure */
+    tail[1] = 1.0f;
+    gpu_zero(m->dgrads, (size_t)P * sizeof(float));
+    gpu_upload(m->dgrads + P, tail, sizeof tail);
+  }
+  double t0 = mh_now();
+  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 2, 0));
+  MH_TRY(gpu_download(tail, m->dgrads + P, sizeof tail));
+  st->comm_seconds += mh_now() - t0;
+  *any_failed = tail[1] > 0.0f;
+  if (*any_failed) return rc;
+  *loss = tail[0];
+  float scale = 1.0f / (float)bt->global_len;
+  if (clip > 0) {
+    double sq = 0.0;
+    MH_TRY(sum_squares_cuda(m->dgrads, P, b->dnorm));
+    MH_TRY(gpu_download(&sq, b->dnorm, sizeof sq));
+    double norm = sqrt(sq) * scale;
+    if (norm > clip) scale *= (float)(clip / (norm + 1e-6));
+  }
+  return optim_step_cuda(o, m->dparams, m->dgrads, b->dm, b->dv, scale);
+}
+#else
+static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
+                          int failed, double clip, int bce, double *loss, int *any_failed,
+                          TrainStats *st) {
+  *any_failed = 1;
+  return mh_errorf("GPU training: built without the CUDA backend");
+}
+#endif
 
 /* ---- batch-then-sample: the filter hook ------------------------------------ */
 
@@ -313,6 +457,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   Buffers b;
   Reader *rd = NULL;
   int rc = buffers_alloc(&b, m, n, local_batch);
+  if (!rc && m->gpu) rc = gpu_buffers_alloc(&b, m, o, local_batch);
   if (!rc) rc = store_find_rows(store, keys, n, b.rows);
   if (!rc) rc = reader_create(store, &plan->io, d->rank, d->size, &rd);
   /* epochs_per_trigger epochs, each dropping its own partial last batch
@@ -413,6 +558,10 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     reader_finish(rd);
   }
   for (int g = 0; g < o->ngroups; g++) o->groups[g].lr = o->groups[g].lr0;
+  if (m->gpu && b.dm) {
+    int prc = gpu_state_pull(&b, m, o);
+    if (!rc) rc = prc;
+  }
   reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;
