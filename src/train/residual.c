@@ -25,6 +25,10 @@
 
 #include "core/error.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/gpu.h"
+#include "train/layers_cuda.h"
+#endif
 
 typedef struct {
   Net body;
@@ -32,6 +36,7 @@ typedef struct {
   int has_shortcut;
   float *scratch;   /* the shortcut's input gradient [batch * in], grown by forward */
   int64_t scratch_cap;
+  int64_t reserved;  /* floats of scratch the last training forward reserved (either device) */
 } Residual;
 
 /* The device-specific steps, on plain pointers (see the file comment). */
@@ -75,6 +80,33 @@ static const ResidualKernels residual_cpu = {residual_add_relu_cpu, relu_mask_gr
                                              residual_grad_add_cpu, residual_reserve_cpu,
                                              residual_scratch_cpu};
 
+/* ---- CUDA kernels (the device twin: the same drivers, these steps) ---------- */
+
+#ifdef MODYN_HAVE_CUDA
+/* Launch errors surface at the next synchronisation (the trainer's). */
+static void residual_add_relu_gpu(const float *a, const float *b, float *y, int64_t len) {
+  add_act_cuda(a, b, y, len, 1);
+}
+
+static void residual_mask_gpu(const float *y, float *dy, int64_t len) {
+  relu_backward_cuda(y, dy, dy, len);
+}
+
+static void residual_grad_add_gpu(float *dx, const float *d, int64_t len) {
+  add_act_cuda(dx, d, dx, len, 0);
+}
+
+static int residual_reserve_gpu(Layer *l, int64_t len) {
+  return gpu_grow(&l->dws, &l->dws_bytes, (len < 1 ? 1 : len) * (int64_t)sizeof(float));
+}
+
+static float *residual_scratch_gpu(Layer *l) { return l->dws; }
+
+static const ResidualKernels residual_gpu = {residual_add_relu_gpu, residual_mask_gpu,
+                                             residual_grad_add_gpu, residual_reserve_gpu,
+                                             residual_scratch_gpu};
+#endif
+
 /* ---- drivers ---------------------------------------------------------------- */
 
 static int residual_sync(const Residual *r) { return r->body.sync || r->shortcut.sync; }
@@ -86,7 +118,10 @@ static int residual_forward_with(Layer *l, const float *x, float *y, int64_t n, 
   int rc = MH_OK;
   /* backward's scratch is reserved here, so that backward cannot fail on
    * one rank alone */
-  if (train && r->has_shortcut) rc = k->reserve(l, n * dims_elems(l->in));
+  if (train && r->has_shortcut) {
+    rc = k->reserve(l, n * dims_elems(l->in));
+    r->reserved = rc ? 0 : n * dims_elems(l->in);
+  }
   if (rc && !sync) return rc;
   int64_t m = rc ? 0 : n;
   const float *a = NULL, *b = x;
@@ -114,7 +149,7 @@ static int residual_backward_with(Layer *l, const float *x, const float *y, floa
   const int sync = residual_sync(r);
   const int64_t in_len = n * dims_elems(l->in);
   int rc = MH_OK;
-  if (r->has_shortcut && dx && in_len > r->scratch_cap)
+  if (r->has_shortcut && dx && in_len > r->reserved)
     rc = mh_errorf("residual block: backward on a batch of %lld, larger than the last "
                    "training forward's", (long long)n);
   if (rc && !sync) return rc;
@@ -154,6 +189,17 @@ static int residual_backward(Layer *l, const float *x, const float *y, float *dy
   return residual_backward_with(l, x, y, dy, dx, n, &residual_cpu);
 }
 
+#ifdef MODYN_HAVE_CUDA
+static int residual_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
+  return residual_forward_with(l, x, y, n, train, &residual_gpu);
+}
+
+static int residual_backward_gpu(Layer *l, const float *x, const float *y, float *dy, float *dx,
+                                 int64_t n) {
+  return residual_backward_with(l, x, y, dy, dx, n, &residual_gpu);
+}
+#endif
+
 static void residual_init(Layer *l, Rng *rng) {
   Residual *r = l->impl;
   net_init_params(&r->body, rng);
@@ -164,10 +210,15 @@ static void residual_init(Layer *l, Rng *rng) {
 static void residual_rebind(Layer *l) {
   Residual *r = l->impl;
   float *p = l->params, *g = l->grads, *b = l->buffers;
-  net_bind(&r->body, p, g, b);
-  if (r->has_shortcut)
-    net_bind(&r->shortcut, p ? p + r->body.nparams : NULL, g ? g + r->body.nparams : NULL,
-             b ? b + r->body.nbuffers : NULL);
+  float *sp = p ? p + r->body.nparams : NULL, *sg = g ? g + r->body.nparams : NULL,
+        *sb = b ? b + r->body.nbuffers : NULL;
+  if (l->gpu && !r->body.gpu) { /* the owner moved to the GPU: the parts follow */
+    net_to_device(&r->body, p, g, b);
+    if (r->has_shortcut) net_to_device(&r->shortcut, sp, sg, sb);
+  } else {
+    net_bind(&r->body, p, g, b);
+    if (r->has_shortcut) net_bind(&r->shortcut, sp, sg, sb);
+  }
   net_set_dist(&r->body, l->dist);
   net_set_dist(&r->shortcut, l->dist);
 }
@@ -189,8 +240,10 @@ static const LayerOps residual_ops = {
     .destroy = residual_destroy,
     .fuse_relu = 0,  /* the block ends in its own ReLU */
     .collective = 1, /* batchnorm inside */
-    .forward_cuda = NULL, /* no GPU path yet (see the file comment) */
-    .backward_cuda = NULL,
+#ifdef MODYN_HAVE_CUDA
+    .forward_cuda = residual_forward_gpu,
+    .backward_cuda = residual_backward_gpu,
+#endif
     .rebind = residual_rebind,
 };
 
