@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "train/device.h"
 #include "core/log.h"
 #include "core/timing.h"
 #include "orch/orch.h"
+#include "train/device.h"
 #include "train/parallel.h"
 
 /* ---- setup -------------------------------------------------------------------- */
@@ -185,10 +185,12 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
     orch_close(&o);
     return PIPELINE_REPORTED;
   }
-  /* training.device: every rank's model on its GPU, or all on the CPU */
+  /* The starting weights are made on the host; then training.device puts
+   * every rank's model on its GPU, or all on the CPU. */
   char device[160];
   const char *why = "";
-  rc = device_place(d, cfg->training.device, o.model, device, sizeof device, &why);
+  rc = init_model_weights(&o);
+  if (!rc) rc = device_place(d, cfg->training.device, o.model, device, sizeof device, &why);
   if (dist_agree_or_report(d, rc)) {
     orch_close(&o);
     return PIPELINE_REPORTED;
@@ -210,7 +212,6 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
                 resume ? "pipeline_resume" : "pipeline_start", cfg->name, d->size,
                 (long long)o.train.n, (long long)o.resume_upto);
 
-  if (!rc) rc = init_model_weights(&o);
   if (!rc) rc = d->rank == 0 ? orch_replay(&o) : orch_worker_loop(&o);
   /* Every rank leaves the loop knowing whether the run failed; this carries
    * the failing rank's message to all of them. */
