@@ -7,8 +7,9 @@
  * backward, SGD (lr 0.01, momentum 0.9) with the gradients scaled by
  * 1/batch, on uniform [0, 1) inputs and uniform labels already on the
  * device, with the one small download per step that the trainer makes (the
- * loss and the failure count). float32 without TF32. Lines read
- *   case=<name> precision=fp32 batch=<B> samples_per_s=<x>
+ * loss and the failure count); float32 without TF32, then training.amp
+ * (bf16 products). Lines read
+ *   case=<name> precision=fp32|bf16 batch=<B> samples_per_s=<x>
  * --layers: forward + backward TFLOP/s of the GEMM-heavy layers alone
  * (2 FLOPs per multiply-add of forward, 4 of backward) and their fraction
  * of the H200's float32 peak (67 TFLOP/s, without tensor cores).
@@ -61,12 +62,13 @@ static Model *make_model(const char *id, const char *yaml, ModelShape shape) {
   return m;
 }
 
-static void bench_case(const Case *c, double seconds) {
+static void bench_case(const Case *c, double seconds, int amp) {
   if (!model_find(c->model)) {
     printf("# %s: model %s not registered\n", c->name, c->model);
     return;
   }
   Model *m = make_model(c->model, c->yaml, c->shape);
+  gpu_set_amp(amp);
   OptimizerConfig oc;
   memset(&oc, 0, sizeof oc);
   strcpy(oc.algorithm, "SGD");
@@ -115,8 +117,9 @@ static void bench_case(const Case *c, double seconds) {
   }
   gpu_sync();
   el = mh_now() - t0;
-  printf("case=%s precision=fp32 batch=%d samples_per_s=%.0f loss=%.4f\n", c->name, B,
-         (double)iters * B / el, tail[0] / B);
+  printf("case=%s precision=%s batch=%d samples_per_s=%.0f loss=%.4f\n", c->name,
+         amp ? "bf16" : "fp32", B, (double)iters * B / el, tail[0] / B);
+  gpu_set_amp(0);
   fflush(stdout);
   optim_free(&o);
   gpu_free(dx), gpu_free(dy), gpu_free(lg), gpu_free(dl), gpu_free(dm);
@@ -193,7 +196,8 @@ int main(int argc, char **argv) {
       size_t len = strlen(cases[i].name);
       if (!p || (p[len] != '\0' && p[len] != ',')) continue;
     }
-    bench_case(&cases[i], seconds);
+    bench_case(&cases[i], seconds, 0);
+    bench_case(&cases[i], seconds, 1);
   }
   if (layers) {
     /* ResNet-18's widest 3x3 convolution at full resolution, its last

@@ -6,6 +6,7 @@
  *  - whole models (MLP, SmallCNN, YearbookNet, ResNet18): logits and
  *    gradients of one step, then the weights after three SGD-with-momentum
  *    and three Adam steps;
+ *    and the same under training.amp (bf16 products) within bf16's rounding;
  *  - the NCCL allreduce on one rank (the sum of one rank is itself).
  * Each comparison passes when |gpu - cpu| <= atol + rtol * |cpu| for every
  * value, and prints its worst pair. */
@@ -209,7 +210,7 @@ static Model *make(const char *id, const char *yaml, ModelShape shape) {
 }
 
 static void check_model(const char *id, const char *yaml, ModelShape shape, int64_t n,
-                        const char *algorithm, double tol) {
+                        const char *algorithm, double tol, int amp) {
   if (!model_find(id)) {
     printf("%s: not registered; skipped\n", id);
     return;
@@ -221,6 +222,7 @@ static void check_model(const char *id, const char *yaml, ModelShape shape, int6
     return;
   }
   CHECK_OK(model_to_device(mg));
+  gpu_set_amp(amp);
   OptimizerConfig oc;
   memset(&oc, 0, sizeof oc);
   snprintf(oc.algorithm, sizeof oc.algorithm, "%s", algorithm);
@@ -262,16 +264,16 @@ static void check_model(const char *id, const char *yaml, ModelShape shape, int6
     CHECK_OK(mg->backward(mg, dx, ddl, n));
     if (step == 0) {
       float *h = download(dlg, n * K);
-      snprintf(what, sizeof what, "%s: logits", id);
+      snprintf(what, sizeof what, "%s%s: logits", id, amp ? " amp" : "");
       compare(what, h, lg, n * K, tol, tol);
       free(h);
       float s;
       gpu_download(&s, dsum, 4);
-      snprintf(what, sizeof what, "%s: loss sum", id);
+      snprintf(what, sizeof what, "%s%s: loss sum", id, amp ? " amp" : "");
       float ls = (float)lsum;
       compare(what, &s, &ls, 1, tol, tol);
       h = download(mg->dgrads, P);
-      snprintf(what, sizeof what, "%s: gradients", id);
+      snprintf(what, sizeof what, "%s%s: gradients", id, amp ? " amp" : "");
       compare(what, h, mc->grads, P, tol, 10 * tol);
       free(h);
     }
@@ -280,6 +282,7 @@ static void check_model(const char *id, const char *yaml, ModelShape shape, int6
     CHECK_OK(optim_step_cuda(&ob, mg->dparams, mg->dgrads, dm, dv, 1.0f / (float)n));
   }
   CHECK_OK(model_pull(mg));
+  gpu_set_amp(0);
   snprintf(what, sizeof what, "%s: weights after 3 %s steps", id, algorithm);
   compare(what, mg->params, mc->params, P, tol, 10 * tol);
   if (mc->nbuffers) {
@@ -313,11 +316,15 @@ int main(int argc, char **argv) {
   printf("device: %s\n", gpu_describe());
   for (size_t k = 0; k < sizeof layer_cases / sizeof layer_cases[0]; k++) check_layer((int)k);
   const ModelShape mnist = {3, {1, 28, 28, 0}, 784, 10}, cifar = {3, {3, 32, 32, 0}, 3072, 10};
-  check_model("MLP", "{}", mnist, 64, "SGD", 1e-4);
-  check_model("SmallCNN", "{}", mnist, 32, "SGD", 1e-4);
-  check_model("YearbookNet", "{}", cifar, 32, "SGD", 1e-4);
-  check_model("YearbookNet", "{}", cifar, 32, "Adam", 1e-4);
-  check_model("ResNet18", "{width: 8}", cifar, 16, "SGD", 3e-4);
+  check_model("MLP", "{}", mnist, 64, "SGD", 1e-4, 0);
+  check_model("SmallCNN", "{}", mnist, 32, "SGD", 1e-4, 0);
+  check_model("YearbookNet", "{}", cifar, 32, "SGD", 1e-4, 0);
+  check_model("YearbookNet", "{}", cifar, 32, "Adam", 1e-4, 0);
+  check_model("ResNet18", "{width: 8}", cifar, 16, "SGD", 3e-4, 0);
+  /* training.amp: bf16 products against the float32 CPU, within bf16's
+   * rounding (8 significant bits, float32 sums) */
+  check_model("SmallCNN", "{}", mnist, 32, "SGD", 3e-2, 1);
+  check_model("ResNet18", "{width: 8}", cifar, 16, "SGD", 3e-2, 1);
   /* NCCL on one rank: the sum over one rank is the buffer itself */
   Dist self = dist_self();
   float v[1000], *dv = NULL;

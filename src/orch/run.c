@@ -190,12 +190,15 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
   char device[160];
   const char *why = "";
   rc = init_model_weights(&o);
-  if (!rc) rc = device_place(d, cfg->training.device, o.model, device, sizeof device, &why);
+  if (!rc) rc = device_place(d, cfg->training.device, cfg->training.amp, o.model, device,
+                                sizeof device, &why);
   if (dist_agree_or_report(d, rc)) {
     orch_close(&o);
     return PIPELINE_REPORTED;
   }
   if (*why) LOG0("# training.device %s: running on the CPU (%s)\n", cfg->training.device, why);
+  if (cfg->training.amp && !o.model->gpu)
+    LOG0("# training.amp is on, but the model runs on the CPU: float32 throughout\n");
   rc = print_ranks(d, device);
   LOG0("# pipeline %s: model %s (%lld parameters), trigger %s, selection %s\n", cfg->name,
        cfg->model_id, (long long)o.model->nparams, cfg->trigger_id, cfg->selection_name);

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "train/gpu.h"
 
-int device_place(const Dist *d, const char *spec, Model *m, char *desc, size_t cap,
+int device_place(const Dist *d, const char *spec, int amp, Model *m, char *desc, size_t cap,
                  const char **why) {
   static char reason[256];
   reason[0] = '\0';
@@ -50,6 +50,7 @@ int device_place(const Dist *d, const char *spec, Model *m, char *desc, size_t c
   int rc = gpu_open(index);
   if (!rc) rc = model_to_device(m);
   MH_TRY(dist_agree(d, rc));
-  snprintf(desc, cap, "cuda:%d %s", index, gpu_describe());
+  gpu_set_amp(amp);
+  snprintf(desc, cap, "cuda:%d %s%s", index, gpu_describe(), amp ? ", amp bf16" : "");
   return MH_OK;
 }

@@ -18,10 +18,12 @@
 #include "train/model.h"
 
 /* Place m on the device spec asks for (collective over d): opens this
- * rank's GPU and moves the model there, or leaves it on the CPU. desc gets
+ * rank's GPU and moves the model there, or leaves it on the CPU. amp
+ * (training.amp) turns on bf16 autocast on the GPU (gpu_set_amp); the CPU
+ * ignores it. desc gets
  * a short description of this rank's device ("cpu", "cuda:0 NVIDIA H200
  * (...)"); *why, when not NULL, says why auto chose the CPU ("" otherwise). */
-int device_place(const Dist *d, const char *spec, Model *m, char *desc, size_t cap,
+int device_place(const Dist *d, const char *spec, int amp, Model *m, char *desc, size_t cap,
                  const char **why);
 
 #endif

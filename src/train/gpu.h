@@ -33,6 +33,11 @@ const char *gpu_backend(void);
 int gpu_open(int index);
 /* 1 once gpu_open succeeded. */
 int gpu_is_open(void);
+/* training.amp: 1 runs the products of linear and conv2d layers on bf16
+ * tensor cores (inputs rounded to bf16, float32 sums; weights, activations,
+ * batchnorm, losses and optimizer stay float32), like torch.autocast with
+ * dtype=torch.bfloat16. 0: float32 throughout (no TF32). */
+void gpu_set_amp(int bf16);
 /* "NVIDIA H200 (device 0, 132 SMs, 141 GiB)" for log lines; "" when closed. */
 const char *gpu_describe(void);
 /* Release the handles and the NCCL communicator (at exit; idempotent). */

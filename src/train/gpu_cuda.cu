@@ -30,7 +30,15 @@ MH_CUDNN_FNS(MH_DEFINE_FN)
 MH_NCCL_FNS(MH_DEFINE_FN)
 #undef MH_DEFINE_FN
 
+// cublasGemmEx is overloaded in C++: its C entry point, by hand.
+typedef cublasStatus_t (*GemmExFn)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
+                                   int, const void *, const void *, cudaDataType, int,
+                                   const void *, cudaDataType, int, const void *, void *,
+                                   cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+static GemmExFn p_cublasGemmEx;
+
 cudaStream_t g_stream;
+int g_amp;
 cublasHandle_t g_cublas;
 cudnnHandle_t g_cudnn;
 int g_num_sms = 1;
@@ -96,6 +104,8 @@ static int load_cublas(void) {
   void *h = load_library(names, lib, err, sizeof err);
   if (!h) return mh_errorf("%s", err);
   MH_CUBLAS_FNS(MH_RESOLVE)
+  if (!(p_cublasGemmEx = (GemmExFn)dlsym(h, "cublasGemmEx")))
+    return mh_errorf("%s: missing entry point cublasGemmEx", lib);
   return MH_OK;
 }
 
@@ -110,6 +120,8 @@ static int load_cudnn(void) {
 }
 
 extern "C" int gpu_is_open(void) { return g_device >= 0; }
+
+extern "C" void gpu_set_amp(int bf16) { g_amp = bf16 != 0; }
 
 extern "C" const char *gpu_describe(void) { return g_device >= 0 ? g_describe : ""; }
 
@@ -242,9 +254,15 @@ int gpu_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
               const float *B, int ldb, float beta, float *C, int ldc) {
   if (m <= 0 || n <= 0) return MH_OK;
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
-  CUBLAS_TRY(p_cublasSgemm_v2(g_cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, B, ldb, A, lda,
-                              &beta, C, ldc));
+  const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (g_amp) {
+    // autocast: float32 in and out, bf16 tensor-core products, float32 sums
+    CUBLAS_TRY(p_cublasGemmEx(g_cublas, ob, oa, n, m, k, &alpha, B, CUDA_R_32F, ldb, A,
+                              CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc,
+                              CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+    return MH_OK;
+  }
+  CUBLAS_TRY(p_cublasSgemm_v2(g_cublas, ob, oa, n, m, k, &alpha, B, ldb, A, lda, &beta, C, ldc));
   return MH_OK;
 }
 

@@ -46,7 +46,10 @@ extern "C" {
   X(cudnnGetConvolutionBackwardFilterWorkspaceSize) \
   X(cudnnConvolutionForward)                      \
   X(cudnnConvolutionBackwardData)                 \
-  X(cudnnConvolutionBackwardFilter)
+  X(cudnnConvolutionBackwardFilter)               \
+  X(cudnnFindConvolutionForwardAlgorithm)         \
+  X(cudnnFindConvolutionBackwardDataAlgorithm)    \
+  X(cudnnFindConvolutionBackwardFilterAlgorithm)
 
 #define MH_DECLARE_FN(f) extern decltype(&f) p_##f;
 MH_CUBLAS_FNS(MH_DECLARE_FN)
@@ -57,6 +60,7 @@ extern cudaStream_t g_stream;
 extern cublasHandle_t g_cublas;
 extern cudnnHandle_t g_cudnn;
 extern int g_num_sms;
+extern int g_amp;  // training.amp: bf16 tensor-core products (gpu_set_amp)
 
 // Record a failed CUDA/cuBLAS/cuDNN call (file:line, the call, the error).
 int gpu_fail_cuda(cudaError_t e, const char *call, const char *file, int line);
