@@ -1,8 +1,10 @@
 // conv2d_cuda.cu - nn.Conv2d on the device through cuDNN: descriptors made
-// once, algorithms chosen per batch size (cuDNN's timed search, as
-// torch.backends.cudnn.benchmark, restricted to deterministic algorithms
-// within the workspace limit; $MODYN_CUDNN_FIND=0 takes its heuristics
-// instead) and remembered for the last few batch sizes. float32 runs with
+// once, algorithms chosen per batch size and remembered for the last few
+// batch sizes: by default the first deterministic algorithm within the
+// workspace limit in cuDNN's heuristic order (the same choice every run, so
+// the same bits every run); $MODYN_CUDNN_FIND=1 times them instead, as
+// torch.backends.cudnn.benchmark does (often faster, but the choice, and
+// with it the last bits, can change from run to run). float32 runs with
 // FMA math (no TF32); under training.amp the convolution runs in bf16 on
 // tensor cores (x and W rounded per step, float32 sums) and the results
 // come back to float32 with the bias and the fused ReLU in the same pass.
@@ -92,7 +94,7 @@ static int choose(const ConvDesc *d, ConvAlgo *a) {
   static int find = -1;
   if (find < 0) {
     const char *e = getenv("MODYN_CUDNN_FIND");
-    find = !(e && !strcmp(e, "0"));
+    find = e && !strcmp(e, "1");
   }
   int cnt = 0, i;
   cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
