@@ -62,15 +62,14 @@ check_eq "num_classes mismatch in the file" "$(cat "$W/k5.err")" \
 
 # training.device: cuda where it cannot be had is an error on every rank
 # (one message); auto falls back to the CPU with one line saying why.
-mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/dev" --quiet \
-  --set training.device=cuda > /dev/null 2> "$W/dev.err"
-check_eq "device cuda exit" "$?" 1
-check_eq "device cuda message" "$(head -1 "$W/dev.err")" \
-  "modyn: error: training.device is cuda, but model LogisticRegression has no GPU path yet; set training.device to cpu or auto"
-check_eq "device cuda: one message for 2 ranks" "$(grep -c "modyn: error" "$W/dev.err")" 1
 if ! nvidia-smi -L > /dev/null 2>&1; then
+  mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/dev" --quiet \
+    --set training.device=cuda > /dev/null 2> "$W/dev.err"
+  check_eq "device cuda exit" "$?" 1
+  check "device cuda message" grep -q "^modyn: error: training.device is cuda, but no CUDA device is visible (.*); set training.device to cpu or auto$" "$W/dev.err"
+  check_eq "device cuda: one message for 2 ranks" "$(grep -c "modyn: error" "$W/dev.err")" 1
   "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/auto" --set training.device=auto \
-    --set model.id=MLP --set model.config={} > "$W/auto.out" 2>&1
+    > "$W/auto.out" 2>&1
   check_eq "device auto without a GPU runs" "$?" 0
   check "device auto says it fell back" grep -q \
     "^# training.device auto: running on the CPU (no CUDA device is visible" "$W/auto.out"

@@ -3,7 +3,7 @@
  *  - every layer kind alone (and with its fused ReLU): training forward,
  *    backward (input and parameter gradients), the running statistics, and
  *    the eval forward after it;
- *  - whole models (MLP, SmallCNN, YearbookNet, ResNet18): logits and
+ *  - whole models (LogisticRegression, MLP, SmallCNN, YearbookNet, ResNet18): logits and
  *    gradients of one step, then the weights after three SGD-with-momentum
  *    and three Adam steps;
  *    and the same under training.amp (bf16 products) within bf16's rounding;
@@ -316,6 +316,7 @@ int main(int argc, char **argv) {
   printf("device: %s\n", gpu_describe());
   for (size_t k = 0; k < sizeof layer_cases / sizeof layer_cases[0]; k++) check_layer((int)k);
   const ModelShape mnist = {3, {1, 28, 28, 0}, 784, 10}, cifar = {3, {3, 32, 32, 0}, 3072, 10};
+  check_model("LogisticRegression", "{}", mnist, 64, "SGD", 1e-4, 0);
   check_model("MLP", "{}", mnist, 64, "SGD", 1e-4, 0);
   check_model("SmallCNN", "{}", mnist, 32, "SGD", 1e-4, 0);
   check_model("YearbookNet", "{}", cifar, 32, "SGD", 1e-4, 0);

@@ -10,6 +10,9 @@
 #include "train/model.h"
 #include "train/model_config.h"
 #include "train/parallel.h"
+#ifdef MODYN_HAVE_CUDA
+#include "train/layers_cuda.h"
+#endif
 
 static void logreg_init(Model *m, Rng *rng) {
   double bound = 1.0 / sqrt((double)m->shape.in_elems);
@@ -31,6 +34,10 @@ static int logreg_forward(Model *m, const float *x, int64_t n, float *logits, in
   ((LogReg *)m->impl)->last_x = x;
   const int K = m->num_outputs;
   const int64_t D = m->shape.in_elems;
+#ifdef MODYN_HAVE_CUDA
+  if (m->gpu) /* one linear layer's CUDA twin */
+    return linear_forward_cuda(x, m->dparams, m->dparams + (int64_t)K * D, n, (int)D, K, 0, logits);
+#endif
   const float *W = m->params, *b = m->params + (int64_t)K * D;
   for (int64_t i = 0; i < n; i++)
     for (int k = 0; k < K; k++) logits[i * K + k] = b[k];
@@ -44,12 +51,20 @@ static int logreg_backward(Model *m, const float *x, const float *dlogits, int64
   const int64_t D = m->shape.in_elems;
   float *dW = m->grads, *db = m->grads + (int64_t)K * D;
   if (n == 0) return MH_OK;
+#ifdef MODYN_HAVE_CUDA
+  if (m->gpu) /* without a fused ReLU, dlogits is only read */
+    return linear_backward_cuda(x, m->dparams, NULL, (float *)dlogits, m->dgrads,
+                                m->dgrads + (int64_t)K * D, NULL, n, (int)D, K, 0);
+#endif
   /* dW += dlogits^T x ; db += column sums of dlogits */
   par_sgemm(1, 0, K, (int)D, (int)n, 1.0f, dlogits, K, x, (int)D, 1.0f, dW, (int)D);
   for (int64_t i = 0; i < n; i++)
     for (int k = 0; k < K; k++) db[k] += dlogits[i * K + k];
   return MH_OK;
 }
+
+/* The device copies are all the GPU path needs (forward/backward look at m->gpu). */
+static int logreg_to_device(Model *m) { return MH_OK; }
 
 static int logreg_create(const CfgRef *config, const ModelShape *shape, Model **out) {
   static const char *const keys[] = {"num_classes", "input_dim", NULL};
@@ -76,6 +91,7 @@ static int logreg_create(const CfgRef *config, const ModelShape *shape, Model **
   m->init = logreg_init;
   m->forward = logreg_forward;
   m->backward = logreg_backward;
+  m->to_device = logreg_to_device;
   *out = m;
   return MH_OK;
 }
