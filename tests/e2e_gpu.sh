@@ -1,8 +1,9 @@
 # e2e_gpu.sh - a 5-trigger YearbookNet pipeline on the GPU against the same
 # pipeline on the CPU (label gpu; skipped without a device): the same
 # triggers and samples, per-trigger losses within 1e-3 (relative), every
-# accuracy of the evaluation matrix within 2 test samples, and the GPU run's
-# log naming its device. Prints both wall times. One process, no mpirun:
+# accuracy of the evaluation matrix within 2 test samples, the GPU run's
+# log naming its device, and its checkpoints giving the same matrix when
+# `modyn eval` evaluates them on the CPU. Prints both wall times. One process, no mpirun:
 # the device machine of scripts/gpu-check.sh has no MPI launcher.
 . "$(dirname "$0")/lib.sh"
 # E2E_GPU_DEVICE=cpu runs both sides on the CPU (a check of this script).
@@ -51,4 +52,14 @@ maxdiff=$(paste -d, "$W/cpu/eval/matrix.csv" "$W/gpu/eval/matrix.csv" | awk -F, 
   END { printf "%.6f\n", m + 0 }')
 echo "max |matrix cpu - gpu| = $maxdiff (one test sample is 0.01)"
 check "matrix within 2 test samples" awk -v d="$maxdiff" 'BEGIN { exit !(d + 0 <= 0.0201) }'
+# Checkpoints are interchangeable: the GPU run's models, re-evaluated on the
+# CPU (modyn eval reads config.yaml, whose training.device is cuda, but
+# evaluates where `modyn eval` runs: the CPU), give the GPU run's matrix.
+check "modyn eval of the GPU run on the CPU" "$MODYN_BIN" eval "$W/gpu" --out "$W/gpu_on_cpu" --quiet \
+  --data-dir "$W/data"
+cpudiff=$(paste -d, "$W/gpu/eval/matrix.csv" "$W/gpu_on_cpu/matrix.csv" | awk -F, '
+  NR > 1 { d = $10 - $20; if (d < 0) d = -d; if (d > m) m = d }
+  END { printf "%.6f\n", m + 0 }')
+echo "max |matrix gpu - gpu checkpoints evaluated on the cpu| = $cpudiff"
+check "GPU checkpoints on the CPU within 2 test samples" awk -v d="$cpudiff" 'BEGIN { exit !(d + 0 <= 0.0201) }'
 finish e2e_gpu
