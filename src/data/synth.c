@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "data/store.h"
 
@@ -140,7 +141,7 @@ void synth_year(const SynthParams *p, const double *A, SynthSplit split, int yea
 
 /* One split: shard by shard, each shard years_per_shard years. */
 static int write_split(const SynthParams *p, const double *A, SynthSplit split, const char *dir,
-                       SynthStoreInfo *info) {
+                       SynthStoreInfo *info, Progress *prog, int64_t *done) {
   StoreSchema sc;
   memset(&sc, 0, sizeof sc);
   sc.type = FEAT_F32;
@@ -168,6 +169,8 @@ static int write_split(const SynthParams *p, const double *A, SynthSplit split, 
       synth_year(p, A, split, y0 + j, keys + o, ts + o, labels + o, feats + o * p->features);
     }
     rc = store_write_shard(&w, ny * per, keys, ts, labels, feats);
+    *done += ny * per;
+    progress_update(prog, *done);
   }
   free(feats);
   free(labels);
@@ -188,14 +191,19 @@ int synth_generate(const SynthParams *p, const char *out_dir, SynthStoreInfo inf
   synth_basis(p, A);
   static const char *const sub[2] = {"train", "test"};
   int rc = MH_OK;
+  Progress prog;
+  int64_t done = 0;
+  progress_begin(&prog, "synth", "samples",
+                 p->years * (synth_per_year(p, SYNTH_TRAIN) + synth_per_year(p, SYNTH_TEST)));
   for (int s = 0; s < 2 && !rc; s++) {
     char dir[1100];
     if ((size_t)snprintf(dir, sizeof dir, "%s/%s", out_dir, sub[s]) >= 1024) {
       rc = mh_errorf("output path %s is too long", out_dir);
       break;
     }
-    rc = write_split(p, A, (SynthSplit)s, dir, info ? &info[s] : NULL);
+    rc = write_split(p, A, (SynthSplit)s, dir, info ? &info[s] : NULL, &prog, &done);
   }
+  progress_end(&prog);
   free(A);
   return rc;
 }

@@ -406,7 +406,7 @@ static int run_task(Evaluation *ev, int ti, const Dist *dist, Model *m, const Ev
   if (!rc) {
     const PassVisitor visit = {&v, visit_runs, visit_prepare, visit_consume};
     PassRequest req = {d->rows_by_ts, d->store.n, d->batch_size, p.unit_lo, p.unit_len, p.nunit,
-                       PASS_LOGITS, 0, 0, &visit};
+                       PASS_LOGITS, 0, 0, &visit, "evaluation"};
     PassResult res;
     rc = model_pass_run(dist, m, &d->store, &req, &res);
     if (!rc) pass_result_free(&res);

@@ -62,9 +62,11 @@ static int train_trigger(Orch *o, const TrainArgs *a, const int64_t *keys, const
   if (o->selector->batch_filter)
     MH_TRY(o->selector->batch_filter(o->selector, a->trigger, &filter));
   uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)a->trigger + 1);
+  char label[64];
+  snprintf(label, sizeof label, "trigger %lld: training", (long long)a->trigger);
   TrainPlan plan = {{a->partition, 0, (int)tc->num_prefetched_partitions,
                      (int)tc->parallel_prefetch_requests},
-                    o->sched, seed, filter};
+                    o->sched, seed, filter, label};
   int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &o->topt,
                        &plan, ts);
   batch_filter_free(filter);
@@ -196,7 +198,7 @@ static int handle_pass(Orch *o, Cmd *c) {
   memset(&res, 0, sizeof res);
   if (!rc) {
     PassRequest req = {rows, a->nkeys, o->topt.batch_size, NULL, NULL, 0, (unsigned)a->outputs,
-                       o->topt.bce, 1, NULL};
+                       o->topt.bce, 1, NULL, "model pass"};
     rc = model_pass_run(d, m, &o->train, &req, &res);
   }
   if (!rc && d->rank == 0 && c->result) *c->result = res;

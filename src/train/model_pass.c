@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/timing.h"
 #include "data/reader.h"
 #include "train/gpu.h"
@@ -292,6 +293,8 @@ static int run_mine(Model *m, Store *s, const PassRequest *req, const int64_t *s
     bl[j] = len[mine[j]];
   }
   if (!rc && nmine > 0) rc = reader_start_batches(rd, req->rows, bs, bl, nmine);
+  Progress prog;
+  progress_begin(&prog, req->progress, "batches", nmine);
   for (int64_t j = 0; !rc && j < nmine; j++) {
     Batch b;
     int more = reader_next(rd, &b);
@@ -319,7 +322,9 @@ static int run_mine(Model *m, Store *s, const PassRequest *req, const int64_t *s
         for (int64_t i = 0; i < out.n; i++) sums[2 * bi + 1] += out.pred[i] == out.labels[i];
       if (req->gather) local_append(local, col, ncol, &out);
     }
+    progress_update(&prog, j + 1);
   }
+  progress_end(&prog);
   reader_free(rd);
   pass_buffers_free(&pb);
   free(bs);

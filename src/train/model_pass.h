@@ -108,6 +108,8 @@ typedef struct {
   int bce;                 /* loss is BCEWithLogitsLoss (else softmax cross-entropy) */
   int gather;              /* 1: per-sample outputs to rank 0, in row order (one run per batch) */
   const PassVisitor *visit;/* NULL: none */
+  const char *progress;    /* label of rank 0's progress line over its batches
+                              (core/progress.h); NULL: none */
 } PassRequest;
 
 /* What a pass returns. Per-sample arrays are filled on rank 0 when the

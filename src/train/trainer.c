@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/timing.h"
 #include "train/gpu.h"
@@ -500,6 +501,10 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
                       limit);
   model_set_dist(m, d);
+  Progress prog;
+  int64_t visited = 0; /* samples of the global batches read, before any filter */
+  progress_begin(&prog, plan->progress, "samples",
+                 limit > 0 && limit < epochs * per_epoch ? limit : epochs * per_epoch);
   double epoch_loss = 0.0;
   int64_t epoch_samples = 0, epoch = 0;
   Batch bt;
@@ -548,7 +553,10 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     epoch_samples += step_batch->global_len;
     st->samples += step_batch->global_len;
     st->steps++;
+    visited += bt.global_len;
+    progress_update(&prog, visited);
   }
+  progress_end(&prog);
   /* A step failed somewhere: every rank is here; the lowest failing rank's
    * message becomes everyone's. */
   if (any) rc = dist_agree(d, rc);

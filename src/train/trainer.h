@@ -76,6 +76,8 @@ typedef struct {
   LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call */
   uint64_t seed;        /* decides the shuffle order (derived per epoch) */
   BatchFilter *filter;  /* NULL: train on every batch as it is */
+  const char *progress; /* label of the progress line (core/progress.h), e.g. "trigger 3:
+                           training"; NULL: none */
 } TrainPlan;
 
 /* Collective. Train m on keys[n] (weights may be NULL). The optimizer's lr
