@@ -51,6 +51,15 @@ check_eq "one error message for 2 ranks" "$(grep -c 'modyn: error' "$W/run2.err"
 
 # A model/store mismatch found at setup.
 mkdir -p "$W/d" && "$MODYN_BIN" synth --out "$W/d/quickstart" --years 2 --train-per-year 20 --test-per-year 10 > /dev/null
+
+# A failed start (run2: the store was missing) leaves nothing in the way:
+# the same --out starts once the store exists; a run with a completed
+# trigger is kept.
+"$MODYN_BIN" run --data-dir "$W/d" --out "$W/run2" --quiet "$CFG" > /dev/null 2>&1
+check_eq "a failed start's --out can be used again" "$?" 0
+"$MODYN_BIN" run --data-dir "$W/d" --out "$W/run2" --quiet "$CFG" > /dev/null 2> "$W/again.err"
+check_eq "a run with triggers is kept" "$(cat "$W/again.err")" \
+  "modyn: error: run directory $W/run2 already holds a run; choose another --out, or continue it with 'modyn resume $W/run2'"
 "$MODYN_BIN" validate --data-dir "$W/d" --set model.config.num_classes=3 "$CFG" > /dev/null 2> "$W/k.err"
 check_eq "num_classes mismatch" "$(cat "$W/k.err")" \
   "modyn: error: --set model.config.num_classes: is 3 but the training store has 4 classes"

@@ -20,6 +20,9 @@ struct Dist;
 /* Take rank/size from d (NULL: one process) and make stdout line-buffered. */
 void mh_log_init(const struct Dist *d);
 
+/* "s" unless n is 1: "%d shard%s", n, mh_plural(n). */
+static inline const char *mh_plural(long long n) { return n == 1 ? "" : "s"; }
+
 #define LOG0(...)                                                             \
   do {                                                                        \
     if (mh_log_rank == 0 && !mh_log_quiet) {                                  \

@@ -48,7 +48,8 @@ int evaluation_rerun(const Dist *d, const PipelineConfig *cfg, const char *run_d
     orch_close(&o);
     return EVAL_RERUN_REPORTED;
   }
-  LOG0("# %s: %d models, %d evaluation tasks, %d ranks\n", run_dir, bank.n, o.ev.ntasks, d->size);
+  LOG0("# %s: %d model%s, %d evaluation task%s, %d rank%s\n", run_dir, bank.n, mh_plural(bank.n),
+       o.ev.ntasks, mh_plural(o.ev.ntasks), d->size, mh_plural(d->size));
   rc = evaluation_after_pipeline(&o.ev, d, o.model, &bank);
   if (!rc && d->rank == 0) {
     char m[1100], c[1100], s[1100];

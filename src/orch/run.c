@@ -202,12 +202,15 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
   rc = print_ranks(d, device);
   LOG0("# pipeline %s: model %s (%lld parameters), trigger %s, selection %s\n", cfg->name,
        cfg->model_id, (long long)o.model->nparams, cfg->trigger_id, cfg->selection_name);
-  LOG0("# data %s: %lld samples, %d shards; %d evaluation tasks, %lld intervals\n",
-       cfg->data.path, (long long)o.train.n, o.train.nshards, o.ev.ntasks, (long long)o.total_iv);
+  LOG0("# data %s: %lld sample%s, %d shard%s; %d evaluation task%s, %lld interval%s\n",
+       cfg->data.path, (long long)o.train.n, mh_plural(o.train.n), o.train.nshards,
+       mh_plural(o.train.nshards), o.ev.ntasks, mh_plural(o.ev.ntasks), (long long)o.total_iv,
+       mh_plural(o.total_iv));
   LOG0("# run directory %s\n", run_dir);
   if (resume)
-    LOG0("# resuming: %lld completed trigger%s restored from checkpoints, then training goes on\n",
-         (long long)o.resume_upto, o.resume_upto == 1 ? "" : "s");
+    LOG0("# resuming: %lld completed trigger%s restored from checkpoints; the replay goes on "
+         "after the last one\n",
+         (long long)o.resume_upto, mh_plural(o.resume_upto));
   LOG0("#%6s %9s %11s %8s %9s %6s %9s %9s %9s %10s\n", "trigger", "index", "data_up_to", "new",
        "trained", "epochs", "loss", "acc_next", "train_ms", "samples/s");
   run_dir_event(&o, "{\"event\":\"%s\",\"pipeline\":\"%s\",\"ranks\":%d,\"samples\":%lld,"

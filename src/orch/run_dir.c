@@ -39,7 +39,9 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   char path[1100];
   snprintf(o->dir, sizeof o->dir, "%s", run_dir);
   snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-  if (!resume && mh_path_exists(path))
+  /* A run that never completed a trigger (a failed start, a crash in
+   * trigger 0) holds nothing to keep: the same command may start it again. */
+  if (!resume && mh_path_exists(path) && completed_triggers(o) > 0)
     return mh_errorf("run directory %s already holds a run; choose another --out, or continue "
                      "it with 'modyn resume %s'", run_dir, run_dir);
   if (resume) {

@@ -428,8 +428,8 @@ static int write_html(const RunData *runs, int nruns, const char *out) {
     html_text(fp, r->name);
     fprintf(fp, "</h2>\n<p class=\"meta\">");
     html_text(fp, r->dir);
-    fprintf(fp, " &middot; %d triggers &middot; %lld samples trained &middot; score %s (",
-            r->ntriggers, (long long)r->samples_trained, a);
+    fprintf(fp, " &middot; %d trigger%s &middot; %lld samples trained &middot; score %s (",
+            r->ntriggers, r->ntriggers == 1 ? "" : "s", (long long)r->samples_trained, a);
     html_text(fp, r->metric[0] ? r->metric : "no metric");
     fprintf(fp, ", handler ");
     html_text(fp, r->handler);
