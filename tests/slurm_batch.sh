@@ -17,7 +17,14 @@ trap '"$CLUSTER" stop "$W/cluster" > /dev/null 2>&1' EXIT
 if ! "$CLUSTER" start "$W/cluster"; then
   tail -20 "$W"/cluster/log/*.log >&2
   fail "local cluster starts"
-  finish slurm_batch
+  # Failing tasks: the message names each one and its log.
+MODYN_FAULT=0:3:error "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
+  --out "$W/failing" --data-dir "$W/data" > /dev/null 2> "$W/failing.err"
+check "a failing array fails" test $? -ne 0
+check "the message names the failed tasks and their logs" grep -q \
+  "failed array tasks: task 0 ($W/failing/logs/point-0.out: .*injected fault.*), task 1 ($W/failing/logs/point-1.out: " \
+  "$W/failing.err"
+finish slurm_batch
   exit 1
 fi
 CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
@@ -56,7 +63,10 @@ grid:
   training.seed: [42, 7]
 slurm: {ranks: 2}
 YAML
-check "sweep submitted as a job array" "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
+# Submitted from a shell without scripts/env.sh's settings: as root, the
+# script itself must let Open MPI run.
+check "sweep submitted as a job array" env -u OMPI_ALLOW_RUN_AS_ROOT -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
+  "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
   --out "$W/array" --data-dir "$W/data" > "$W/submit.out"
 check "submission names the job array" grep -q "submitted job array [0-9]*: 2 points x 2 rank(s)" "$W/submit.out"
 check "each task logs" grep -q "results of pipeline grid-001 (2 ranks)" "$W/array/logs/point-1.out"
@@ -64,4 +74,11 @@ check "the same sweep here" mpi 2 "$MODYN_BIN" sweep "$W/grid.yaml" --out "$W/he
 for p in 000 001; do
   check "point $p: same matrix from the array" cmp "$W/array/$p/eval/matrix.csv" "$W/here/$p/eval/matrix.csv"
 done
+# Failing tasks: the message names each one and its log.
+MODYN_FAULT=0:3:error "$MODYN_BIN" sweep "$W/grid.yaml" --submit --sbatch=--wait \
+  --out "$W/failing" --data-dir "$W/data" > /dev/null 2> "$W/failing.err"
+check "a failing array fails" test $? -ne 0
+check "the message names the failed tasks and their logs" grep -q \
+  "failed array tasks: task 0 ($W/failing/logs/point-0.out: .*injected fault.*), task 1 ($W/failing/logs/point-1.out: " \
+  "$W/failing.err"
 finish slurm_batch

@@ -168,6 +168,32 @@ static int run_sbatch(const char *extra, const char *script, char *id, size_t ca
   return MH_OK;
 }
 
+/* The array tasks whose log (LOGS/point-I.out) shows an error: "task 0
+ * (LOGS/point-0.out: FIRST ERROR LINE), ..." into out ("" when none). */
+static void failed_tasks(const char *logs, int64_t npoints, char *out, size_t cap) {
+  size_t len = 0;
+  int shown = 0;
+  for (int64_t i = 0; i < npoints && len + 1 < cap; i++) {
+    char path[1200], line[512];
+    snprintf(path, sizeof path, "%s/point-%lld.out", logs, (long long)i);
+    FILE *fp = fopen(path, "r");
+    if (!fp) continue;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, fp))
+      found = strcasestr(line, "error") || strstr(line, "as root");
+    fclose(fp);
+    if (!found) continue;
+    line[strcspn(line, "\n")] = 0;
+    if (shown++ == 8) {
+      len += (size_t)snprintf(out + len, cap - len, ", ...");
+      break;
+    }
+    len += (size_t)snprintf(out + len, cap - len, "%stask %lld (%s: %s)",
+                            len ? ", " : "failed array tasks: ", (long long)i, path, line);
+  }
+  if (len >= cap) out[cap - 1] = 0;
+}
+
 /* Rank 0: write OUT/sweep.sbatch and hand it to sbatch. */
 static int submit(const Sweep *sw, const SweepArgs *a) {
   char exe[1024], cwd[1024], file[2200], script[1100];
@@ -194,7 +220,12 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
           "# Written by `modyn sweep %s --submit`: one array task per point of the sweep.\n"
           "# Resubmit with `sbatch %s`; a task whose point already ran resumes it (and a\n"
           "# finished point trains nothing). MODYN_MPIRUN_ARGS adds mpirun options.\n"
-          "set -euo pipefail\ncd '%s'\n",
+          "set -euo pipefail\ncd '%s'\n"
+          "# what scripts/env.sh sets: Open MPI as root (containers), plain shared memory\n"
+          "if [ \"$(id -u)\" -eq 0 ]; then\n"
+          "  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"
+          "fi\n"
+          "export OMPI_MCA_btl_vader_single_copy_mechanism=none\n",
           sw->file, script, cwd);
   fprintf(f.fp, "exec mpirun -np \"$SLURM_NTASKS\" ${MODYN_MPIRUN_ARGS:-} '%s' sweep '%s' --array-task --out '%s'",
           exe, file, sw->out);
@@ -208,7 +239,16 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
   fprintf(f.fp, "\n");
   MH_TRY(atomic_commit(&f));
   char id[256] = "";
-  MH_TRY(run_sbatch(a->sbatch, script, id, sizeof id));
+  if (run_sbatch(a->sbatch, script, id, sizeof id)) {
+    /* with --wait, the tasks have run: say which failed and where to look */
+    char failed[2048] = "";
+    failed_tasks(logs, sw->npoints, failed, sizeof failed);
+    if (!failed[0]) return MH_ERR;
+    char *msg = mh_strdup(mh_error());
+    int rc = mh_errorf("%s; %s", msg ? msg : "sbatch failed", failed);
+    free(msg);
+    return rc;
+  }
   printf("# submitted job array %s: %lld points x %lld rank(s); logs in %s/point-N.out; "
          "results: modyn report %s --out REPORT_DIR\n",
          id, (long long)sw->npoints, (long long)sw->ranks, logs, sw->out);
