@@ -35,6 +35,16 @@ check_eq "syntax-only ignores plug-in fields" "$?" 0
 check_eq "bad duration via --set" "$(cat "$W/every.err")" \
   "modyn: error: --set trigger.every: expected a duration like 30d (<int> then one of s m h d w y), got \"1year\""
 
+# Mistakes in several sections: every one reported, each with file:line.
+sed -e '0,/batch_size: 64/s//batch_size: 0/' -e '0,/  device: cpu/! {0,/  device: cpu/s//  device: tpu/}' \
+  "$CFG" > "$W/three.yaml"
+"$MODYN_BIN" validate "$W/three.yaml" --set experiment.maximum_triggers=0 > /dev/null 2> "$W/three.err"
+check_eq "several errors: exit" "$?" 1
+check_eq "several errors: all reported" "$(cat "$W/three.err")" \
+"modyn: error: $W/three.yaml:$(grep -n 'batch_size: 0' "$W/three.yaml" | cut -d: -f1): training.batch_size: must be in [1, 1048576], got 0
+modyn: error: $W/three.yaml:$(grep -n 'device: tpu' "$W/three.yaml" | cut -d: -f1): evaluation.device: expected cpu, cuda, cuda:N or auto, got \"tpu\"
+modyn: error: --set experiment.maximum_triggers: must be -1 (no limit) or at least 1, got 0"
+
 # A store that does not exist: the message says how to make one.
 "$MODYN_BIN" validate --data-dir "$W/none" "$CFG" > /dev/null 2> "$W/store.err"
 check_eq "missing store exit" "$?" 1

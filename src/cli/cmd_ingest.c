@@ -128,7 +128,7 @@ int cmd_ingest(const Dist *d, int argc, char **argv) {
   if (d->rank == 0) {
     IngestResult res;
     if (ingest_run(a.format, &a.o, &res) != MH_OK) {
-      fprintf(stderr, "modyn: error: %s\n", mh_error());
+      mh_print_error(stderr, mh_error());
       rc = 1;
     } else {
       LOG0("wrote %s: %lld samples in %d shard%s (keys %lld..%lld, %d classes)\n", a.o.out,

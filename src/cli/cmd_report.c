@@ -94,7 +94,7 @@ int cmd_report(const Dist *d, int argc, char **argv) {
     int nruns = 0;
     ok = expand_runs(argv + first, argc - first, &runs, &nruns) == MH_OK;
     if (ok) ok = report_write((const char *const *)runs, nruns, out) == MH_OK;
-    if (!ok) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (!ok) mh_print_error(stderr, mh_error());
     else printf("wrote %s/index.html (%d run%s) and CSV tables\n", out, nruns, nruns == 1 ? "" : "s");
     for (int i = 0; i < nruns; i++) free(runs[i]);
     free(runs);

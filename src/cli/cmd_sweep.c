@@ -296,7 +296,7 @@ static int run_point(const Dist *d, const Sweep *sw, int64_t i, const SweepArgs 
   int nsets = 0;
   char dir[1100], cfgpath[1200], name[200];
   if (point_sets(sw, i, a, sets, &nsets, name, sizeof name)) {
-    if (d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (d->rank == 0) mh_print_error(stderr, mh_error());
     return 1;
   }
   sweep_point_dir(sw, i, dir, sizeof dir);
@@ -343,7 +343,7 @@ int cmd_sweep(const Dist *d, int argc, char **argv) {
   rc = sweep_parse(argv[first], text, &sw);
   free(text);
   if (rc) {
-    if (d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (d->rank == 0) mh_print_error(stderr, mh_error());
     return 1;
   }
   if (a.common.out) snprintf(sw.out, sizeof sw.out, "%s", a.common.out);
@@ -353,7 +353,7 @@ int cmd_sweep(const Dist *d, int argc, char **argv) {
       if (a.list) list_points(&sw);
       else if (d->size > 1) code = cli_arg_error("modyn sweep", "--submit runs without mpirun (one process)") + 1;
       else if (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw) || submit(&sw, &a)) {
-        fprintf(stderr, "modyn: error: %s\n", mh_error());
+        mh_print_error(stderr, mh_error());
         code = 1;
       }
     }
@@ -373,7 +373,7 @@ int cmd_sweep(const Dist *d, int argc, char **argv) {
    * tasks would all write the same file at once. */
   if (d->rank == 0 && a.index < 0 &&
       (check_points(&sw, &a) || mh_mkdir_p(sw.out) || write_points(&sw))) {
-    fprintf(stderr, "modyn: error: %s\n", mh_error());
+    mh_print_error(stderr, mh_error());
     code = 1;
   }
   if (dist_bcast(d, &code, 1, MPI_INT)) mh_fatal_last();

@@ -123,7 +123,7 @@ int cmd_synth(const Dist *d, int argc, char **argv) {
   if (d->rank == 0) {
     SynthStoreInfo info[2];
     if (synth_generate(&a.p, a.out, info) != MH_OK) {
-      fprintf(stderr, "modyn: error: %s\n", mh_error());
+      mh_print_error(stderr, mh_error());
       rc = 1;
     } else {
       for (int s = 0; s < 2; s++)

@@ -13,7 +13,7 @@ int cli_read_shared(const Dist *d, const char *path, char **text) {
   if (d->rank == 0) {
     size_t n = 0;
     if (mh_read_file(path, text, &n) == MH_OK) len = (int64_t)n;
-    else fprintf(stderr, "modyn: error: %s\n", mh_error());
+    else mh_print_error(stderr, mh_error());
   }
   if (dist_bcast_i64(d, &len, 1)) mh_fatal_last();
   if (len < 0) return MH_ERR;
@@ -31,6 +31,6 @@ int cli_load_pipeline(const Dist *d, const char *path, const char *const *overri
   MH_TRY(cli_read_shared(d, path, &text));
   int rc = pipeline_parse(path, text, overrides, num_overrides, data_dir, cfg);
   free(text);
-  if (rc && d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+  if (rc && d->rank == 0) mh_print_error(stderr, mh_error());
   return rc;
 }

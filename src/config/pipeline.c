@@ -450,20 +450,45 @@ static int parse_experiment(const CfgRef *root, ExperimentConfig *x) {
   return MH_OK;
 }
 
+/* Every section's first error, one per line: a file with mistakes in
+ * several sections is reported in one go. */
+typedef struct {
+  char text[4000];
+  size_t len;
+  int n;
+} Errors;
+
+static void note_error(Errors *e) {
+  if (e->len + 2 >= sizeof e->text) return;
+  e->len += (size_t)snprintf(e->text + e->len, sizeof e->text - e->len, "%s%s", e->n ? "\n" : "",
+                             mh_error());
+  if (e->len >= sizeof e->text) e->len = sizeof e->text - 1;
+  e->n++;
+}
+
 static int validate(PipelineConfig *cfg, const char *data_dir) {
   CfgRef root = cfg_root(&cfg->doc);
   if (!cfg_present(&root))
     return cfg_errorf(&root, "empty file; expected a mapping with the sections %s, %s, %s, ...",
                       k_top[0], k_top[1], k_top[2]);
-  MH_TRY(cfg_check_keys(&root, k_top));
-  MH_TRY(parse_pipeline(&root, cfg));
-  MH_TRY(parse_model(&root, cfg));
-  MH_TRY(parse_training(&root, &cfg->training));
-  MH_TRY(parse_data(&root, data_dir, &cfg->data));
-  MH_TRY(parse_plugin(&root, "trigger", "id", cfg->trigger_id, &cfg->trigger));
-  MH_TRY(parse_plugin(&root, "selection_strategy", "name", cfg->selection_name, &cfg->selection));
-  MH_TRY(parse_evaluation(&root, data_dir, cfg->training.device, &cfg->evaluation));
-  return parse_experiment(&root, &cfg->experiment);
+  Errors e;
+  memset(&e, 0, sizeof e);
+  if (cfg_check_keys(&root, k_top)) note_error(&e);
+  if (parse_pipeline(&root, cfg)) note_error(&e);
+  if (parse_model(&root, cfg)) note_error(&e);
+  int training_ok = parse_training(&root, &cfg->training) == MH_OK;
+  if (!training_ok) note_error(&e);
+  if (parse_data(&root, data_dir, &cfg->data)) note_error(&e);
+  if (parse_plugin(&root, "trigger", "id", cfg->trigger_id, &cfg->trigger)) note_error(&e);
+  if (parse_plugin(&root, "selection_strategy", "name", cfg->selection_name, &cfg->selection))
+    note_error(&e);
+  /* evaluation.device defaults to training.device: "cpu" when that failed */
+  if (parse_evaluation(&root, data_dir, training_ok ? cfg->training.device : "cpu",
+                       &cfg->evaluation))
+    note_error(&e);
+  if (parse_experiment(&root, &cfg->experiment)) note_error(&e);
+  if (e.n) return mh_errorf("%s", e.text);
+  return MH_OK;
 }
 
 /* ---- Public -------------------------------------------------------------- */

@@ -62,6 +62,14 @@ void mh_error_mark_no_space(int err) {
 }
 int mh_error_no_space(void) { return g_no_space; }
 
+void mh_print_error(FILE *fp, const char *msg) {
+  do {
+    size_t n = strcspn(msg, "\n");
+    fprintf(fp, "modyn: error: %.*s\n", (int)n, msg);
+    msg += n + (msg[n] == '\n');
+  } while (*msg);
+}
+
 static _Noreturn void die_with(const char *msg) {
   int inited = 0, finalized = 0, size = 1, rank = 0;
   MPI_Initialized(&inited);
@@ -86,7 +94,7 @@ static _Noreturn void die_with(const char *msg) {
     }
     fprintf(stderr, "modyn: error [rank %d of %d on %s]: %s\n", rank, size, host, msg);
   } else {
-    fprintf(stderr, "modyn: error: %s\n", msg);
+    mh_print_error(stderr, msg);
   }
   fflush(stderr);
   if (mpi_live && size > 1) MPI_Abort(MPI_COMM_WORLD, 1);

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus /* the CUDA twins include this header too */
 #define MH_NORETURN [[noreturn]]
@@ -27,6 +28,9 @@ int mh_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int mh_error_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last recorded message ("" if none). */
 const char *mh_error(void);
+/* "modyn: error: LINE" for every line of msg (several independent errors,
+ * as `modyn validate` reports them). */
+void mh_print_error(FILE *fp, const char *msg);
 void mh_error_clear(void);
 /* Out of space: mark the recorded error as a write that failed with errno
  * err when err is ENOSPC, EDQUOT or EFBIG (full disk, quota, file size

@@ -44,7 +44,7 @@ int evaluation_rerun(const Dist *d, const PipelineConfig *cfg, const char *run_d
   rc = eval_bank_load(&bank, d, o.model, run_dir);
   if (rc) {
     /* Every rank knows, with rank 0's message. */
-    if (d->rank == 0) fprintf(stderr, "modyn: error: %s\n", mh_error());
+    if (d->rank == 0) mh_print_error(stderr, mh_error());
     orch_close(&o);
     return EVAL_RERUN_REPORTED;
   }
