@@ -56,7 +56,7 @@ do_pack() {
   cp tests/e2e_gpu.sh tests/lib.sh "$pack/tests/"
   mkdir -p "$pack/scripts" && cp scripts/env.sh "$pack/scripts/"
   cp configs/quickstart.yaml "$pack/configs/"
-  cp bench/torch_gpu.py bench/run_gpu_bench.sh "$pack/" 2>/dev/null
+  cp bench/torch_gpu.py bench/torch_train.py "$pack/"
   cp "$0" "$pack/gpu-check.sh"
   du -sh "$pack"
   # OpenBLAS alone is 35 MB: what travels is the compressed pack
