@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages modyn-hpc needs to build, test and run.
+# Installs the Debian 12 packages modyn-hpc needs.
+#   scripts/install-deps.sh           to build and run (the quick start)
+#   scripts/install-deps.sh --test    ... and to run every test (Chromium for
+#                                     the report check, SLURM and munge for the
+#                                     batch-job test): what scripts/test.sh uses
 # Idempotent: packages already present are skipped, and apt-get runs only
 # when something is missing.
 set -euo pipefail
@@ -10,12 +14,16 @@ PKGS=(
   libhdf5-openmpi-dev hdf5-tools
   libyaml-dev
   libopenblas-dev
-  # tests: the report is rendered in headless Chromium; the screenshot check
-  # decodes the PNG with Python
-  chromium fonts-dejavu-core python3
-  # batch jobs, and the one-node cluster the SLURM test starts (pgrep: procps)
-  slurmctld slurmd slurm-client munge procps
 )
+if [ "${1:-}" = --test ]; then
+  PKGS+=(
+    # the report is rendered in headless Chromium; the screenshot check
+    # decodes the PNG with Python
+    chromium fonts-dejavu-core python3
+    # batch jobs, and the one-node cluster the SLURM test starts (pgrep: procps)
+    slurmctld slurmd slurm-client munge procps
+  )
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,7 +3,7 @@
 # Extra arguments go to ctest (e.g. -L unit, -R store).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 bash scripts/build.sh
 . scripts/env.sh
 cd build
