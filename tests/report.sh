@@ -79,6 +79,15 @@ out=$("$MODYN_BIN" report "$R" 2>&1); rc=$?
 check_eq "no --out: exit code" "$rc" 2
 
 # ---- rendering in headless Chromium ----
+# A run that never fired a trigger: its results line shows "-" where no
+# interval had a model, and it can be reported.
+mkdir -p "$W/zero"
+"$MODYN_BIN" synth --out "$W/zero/d/quickstart" --years 2 --train-per-year 20 --test-per-year 10 > /dev/null
+"$MODYN_BIN" run "$MODYN_SOURCE_DIR/configs/quickstart.yaml" --data-dir "$W/zero/d" --out "$W/zero/run" \
+  --set trigger.every=100y > "$W/zero/run.log"
+check "zero triggers: '-' instead of nan" grep -q "^0  *0  *-  *-  *- " "$W/zero/run.log"
+check "zero triggers: reported" "$MODYN_BIN" report "$W/zero/run" --out "$W/zero/report"
+
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
   finish report || exit 1

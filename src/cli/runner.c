@@ -1,6 +1,7 @@
 /* runner.c - see runner.h. */
 #include "cli/runner.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "core/error.h"
@@ -12,11 +13,19 @@ static void print_summary(const Dist *d, const PipelineConfig *cfg, const RunSum
          d->size > 1 ? "s" : "");
   printf("%-10s %16s %18s %19s %16s %10s\n", "triggers", "samples_trained", "composite_active",
          "composite_trained", "active_weighted", "wall_s");
-  printf("%-10d %16lld %18.4f %19.4f %16.4f %10.2f\n", s->triggers, (long long)s->samples_trained,
-         s->mean_active, s->mean_trained, s->tw_active, s->wall_seconds);
-  printf("# composite = mean over %d evaluation intervals of the first metric of the first\n"
+  /* a value no interval contributed to is "-", not nan */
+  char act[32], tr[32], tw[32];
+  const double v[3] = {s->mean_active, s->mean_trained, s->tw_active};
+  char *out[3] = {act, tr, tw};
+  for (int i = 0; i < 3; i++) {
+    if (isfinite(v[i])) snprintf(out[i], sizeof act, "%.4f", v[i]);
+    else snprintf(out[i], sizeof act, "-");
+  }
+  printf("%-10d %16lld %18s %19s %16s %10.2f\n", s->triggers, (long long)s->samples_trained, act, tr,
+         tw, s->wall_seconds);
+  printf("# composite = mean over %d evaluation interval%s of the first metric of the first\n"
          "# evaluation handler (currently active / currently trained model); see %s/eval/\n",
-         s->intervals_scored, dir);
+         s->intervals_scored, mh_plural(s->intervals_scored), dir);
 }
 
 int cli_run_and_report(const Dist *d, PipelineConfig *cfg, const char *dir, int resume, int quiet,

@@ -60,7 +60,13 @@ static int load_triggers(RunData *r) {
   char path[1100], line[4096];
   snprintf(path, sizeof path, "%s/triggers.csv", r->dir);
   FILE *fp = fopen(path, "r");
-  if (!fp) return mh_errorf("cannot read %s: is %s a run directory?", path, r->dir);
+  if (!fp) {
+    /* a run that never fired a trigger has a config but no triggers.csv */
+    snprintf(path, sizeof path, "%s/config.yaml", r->dir);
+    if (mh_path_exists(path)) return MH_OK;
+    snprintf(path, sizeof path, "%s/triggers.csv", r->dir);
+    return mh_errorf("cannot read %s: is %s a run directory?", path, r->dir);
+  }
   int cap = 0, ln = 0;
   while (fgets(line, sizeof line, fp)) {
     if (++ln == 1) continue;
