@@ -45,6 +45,12 @@ check_eq "several errors: all reported" "$(cat "$W/three.err")" \
 modyn: error: $W/three.yaml:$(grep -n 'device: tpu' "$W/three.yaml" | cut -d: -f1): evaluation.device: expected cpu, cuda, cuda:N or auto, got \"tpu\"
 modyn: error: --set experiment.maximum_triggers: must be -1 (no limit) or at least 1, got 0"
 
+# pipeline.name becomes a folder under runs/: a name that would leave it is refused.
+sed 's/name: quickstart/name: ..\/..\/outside/' "$CFG" > "$W/escape.yaml"
+"$MODYN_BIN" validate --syntax-only "$W/escape.yaml" > /dev/null 2> "$W/escape.err"
+check_eq "escaping name refused" "$(cat "$W/escape.err")" \
+  "modyn: error: $W/escape.yaml:$(grep -n 'name: ../../outside' "$W/escape.yaml" | cut -d: -f1): pipeline.name: \"../../outside\" may hold only letters, digits, '.', '_' and '-', and not start with '.' (it names the run directory runs/<name>-<time>)"
+
 # A store that does not exist: the message says how to make one.
 "$MODYN_BIN" validate --data-dir "$W/none" "$CFG" > /dev/null 2> "$W/store.err"
 check_eq "missing store exit" "$?" 1

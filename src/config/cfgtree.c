@@ -1094,3 +1094,8 @@ int cfg_req_duration(const CfgRef *map, const char *key, int64_t *out) {
   if (k == 0) return missing(&r);
   return as_duration(&r, out);
 }
+
+int cfg_is_safe_name(const char *s) {
+  static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+  return s[0] != '.' && strspn(s, ok) == strlen(s);
+}

@@ -133,4 +133,8 @@ int cfg_as_int(const CfgRef *ref, int64_t min, int64_t max, int64_t *out);
 int cfg_as_double(const CfgRef *ref, double min, double max, double *out);
 int cfg_as_string(const CfgRef *ref, char *out, size_t cap);
 
+/* 1 when s can name a folder under runs/: letters, digits, '.', '_', '-',
+ * not starting with '.' (no path can leave the folder). */
+int cfg_is_safe_name(const char *s);
+
 #endif

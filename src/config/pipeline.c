@@ -172,6 +172,14 @@ static int parse_pipeline(const CfgRef *root, PipelineConfig *cfg) {
   CfgRef sec;
   MH_TRY(req_section(root, "pipeline", k_pipeline, &sec));
   MH_TRY(req_name(&sec, "name", cfg->name, sizeof cfg->name));
+  /* the name becomes a folder under runs/: nothing that leaves it */
+  if (!cfg_is_safe_name(cfg->name)) {
+    CfgRef r;
+    cfg_child(&sec, "name", &r);
+    return cfg_errorf(&r, "\"%s\" may hold only letters, digits, '.', '_' and '-', and not start "
+                          "with '.' (it names the run directory runs/<name>-<time>)",
+                      cfg->name);
+  }
   MH_TRY(cfg_get_string(&sec, "description", "", cfg->description, sizeof cfg->description));
   return cfg_get_string(&sec, "version", "", cfg->version, sizeof cfg->version);
 }

@@ -104,6 +104,12 @@ int sweep_parse(const char *name, const char *text, Sweep *sw) {
   char def[128];
   stem(name, def, sizeof def);
   if (!rc) rc = cfg_get_string(&root, "name", def, sw->name, sizeof sw->name);
+  if (!rc && !cfg_is_safe_name(sw->name)) {
+    cfg_child(&root, "name", &x);
+    rc = cfg_errorf(&x, "\"%s\" may hold only letters, digits, '.', '_' and '-', and not start "
+                        "with '.' (it names the sweep's folder runs/<name>)",
+                    sw->name);
+  }
   char pipe[1024] = "";
   if (!rc) rc = cfg_req_string(&root, "pipeline", pipe, sizeof pipe);
   if (!rc) {
