@@ -128,6 +128,43 @@ static int limit_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
 }
 static const TriggerType limit_trigger = {"LimitTestTrigger", limit_create};
 
+/* TimeTrigger on timestamps at the ends of int64: a far-future sample is a
+ * clear error, not billions of triggers; boundaries stop before INT64_MAX. */
+static int time_on(const char *yaml, const int64_t *ts, int64_t n, I64Vec *fired) {
+  CfgDoc doc;
+  if (cfg_load_string("trigger.yaml", yaml, &doc)) return MH_ERR;
+  CfgRef root = cfg_root(&doc);
+  Trigger *t = NULL;
+  int rc = trigger_create(&root, NULL, &t);
+  int64_t keys[8] = {0};
+  int32_t labels[8] = {0};
+  StreamChunk ch = {keys, ts, labels, n};
+  if (!rc) rc = t->inform(t, &ch, fired);
+  trigger_free(t);
+  cfg_doc_free(&doc);
+  return rc;
+}
+
+static void test_time_extremes(void) {
+  I64Vec fired = {0};
+  const int64_t far[] = {0, (int64_t)1 << 61};
+  CHECK(time_on("id: TimeTrigger\nevery: 1y\n", far, 2, &fired) == MH_ERR);
+  CHECK(strstr(mh_error(), "boundaries of every 31536000s after the last trigger; check the "
+                           "store's timestamps, or replay a window with "
+                           "experiment.start_replay_at / stop_replay_at") != NULL);
+  CHECK(fired.len == 0);
+  /* boundaries at INT64_MAX - 250 + 100k: the last representable one fires */
+  const int64_t top[] = {INT64_MAX - 250, INT64_MAX - 120, INT64_MAX};
+  fired.len = 0;
+  CHECK_OK(time_on("id: TimeTrigger\nevery: 100s\n", top, 3, &fired));
+  CHECK_EQ_INT(fired.len, 2); /* boundaries MAX-150 and MAX-50 */
+  if (fired.len == 2) {
+    CHECK_EQ_INT(fired.data[0], 0);
+    CHECK_EQ_INT(fired.data[1], 1);
+  }
+  i64vec_free(&fired);
+}
+
 static void test_ensemble(void) {
   /* Sub-triggers every 2, 3, 5 and 15 samples, checked every 2 samples
    * (intervals [0,1], [2,3], ..., [14,15]; sample 16 is never checked).
@@ -247,6 +284,7 @@ static void test_ensemble(void) {
 }
 
 int main(void) {
+  test_time_extremes();
   /* TimeTrigger every 10 s from the first sample (t = 0): boundaries 10..100.
    * Each trigger owns the samples before its boundary; the gap 31 -> 60 passes
    * boundaries 40, 50, 60 (three triggers at index 5), 61 -> 100 passes four. */
