@@ -3,6 +3,7 @@
  * SGD/Adam steps against hand-computed updates, a bit-identical
  * checkpoint round trip, and the trainer's epoch and batch counts
  * (drop_last_batch, epochs_per_trigger, num_samples_to_pass). */
+#include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,29 @@ static void test_checkpoint(void) {
   CHECK_EQ_INT(back.epochs, 3);
   CHECK(back.loss_first == 0.75);
   CHECK(back.train_seconds == 1.5);
+  /* One flipped bit in the weights, then in the optimizer state: the read
+   * fails and names what is damaged. */
+  for (int part = 0; part < 2; part++) {
+    CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, part ? "optimizer/m" : "params", H5P_DEFAULT);
+    float *w = malloc((size_t)a->nparams * sizeof(float));
+    H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
+    uint32_t bits;
+    memcpy(&bits, &w[1], 4);
+    bits ^= 1u << 3;
+    memcpy(&w[1], &bits, 4);
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
+    free(w);
+    H5Dclose(ds);
+    H5Fclose(f);
+    CHECK(checkpoint_read(path, b, &ob, &back, NULL) == MH_ERR);
+    char want[256];
+    snprintf(want, sizeof want, "checkpoint %s: damaged file: its %s (", path,
+             part ? "optimizer_checksum" : "weights_checksum");
+    CHECK(strncmp(mh_error(), want, strlen(want)) == 0);
+    if (strncmp(mh_error(), want, strlen(want))) fprintf(stderr, "got: %s\n", mh_error());
+  }
   optim_free(&oa);
   optim_free(&ob);
   model_free(a);

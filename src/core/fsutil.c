@@ -90,3 +90,18 @@ int mh_read_file(const char *path, char **text, size_t *len) {
   if (len) *len = n;
   return MH_OK;
 }
+
+uint64_t mh_checksum(const void *p, size_t n, uint64_t h) {
+  const unsigned char *b = p;
+  h ^= 0x9e3779b97f4a7c15ULL + n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) { /* 8 bytes at a time, multiply-xorshift mixed */
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h ^= h >> 29;
+  }
+  for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  h ^= h >> 32;
+  return h;
+}

@@ -4,6 +4,8 @@
 #ifndef MH_FSUTIL_H
 #define MH_FSUTIL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 int mh_mkdir_p(const char *path);
@@ -20,5 +22,9 @@ int atomic_open(AtomicFile *f, const char *path);
 int atomic_commit(AtomicFile *f);
 /* Read a whole file into a NUL-terminated malloc'd buffer. */
 int mh_read_file(const char *path, char **text, size_t *len);
+
+/* A 64-bit checksum of n bytes, continuing from h (start with 0): catches
+ * flipped bits in files (not an adversary). */
+uint64_t mh_checksum(const void *p, size_t n, uint64_t h);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/h5util.h"
 
 /* A 1-D dataset, chunked and deflated when compress is set. */
@@ -43,6 +44,33 @@ static void sibling_path(const char *path, int64_t t, char *out, size_t cap) {
   snprintf(out, cap, "%.*strigger_%04lld.h5", dir_len, path, (long long)t);
 }
 
+/* Checksums of what a checkpoint restores: the weights (params as the model
+ * holds them, whatever the file's encoding) with the buffers, and the
+ * optimizer state. Stored as attributes, verified on every read. */
+static uint64_t weights_checksum(const Model *m) {
+  uint64_t h = mh_checksum(m->params, (size_t)m->nparams * sizeof(float), 0);
+  return mh_checksum(m->buffers, (size_t)m->nbuffers * sizeof(float), h);
+}
+
+static uint64_t optimizer_checksum(const Optimizer *o) {
+  uint64_t h = mh_checksum(&o->step, sizeof o->step, 0);
+  h = mh_checksum(o->m, (size_t)o->n * sizeof(float), h);
+  return o->v ? mh_checksum(o->v, (size_t)o->n * sizeof(float), h) : h;
+}
+
+/* A stored checksum must match (files written before checksums have none). */
+static int verify(hid_t loc, const char *name, uint64_t got) {
+  if (H5Aexists(loc, name) <= 0) return MH_OK;
+  int64_t want = 0;
+  MH_TRY(h5_attr_read_i64(loc, name, &want));
+  if ((uint64_t)want != got)
+    return mh_errorf("damaged file: its %s (%016llx) does not match what was read (%016llx); "
+                     "restore it from a copy, or delete it and every later checkpoint and run "
+                     "`modyn resume` to train them again",
+                     name, (unsigned long long)want, (unsigned long long)got);
+  return MH_OK;
+}
+
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
                      int64_t *bytes) {
@@ -76,12 +104,14 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     rc = write_weights(f, "params", H5T_NATIVE_FLOAT, m->nparams, m->params, ms && ms->zip);
   }
   if (!rc) rc = h5_write_f32(f, "buffers", m->nbuffers, m->buffers);
+  if (!rc) rc = h5_attr_write_i64(f, "weights_checksum", (int64_t)weights_checksum(m));
   if (!rc && o) {
     hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) rc = mh_h5_error("H5Gcreate2", __FILE__, __LINE__);
     if (!rc) rc = h5_attr_write_i64(g, "step", o->step);
     if (!rc) rc = h5_write_f32(g, "m", o->n, o->m);
     if (!rc && o->v) rc = h5_write_f32(g, "v", o->n, o->v);
+    if (!rc) rc = h5_attr_write_i64(g, "optimizer_checksum", (int64_t)optimizer_checksum(o));
     if (g >= 0) H5Gclose(g);
   }
   if (rc) {
@@ -155,12 +185,14 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     rc = h5_read_f32(f, "params", m->nparams, m->params);
   }
   if (!rc) rc = h5_read_f32(f, "buffers", m->nbuffers, m->buffers);
+  if (!rc) rc = verify(f, "weights_checksum", weights_checksum(m));
   if (!rc && o) {
     hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
     if (g < 0) rc = mh_errorf("has no optimizer state");
     if (!rc) rc = h5_attr_read_i64(g, "step", &o->step);
     if (!rc) rc = h5_read_f32(g, "m", o->n, o->m);
     if (!rc && o->v) rc = h5_read_f32(g, "v", o->n, o->v);
+    if (!rc) rc = verify(g, "optimizer_checksum", optimizer_checksum(o));
     if (g >= 0) H5Gclose(g);
   }
   H5Fclose(f);
