@@ -44,4 +44,8 @@ check "difference models: resume" run resume "$W/dcrashed"
 check "difference models: same matrix as the full models" cmp "$W/full/eval/matrix.csv" "$W/dcrashed/eval/matrix.csv"
 check "difference models: modyn eval reproduces the matrix" run eval "$W/dcrashed" --out "$W/deval"
 check "difference models: same matrix from modyn eval" cmp "$W/full/eval/matrix.csv" "$W/deval/matrix.csv"
+# The run recorded its data folder: resume from another directory, without
+# --data-dir, finds the store (and, the run being complete, trains nothing).
+check "resume without --data-dir, from elsewhere" bash -c "cd / && '$MPIEXEC' -n 1 '$MODYN_BIN' resume '$W/dcrashed' > '$W/nodir.log' 2>&1"
+check_eq "the recorded data folder" "$(cat "$W/dcrashed/data_dir")" "$(cd "$W/data" && pwd -P)"
 finish e2e_resume

@@ -66,7 +66,7 @@ int cmd_run(const Dist *d, int argc, char **argv) {
 /* ---- modyn resume ---------------------------------------------------------- */
 
 static const CliOpt resume_opts[] = {
-    {"data-dir", "DIR", "where data.dataset_id names are looked up (default: $MODYN_DATA_DIR or ./data); use the same as for the run"},
+    {"data-dir", "DIR", "where data.dataset_id names are looked up (default: $MODYN_DATA_DIR, else the folder the run used, recorded in RUN_DIR/data_dir)"},
     {"quiet", NULL, "print only the final table"},
     {NULL, NULL, NULL},
 };
@@ -88,9 +88,22 @@ int cmd_resume(const Dist *d, int argc, char **argv) {
   if (rc != CLI_OK) return 2;
   if (first != argc - 1) return cli_arg_error("modyn resume", "expected one run directory") + 1;
   char path[1100];
+  /* without --data-dir or $MODYN_DATA_DIR: where the run found its data */
+  char recorded[1100] = "";
+  const char *env = getenv("MODYN_DATA_DIR");
+  if (!a.data_dir && !(env && *env)) {
+    snprintf(path, sizeof path, "%s/data_dir", argv[first]);
+    FILE *fp = fopen(path, "r");
+    if (fp) {
+      if (fgets(recorded, sizeof recorded, fp)) recorded[strcspn(recorded, "\n")] = 0;
+      fclose(fp);
+    }
+  }
   snprintf(path, sizeof path, "%s/config.yaml", argv[first]);
   PipelineConfig cfg;
-  if (cli_load_pipeline(d, path, NULL, 0, a.data_dir, &cfg)) return 1;
+  if (cli_load_pipeline(d, path, NULL, 0, a.data_dir ? a.data_dir : recorded[0] ? recorded : NULL,
+                        &cfg))
+    return 1;
   rc = cli_run_and_report(d, &cfg, argv[first], 1, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;

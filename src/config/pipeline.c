@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -506,6 +507,11 @@ int pipeline_parse(const char *name, const char *text, const char *const *overri
   memset(cfg, 0, sizeof *cfg);
   if (!data_dir || !data_dir[0]) data_dir = getenv("MODYN_DATA_DIR");
   if (!data_dir || !data_dir[0]) data_dir = "data";
+  char abs[PATH_MAX];
+  const char *dd = realpath(data_dir, abs) ? abs : data_dir;
+  size_t dl = strlen(dd) < sizeof cfg->data_dir ? strlen(dd) : sizeof cfg->data_dir - 1;
+  memcpy(cfg->data_dir, dd, dl);
+  cfg->data_dir[dl] = '\0';
   if (cfg_load_string(name, text, &cfg->doc) != MH_OK) goto fail;
   for (int i = 0; i < num_overrides; i++)
     if (cfg_apply_override(&cfg->doc, overrides[i]) != MH_OK) goto fail;

@@ -75,6 +75,8 @@ typedef struct {
   CfgRef selection;          /* the selection_strategy map, for the strategy plug-in */
   EvaluationConfig evaluation;
   ExperimentConfig experiment;
+  char data_dir[CFG_PATH];   /* where dataset ids were looked up (--data-dir, $MODYN_DATA_DIR
+                                or ./data), absolute: a run records it for `modyn resume` */
 } PipelineConfig;
 
 /* Parse text (already read; name is used in messages) with overrides

@@ -60,6 +60,12 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   }
   snprintf(path, sizeof path, "%s/config.yaml", run_dir);
   MH_TRY(cfg_write_yaml(&o->cfg->doc, path));
+  /* where the data was, so that `modyn resume` needs no --data-dir */
+  snprintf(path, sizeof path, "%s/data_dir", run_dir);
+  AtomicFile df;
+  MH_TRY(atomic_open(&df, path));
+  fprintf(df.fp, "%s\n", o->cfg->data_dir);
+  MH_TRY(atomic_commit(&df));
   snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
   o->events = fopen(path, "w");
   if (!o->events) return mh_errorf("cannot write %s", path);
