@@ -234,6 +234,23 @@ static void test_csv_errors(void) {
   snprintf(want, sizeof want, "%s:5: column 'age': expected a number, got \"n/a\"", path);
   CHECK_STR(mh_error(), want);
 
+  /* A NUL byte inside a field (0.5\0junk would read as 0.5) is an error. */
+  {
+    FILE *fp = fopen(path, "wb");
+    static const char nul[] = "t,label,age\n10,0,1.0\n11,1,0.5\0junk\n";
+    fwrite(nul, 1, sizeof nul - 1, fp);
+    fclose(fp);
+    CHECK(ingest_run("csv", &o, &res) == MH_ERR);
+    snprintf(want, sizeof want, "%s:3: column 3 holds a NUL byte (a binary or damaged file?)",
+             path);
+    CHECK_STR(mh_error(), want);
+    write_text(path,
+               "t,label,age\n"
+               "10,0,1.0\n"
+               "\"11\",1,\"2\n"
+               "\"\n"
+               "12,0,n/a\n");
+  }
   ingest_set(&o, "label-column", "lable");
   CHECK(ingest_run("csv", &o, &res) == MH_ERR);
   snprintf(want, sizeof want,

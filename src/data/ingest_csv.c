@@ -77,6 +77,12 @@ static int start_field(Csv *c) {
 
 static const char *csv_field(const Csv *c, int i) { return c->text + c->off[i]; }
 
+/* A NUL byte would cut a field short without a word: say where it is. */
+static int nul_error(const Csv *c) {
+  return mh_errorf("%s:%d: column %d holds a NUL byte (a binary or damaged file?)", c->path,
+                   c->line, c->nf);
+}
+
 /* Read the next record. Returns 1, 0 at the end of the input, or MH_ERR. */
 static int csv_next(Csv *c) {
   const char *b = c->buf;
@@ -116,6 +122,7 @@ static int csv_next(Csv *c) {
           break;
         }
         if (ch == '\n') c->line++;
+        if (ch == '\0') return nul_error(c);
         MH_TRY(put_char(c, ch));
         c->pos++;
       }
@@ -128,6 +135,7 @@ static int csv_next(Csv *c) {
     } else {
       size_t f0 = c->tlen;
       while (c->pos < c->len && b[c->pos] != c->delim && b[c->pos] != '\n') {
+        if (b[c->pos] == '\0') return nul_error(c);
         MH_TRY(put_char(c, b[c->pos]));
         c->pos++;
       }
