@@ -40,12 +40,12 @@ typedef struct {
 } Case;
 
 static const Case cases[] = {
-    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 64},
-    {"yearbook256", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 256},
-    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10}, 64},
-    {"smallcnn256", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10}, 256},
-    {"resnet18_128", "ResNet18", "{}", {3, {3, 32, 32, 0}, 3072, 10}, 128},
-    {"resnet18_256", "ResNet18", "{}", {3, {3, 32, 32, 0}, 3072, 10}, 256},
+    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 64},
+    {"yearbook256", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 256},
+    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 64},
+    {"smallcnn256", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 256},
+    {"resnet18_128", "ResNet18", "{}", {3, {3, 32, 32, 0}, 3072, 10, 0}, 128},
+    {"resnet18_256", "ResNet18", "{}", {3, {3, 32, 32, 0}, 3072, 10, 0}, 256},
 };
 
 static Model *make_model(const char *id, const char *yaml, ModelShape shape) {

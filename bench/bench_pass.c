@@ -44,12 +44,12 @@ typedef struct {
 
 /* The models and inputs of bench_train / torch_train.py. */
 static const Case cases[] = {
-    {"mlp256", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10}, 256, 0},
-    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10}, 64, 0},
-    {"smallcnn256", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10}, 256, 0},
-    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 64, 0},
-    {"yearbook256", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 256, 0},
-    {"yearbook_train64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 64, 1},
+    {"mlp256", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 256, 0},
+    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 64, 0},
+    {"smallcnn256", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 256, 0},
+    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 64, 0},
+    {"yearbook256", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 256, 0},
+    {"yearbook_train64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 64, 1},
 };
 
 static Model *make_model(const Case *c) {

@@ -40,10 +40,10 @@ typedef struct {
 } Case;
 
 static const Case cases[] = {
-    {"mlp64", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10}, 64},
-    {"mlp256", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10}, 256},
-    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10}, 64},
-    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2}, 64},
+    {"mlp64", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 64},
+    {"mlp256", "MLP", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 256},
+    {"smallcnn64", "SmallCNN", "{}", {3, {1, 28, 28, 0}, 784, 10, 0}, 64},
+    {"yearbook64", "YearbookNet", "{}", {3, {3, 32, 32, 0}, 3072, 2, 0}, 64},
 };
 
 static Model *make_model(const char *id, const char *yaml, ModelShape shape) {
@@ -255,7 +255,7 @@ static void fmnist(const char *dir) {
   int32_t yb[B];
   int64_t *order = malloc((size_t)ntr * sizeof(int64_t));
   for (int mi = 0; mi < 2; mi++) {
-    ModelShape shape = {3, {1, 28, 28, 0}, D, 10};
+    ModelShape shape = {3, {1, 28, 28, 0}, D, 10, 0};
     Model *m = make_model(models[mi], "{}", shape);
     Optimizer o;
     sgd(&o, m->nparams, 0.01);

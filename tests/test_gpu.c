@@ -315,7 +315,7 @@ int main(int argc, char **argv) {
   }
   printf("device: %s\n", gpu_describe());
   for (size_t k = 0; k < sizeof layer_cases / sizeof layer_cases[0]; k++) check_layer((int)k);
-  const ModelShape mnist = {3, {1, 28, 28, 0}, 784, 10}, cifar = {3, {3, 32, 32, 0}, 3072, 10};
+  const ModelShape mnist = {3, {1, 28, 28, 0}, 784, 10, 0}, cifar = {3, {3, 32, 32, 0}, 3072, 10, 0};
   check_model("LogisticRegression", "{}", mnist, 64, "SGD", 1e-4, 0);
   check_model("MLP", "{}", mnist, 64, "SGD", 1e-4, 0);
   check_model("SmallCNN", "{}", mnist, 32, "SGD", 1e-4, 0);

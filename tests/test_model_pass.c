@@ -519,7 +519,7 @@ static void test_visitor(const Dist *d, Model *m, Store *s, const int64_t *rows,
 /* ---- BCE on one logit (model_pass_batch, no store) ---------------------------------- */
 
 static void test_bce_batch(void) {
-  const ModelShape shape = {1, {5, 0, 0, 0}, 5, 2};
+  const ModelShape shape = {1, {5, 0, 0, 0}, 5, 2, 0};
   Model *m = make_model("DLRM",
                         "{num_dense_features: 3, num_sparse_features: 2, bottom_mlp: [4, 3], "
                         "top_mlp: [6], num_embeddings_per_feature: [5, 4]}",

@@ -34,7 +34,9 @@
 #include "train/optim.h"
 #include "train/parallel.h"
 
-static ModelShape flat_shape(int d, int k) { return (ModelShape){1, {d, 0, 0, 0}, d, k}; }
+static ModelShape flat_shape(int d, int k) { return (ModelShape){1, {d, 0, 0, 0}, d, k, 0}; }
+/* A store of int32 token ids (TextBag's input). */
+static ModelShape token_shape(int d, int k) { return (ModelShape){1, {d, 0, 0, 0}, d, k, 1}; }
 static ModelShape image_shape(int c, int h, int w, int k) {
   return (ModelShape){3, {c, h, w, 0}, (int64_t)c * h * w, k};
 }
@@ -78,7 +80,7 @@ static void test_counts(void) {
       {"MLP", "{hidden_sizes: [16, 8], dropout: 0.5}", flat_shape(20, 3), 499, 0, 3, 8},
       {"SmallCNN", "{}", image_shape(1, 28, 28, 10), 1199882, 0, 10, 128},
       {"YearbookNet", "{num_input_channels: 3}", image_shape(3, 32, 32, 2), 28962, 256, 2, 32},
-      {"TextBag", "{num_embeddings: 100, embedding_dim: 8}", flat_shape(6, 3), 827, 0, 3, 8},
+      {"TextBag", "{num_embeddings: 100, embedding_dim: 8}", token_shape(6, 3), 827, 0, 3, 8},
       {"DLRM", "{}", flat_shape(39, 2), 443601, 0, 1, 32},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -129,7 +131,11 @@ static void test_config_errors(void) {
   CHECK_STR(create_error("SmallCNN", "{}", flat_shape(784, 10)),
             "model.yaml:1: num_input_channels: the model needs images [channels, height, width], "
             "but the training store's samples have shape [784]");
-  CHECK_STR(create_error("TextBag", "{mode: max}", flat_shape(6, 3)),
+  CHECK_STR(create_error("TextBag", "{}", flat_shape(6, 3)),
+            "TextBag reads token ids, but the store's features are numbers (float32 or uint8); "
+            "store the text as int32 token ids (modyn ingest, a store with feature type int32), "
+            "or choose a model for numeric features");
+  CHECK_STR(create_error("TextBag", "{mode: max}", token_shape(6, 3)),
             "model.yaml:1: mode: expected one of sum, mean, got \"max\"");
   CHECK_STR(create_error("DLRM", "{}", flat_shape(40, 2)),
             "model.yaml:1: num_sparse_features: num_dense_features (13) + num_sparse_features "
@@ -155,18 +161,18 @@ typedef struct {
 } Tiny;
 
 static const Tiny tiny[] = {
-    {"LogisticRegression", "{}", {1, {6, 0, 0, 0}, 6, 3}, 0, 0, 0},
-    {"MLP", "{hidden_sizes: [5, 4]}", {1, {6, 0, 0, 0}, 6, 3}, 0, 0, 0},
-    {"SmallCNN", "{channels: [2, 3], hidden: 4}", {3, {1, 8, 8, 0}, 64, 3}, 0, 0, 0},
-    {"YearbookNet", "{}", {3, {2, 16, 16, 0}, 512, 3}, 0, 0, 0},
-    {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: mean}", {1, {5, 0, 0, 0}, 5, 3}, 0, 7,
+    {"LogisticRegression", "{}", {1, {6, 0, 0, 0}, 6, 3, 0}, 0, 0, 0},
+    {"MLP", "{hidden_sizes: [5, 4]}", {1, {6, 0, 0, 0}, 6, 3, 0}, 0, 0, 0},
+    {"SmallCNN", "{channels: [2, 3], hidden: 4}", {3, {1, 8, 8, 0}, 64, 3, 0}, 0, 0, 0},
+    {"YearbookNet", "{}", {3, {2, 16, 16, 0}, 512, 3, 0}, 0, 0, 0},
+    {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: mean}", {1, {5, 0, 0, 0}, 5, 3, 1}, 0, 7,
      0},
-    {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: sum}", {1, {5, 0, 0, 0}, 5, 3}, 0, 7,
+    {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: sum}", {1, {5, 0, 0, 0}, 5, 3, 1}, 0, 7,
      0},
     {"DLRM",
      "{num_dense_features: 3, num_sparse_features: 2, bottom_mlp: [4, 3], top_mlp: [6], "
      "num_embeddings_per_feature: [5, 4]}",
-     {1, {5, 0, 0, 0}, 5, 2}, 1, 0, 3},
+     {1, {5, 0, 0, 0}, 5, 2, 0}, 1, 0, 3},
 };
 #define NTINY ((int)(sizeof tiny / sizeof tiny[0]))
 
@@ -338,7 +344,7 @@ static void test_empty_batch(void) {
       {"LogisticRegression", "{}", flat_shape(6, 3)},
       {"MLP", "{hidden_sizes: [8], dropout: 0.5}", flat_shape(6, 3)},
       {"SmallCNN", "{channels: [4, 8], hidden: 16}", image_shape(1, 8, 8, 2)},
-      {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", flat_shape(6, 3)},
+      {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", token_shape(6, 3)},
       {"DLRM",
        "{num_dense_features: 4, num_sparse_features: 3, bottom_mlp: [16, 4], top_mlp: [16], "
        "num_embeddings_per_feature: 10}",
@@ -480,7 +486,7 @@ static void test_training(void) {
       {"MLP", "{hidden_sizes: [32]}", flat_shape(10, 4), 0, 40, 32, 0.05, 0.05},
       {"SmallCNN", "{channels: [4, 8], hidden: 16}", image_shape(1, 8, 8, 2), 0, 30, 32, 0.05, 0.05},
       {"YearbookNet", "{}", image_shape(1, 16, 16, 2), 0, 15, 32, 0.05, 0.1},
-      {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", flat_shape(6, 3), 0, 40, 32, 0.5, 0.05},
+      {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", token_shape(6, 3), 0, 40, 32, 0.5, 0.05},
       {"DLRM",
        "{num_dense_features: 4, num_sparse_features: 3, bottom_mlp: [16, 4], top_mlp: [16], "
        "num_embeddings_per_feature: 10}",

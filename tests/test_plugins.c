@@ -399,7 +399,7 @@ static double max_model_diff(const PipelineConfig *cfg, const char *da, const ch
   CfgRef root = cfg_root(&cfg->doc), model_ref, id_ref;
   cfg_child(&root, "model", &model_ref);
   cfg_child(&model_ref, "id", &id_ref);
-  ModelShape shape = {1, {16, 0, 0, 0}, 16, 4};
+  ModelShape shape = {1, {16, 0, 0, 0}, 16, 4, 0};
   Model *a = NULL, *b = NULL;
   double worst = -1;
   if (model_create(cfg->model_id, &id_ref, &cfg->model_config, &shape, &a) ||

@@ -224,7 +224,7 @@ static Model *yearbook(void) {
   CfgDoc doc;
   if (cfg_load_string("model.yaml", "{num_input_channels: 1}", &doc)) return NULL;
   CfgRef root = cfg_root(&doc);
-  ModelShape shape = {3, {1, 16, 16, 0}, 256, 2};
+  ModelShape shape = {3, {1, 16, 16, 0}, 256, 2, 0};
   Model *m = NULL;
   int rc = model_create("YearbookNet", &root, &root, &shape, &m);
   cfg_doc_free(&doc);

@@ -329,7 +329,7 @@ static void test_param_groups(void) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("mlp.yaml", "hidden_sizes: [4]\nnum_classes: 2\n", &doc));
   CfgRef root = cfg_root(&doc);
-  ModelShape shape = {1, {3, 0, 0, 0}, 3, 2};
+  ModelShape shape = {1, {3, 0, 0, 0}, 3, 2, 0};
   Model *m = NULL;
   CHECK_OK(model_create("MLP", &root, &root, &shape, &m));
   if (!m) return;

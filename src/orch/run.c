@@ -22,6 +22,7 @@ void orch_store_shape(const Store *s, ModelShape *shape) {
   for (int i = 0; i < s->schema.ndims; i++) shape->dims[i] = s->schema.dims[i];
   shape->in_elems = s->feat_elems;
   shape->num_classes = s->schema.num_classes;
+  shape->token_ids = s->schema.type == FEAT_I32;
 }
 
 /* The model for inputs of o->shape, its optimizer, and the evaluation:

@@ -22,6 +22,7 @@ typedef struct {
   int64_t dims[4];     /* per-sample input shape, e.g. {3, 32, 32} */
   int64_t in_elems;    /* product of dims */
   int num_classes;     /* from the store; model.config.num_classes must agree */
+  int token_ids;       /* 1: the store's features are integer ids (int32), 0: numbers */
 } ModelShape;
 
 typedef struct Model Model;

@@ -14,6 +14,10 @@ static int textbag_create(const CfgRef *config, const ModelShape *shape, Model *
                                      NULL};
   static const char *const modes[] = {"sum", "mean", NULL}; /* indexes match EmbBagMode */
   MH_TRY(cfg_check_keys(config, keys));
+  if (!shape->token_ids)
+    return mh_errorf("TextBag reads token ids, but the store's features are numbers (float32 or "
+                     "uint8); store the text as int32 token ids (modyn ingest, a store with "
+                     "feature type int32), or choose a model for numeric features");
   int64_t V = 0, D = 0, k = 0;
   int mode = EMBBAG_MEAN;
   MH_TRY(cfg_get_int(config, "num_embeddings", 10000, 1, (int64_t)1 << 31, &V));
