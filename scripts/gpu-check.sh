@@ -36,11 +36,12 @@ copy_deps() { # copy_deps FILE...: every library ldd names into $pack/lib
 do_pack() {
   cd "$root" || exit 1
   grep -qs '^/gpu-pack/' .git/info/exclude || printf '/gpu-pack/\n/gpu-pack.tar.xz\n/build-gpu/\n/gpu-out/\n' >> .git/info/exclude
+  mkdir -p build-gpu
   cmake -S . -B build-gpu -DMODYN_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CUDA_ARCHITECTURES=90 > build-gpu.log 2>&1 || { cat build-gpu.log; exit 1; }
-  grep -q "CUDA backend      : ON" build-gpu.log || { echo "gpu-check: no CUDA backend (nvcc?)"; exit 1; }
-  cmake --build build-gpu -j "$(nproc)" --target modyn test_gpu bench_gpu >> build-gpu.log 2>&1 \
-    || { tail -40 build-gpu.log; exit 1; }
+    -DCMAKE_CUDA_ARCHITECTURES=90 > build-gpu/build.log 2>&1 || { cat build-gpu/build.log; exit 1; }
+  grep -q "CUDA backend      : ON" build-gpu/build.log || { echo "gpu-check: no CUDA backend (nvcc?)"; exit 1; }
+  cmake --build build-gpu -j "$(nproc)" --target modyn test_gpu bench_gpu >> build-gpu/build.log 2>&1 \
+    || { tail -40 build-gpu/build.log; exit 1; }
   rm -rf "$pack" && mkdir -p "$pack/bin" "$pack/lib" "$pack/mca" "$pack/tests" "$pack/configs"
   local b
   for b in build-gpu/modyn build-gpu/tests/test_gpu build-gpu/bench/bench_gpu; do
