@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/signals.h"
 
 static void print_summary(const Dist *d, const PipelineConfig *cfg, const RunSummary *s, const char *dir) {
   if (d->rank != 0) return;
@@ -32,10 +33,14 @@ int cli_run_and_report(const Dist *d, PipelineConfig *cfg, const char *dir, int 
                        RunSummary *out) {
   int quiet_before = mh_log_quiet;
   if (quiet) mh_log_quiet = 1;
+  mh_signals_install(); /* a signal stops at the next safe point, not mid-write */
   RunSummary sum;
   int rc = pipeline_run(d, cfg, dir, resume, &sum);
   mh_log_quiet = quiet_before;
   if (rc == PIPELINE_REPORTED) return 1;
+  if (rc != MH_OK && mh_stop_signal())
+    mh_fatal("%s\nThe completed triggers are kept: continue the run with 'modyn resume %s'",
+             mh_error(), dir);
   if (rc != MH_OK && mh_error_no_space())
     mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "
              "triggers are kept", mh_error(), dir);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/signals.h"
 #include "core/log.h"
 #include "core/timing.h"
 #include "core/vec.h"
@@ -165,6 +166,11 @@ int orch_replay(Orch *o) {
   int64_t triggers = 0;
   int stop = 0;
   for (int64_t c0 = 0, cn = 0; !rc && !stop && c0 < n; c0 += cn) {
+    if (mh_stop_signal()) {
+      rc = mh_errorf("stopped by %s after %lld trigger%s", mh_signal_name(mh_stop_signal()),
+                     (long long)triggers, mh_plural(triggers));
+      break;
+    }
     cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
     if (o->trigger->max_chunk) {
       int64_t lim = o->trigger->max_chunk(o->trigger);

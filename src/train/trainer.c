@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/signals.h"
 #include "core/timing.h"
 #include "train/gpu.h"
 #include "train/loss.h"
@@ -158,6 +159,10 @@ static int64_t g_steps_run; /* training steps of this process, all triggers */
 static int fault_check(const Dist *d, float *loss) {
   static Fault f;
   static int parsed;
+  /* a stop signal (signals.h) fails the step here, so every rank learns it
+   * from the allreduce and stops at the same step */
+  if (mh_stop_signal())
+    return mh_errorf("stopped by %s during training", mh_signal_name(mh_stop_signal()));
   if (!parsed) {
     parsed = 1;
     fault_parse(&f);
