@@ -1,5 +1,6 @@
 /* error.c - see error.h. */
 #include "core/error.h"
+#include "core/signals.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -83,7 +84,13 @@ static _Noreturn void die_with(const char *msg) {
   /* Let rank 0 speak first: when every rank hits the same error, rank 0's
    * abort ends the job before the others print, so the user reads one
    * message. A rank that fails alone still prints after the pause. */
-  if (size > 1 && rank != 0) sleep(1);
+  mh_signals_default();
+  if (size > 1 && rank != 0) {
+    /* a stop signal here is Open MPI ending the job (rank 0 aborted, or a
+     * SIGTERM reached every rank, and rank 0 speaks for them) */
+    if (mh_stop_signal()) _exit(1);
+    sleep(1);
+  }
   if (size > 1) {
     char host[256] = "?";
     gethostname(host, sizeof host - 1);

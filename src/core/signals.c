@@ -21,6 +21,11 @@ void mh_signals_install(void) {
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
 }
 
+void mh_signals_default(void) {
+  static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+}
+
 int mh_stop_signal(void) { return g_stop; }
 
 const char *mh_signal_name(int sig) {

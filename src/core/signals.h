@@ -11,6 +11,9 @@
 
 /* Install the handlers (once, before the work starts). */
 void mh_signals_install(void);
+/* Back to the default actions (the fatal path: a rank waiting to be
+ * killed by MPI_Abort must die of the SIGTERM that Open MPI sends). */
+void mh_signals_default(void);
 /* The signal that asked to stop, or 0. */
 int mh_stop_signal(void);
 /* "SIGTERM", ... for messages. */
