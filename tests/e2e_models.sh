@@ -1,7 +1,7 @@
 # e2e_models.sh - the registry's models inside real pipelines on 2 ranks:
 # DLRM with BCEWithLogitsLoss on a binary store (Accuracy, RocAuc and F1 on a
-# one-output model), MLP and YearbookNet (on image-shaped synthetic data),
-# each clearly better than chance on the next year's data.
+# one-output model), MLP, YearbookNet and ResNet18 (width 4; on image-shaped
+# synthetic data), each clearly better than chance on the next year's data.
 . "$(dirname "$0")/lib.sh"
 W=$PWD/tmp_models
 rm -rf "$W" && mkdir -p "$W/data"
@@ -39,6 +39,12 @@ check "YearbookNet" run ybn img --set model.id=YearbookNet \
   --set 'training.optimizers[0].param_groups[0].config.lr=0.01'
 acc=$(active ybn Accuracy); echo "YearbookNet: accuracy $acc"
 check "YearbookNet accuracy > 0.5 ($acc)" awk -v a="$acc" 'BEGIN { exit !(a > 0.5) }'
+
+check "ResNet18" run resnet img --set model.id=ResNet18 \
+  --set 'model.config={num_input_channels: 1, num_classes: 4, width: 4}' \
+  --set 'training.optimizers[0].param_groups[0].config.lr=0.01'
+acc=$(active resnet Accuracy); echo "ResNet18: accuracy $acc"
+check "ResNet18 accuracy > 0.5 ($acc)" awk -v a="$acc" 'BEGIN { exit !(a > 0.5) }'
 
 # BCE with a multi-output model is refused with a message that says why.
 run bad bin --set model.id=MLP --set 'model.config={num_classes: 2}' \

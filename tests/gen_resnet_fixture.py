@@ -77,8 +77,10 @@ def main():
     model = ResNet18(CIN, WIDTH, CLASSES).double().train()
     names = [n for n, _ in model.named_parameters()]
     total = sum(p.numel() for p in model.parameters())
-    # the same formula as test_resnet.c's fill_params: p[i] = 0.5 sin(0.37 i)
-    flat = f32([0.5 * math.sin(0.37 * i) for i in range(total)])
+    # the same formula as test_resnet.c's test_against_torch: p[i] = 0.25 sin(0.37 i).
+    # (At 0.5 float32 rounding alone, torch's included, came within 0.6-0.9 of
+    # the test's 1e-4 tolerance on the stem's BN gradient; 0.25 leaves ~0.08.)
+    flat = f32([0.25 * math.sin(0.37 * i) for i in range(total)])
     offsets, off = {}, 0
     with torch.no_grad():
         for n, p in model.named_parameters():

@@ -80,6 +80,9 @@ static void test_counts(void) {
       {"MLP", "{hidden_sizes: [16, 8], dropout: 0.5}", flat_shape(20, 3), 499, 0, 3, 8},
       {"SmallCNN", "{}", image_shape(1, 28, 28, 10), 1199882, 0, 10, 128},
       {"YearbookNet", "{num_input_channels: 3}", image_shape(3, 32, 32, 2), 28962, 256, 2, 32},
+      /* torch's CIFAR ResNet-18 (11,173,962) with bias=True convolutions */
+      {"ResNet18", "{}", image_shape(3, 32, 32, 10), 11178762, 9600, 10, 512},
+      {"ResNet18", "{width: 4}", image_shape(3, 32, 32, 10), 44922, 600, 10, 32},
       {"TextBag", "{num_embeddings: 100, embedding_dim: 8}", token_shape(6, 3), 827, 0, 3, 8},
       {"DLRM", "{}", flat_shape(39, 2), 443601, 0, 1, 32},
   };
@@ -128,6 +131,11 @@ static void test_config_errors(void) {
   CHECK_STR(create_error("YearbookNet", "{}", image_shape(3, 8, 8, 2)),
             "model.yaml:1: num_input_channels: the model needs images of at least 16x16, but the "
             "training store's samples have shape [3, 8, 8]");
+  CHECK_STR(create_error("ResNet18", "{}", image_shape(3, 7, 7, 2)),
+            "model.yaml:1: num_input_channels: the model needs images of at least 8x8, but the "
+            "training store's samples have shape [3, 7, 7]");
+  CHECK_STR(create_error("ResNet18", "{width: 0}", image_shape(3, 32, 32, 2)),
+            "model.yaml:1: width: must be in [1, 4096], got 0");
   CHECK_STR(create_error("SmallCNN", "{}", flat_shape(784, 10)),
             "model.yaml:1: num_input_channels: the model needs images [channels, height, width], "
             "but the training store's samples have shape [784]");
@@ -165,6 +173,7 @@ static const Tiny tiny[] = {
     {"MLP", "{hidden_sizes: [5, 4]}", {1, {6, 0, 0, 0}, 6, 3, 0}, 0, 0, 0},
     {"SmallCNN", "{channels: [2, 3], hidden: 4}", {3, {1, 8, 8, 0}, 64, 3, 0}, 0, 0, 0},
     {"YearbookNet", "{}", {3, {2, 16, 16, 0}, 512, 3, 0}, 0, 0, 0},
+    {"ResNet18", "{width: 2}", {3, {2, 16, 16, 0}, 512, 3, 0}, 0, 0, 0}, /* 2x2 maps at the end */
     {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: mean}", {1, {5, 0, 0, 0}, 5, 3, 1}, 0, 7,
      0},
     {"TextBag", "{num_embeddings: 7, embedding_dim: 3, mode: sum}", {1, {5, 0, 0, 0}, 5, 3, 1}, 0, 7,
@@ -350,6 +359,7 @@ static void test_empty_batch(void) {
        "num_embeddings_per_feature: 10}",
        flat_shape(7, 2)},
       {"YearbookNet", "{}", image_shape(1, 16, 16, 2)},
+      {"ResNet18", "{width: 2}", image_shape(1, 8, 8, 2)},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     Model *m = make(cases[i].id, cases[i].yaml, cases[i].shape, 1);
@@ -486,6 +496,7 @@ static void test_training(void) {
       {"MLP", "{hidden_sizes: [32]}", flat_shape(10, 4), 0, 40, 32, 0.05, 0.05},
       {"SmallCNN", "{channels: [4, 8], hidden: 16}", image_shape(1, 8, 8, 2), 0, 30, 32, 0.05, 0.05},
       {"YearbookNet", "{}", image_shape(1, 16, 16, 2), 0, 15, 32, 0.05, 0.1},
+      {"ResNet18", "{width: 4}", image_shape(1, 8, 8, 2), 0, 8, 32, 0.05, 0.1},
       {"TextBag", "{num_embeddings: 64, embedding_dim: 8}", token_shape(6, 3), 0, 40, 32, 0.5, 0.05},
       {"DLRM",
        "{num_dense_features: 4, num_sparse_features: 3, bottom_mlp: [16, 4], top_mlp: [16], "

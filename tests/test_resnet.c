@@ -238,7 +238,7 @@ static void test_against_torch(void) {
     return;
   }
   /* the fixture's parameters and input (gen_resnet_fixture.py) */
-  for (int64_t i = 0; i < m->nparams; i++) m->params[i] = (float)(0.5 * sin(0.37 * (double)i));
+  for (int64_t i = 0; i < m->nparams; i++) m->params[i] = (float)(0.25 * sin(0.37 * (double)i));
   float *x = malloc((size_t)N * C * H * W * sizeof(float));
   for (int64_t j = 0; j < (int64_t)N * C * H * W; j++) x[j] = (float)cos(0.11 * (double)j);
   const int32_t labels[N] = {3, 7};
