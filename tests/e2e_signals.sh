@@ -14,7 +14,7 @@ SETS=(--set model.id=MLP --set 'model.config={}' --set training.epochs_per_trigg
 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/stopped" --quiet "${SETS[@]}" \
   > /dev/null 2> "$W/stopped.err" &
 pid=$!
-for _ in $(seq 600); do # until the first trigger's checkpoint is there
+for _ in $(seq 2400); do # until the first trigger's checkpoint is there (a sanitizer build is slow)
   [ -f "$W/stopped/models/trigger_0000.h5" ] && break
   sleep 0.05
 done
