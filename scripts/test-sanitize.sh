@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# test-sanitize.sh - the test programs (tests/test_*.c, one and several
+# ranks) built with AddressSanitizer and UndefinedBehaviorSanitizer into
+# build-san/; any memory error or undefined behaviour fails its test.
+# CI runs it after scripts/test.sh. Extra arguments go to ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DMODYN_SANITIZE=ON -DMODYN_CUDA=OFF \
+  -DMODYN_WERROR=OFF > /dev/null # (-O0 warns differently; the -Werror build is scripts/test.sh)
+cmake --build build-san -j "$(nproc)" > build-san/build.log 2>&1 || { tail -40 build-san/build.log; exit 1; }
+# Leak checks are off (Open MPI keeps its allocations to the end); tests that
+# make an allocation fail on purpose need malloc to return NULL.
+export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd build-san
+ctest --output-on-failure -j "$(nproc)" -R '^test_' "$@"
