@@ -114,6 +114,24 @@ static void test_idx(void) {
            ipath, l4);
   CHECK_STR(mh_error(), want);
 
+  /* Values that would overflow int64: the timestamps of the last row, the
+   * keys near INT64_MAX. */
+  ingest_set(&o, "labels", lpath);
+  ingest_set(&o, "timestamp-step", "3000000000000000000");
+  o.out = path_in("idx_ts_overflow");
+  CHECK(ingest_run("idx", &o, &res) == MH_ERR);
+  CHECK_STR(mh_error(), "--timestamp-start 1000 and --timestamp-step 3000000000000000000 would give "
+                        "row 4 a timestamp past the largest one (9223372036854775807); choose "
+                        "smaller values");
+  ingest_set(&o, "timestamp-step", "10");
+  o.key_start = INT64_MAX - 2;
+  o.out = path_in("idx_key_overflow");
+  CHECK(ingest_run("idx", &o, &res) == MH_ERR);
+  /* (written in shards of 2: the third shard's keys would wrap) */
+  CHECK_STR(mh_error(), "the keys from 9223372036854775807 on would pass the largest key "
+                        "(9223372036854775807) within 2 samples; choose a smaller --key-start");
+  o.key_start = 50;
+
   /* Image and label files swapped. */
   ingest_set(&o, "images", lpath);
   CHECK(ingest_run("idx", &o, &res) == MH_ERR);

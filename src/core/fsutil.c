@@ -2,6 +2,7 @@
 #include "core/fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,4 +105,14 @@ uint64_t mh_checksum(const void *p, size_t n, uint64_t h) {
   for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
   h ^= h >> 32;
   return h;
+}
+
+int mh_fsync_path(const char *path, int dir) {
+  int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
 }

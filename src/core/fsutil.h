@@ -27,4 +27,8 @@ int mh_read_file(const char *path, char **text, size_t *len);
  * flipped bits in files (not an adversary). */
 uint64_t mh_checksum(const void *p, size_t n, uint64_t h);
 
+/* fsync a file (dir 0) or a directory (dir 1), so that a rename before or
+ * after it is durable. 0 on success, -1 with errno set. */
+int mh_fsync_path(const char *path, int dir);
+
 #endif

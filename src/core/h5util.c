@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 
 hid_t h5_create_tmp(const char *path) {
   char tmp[2048];
@@ -25,8 +26,20 @@ int h5_commit(hid_t file, const char *path) {
     mh_h5_error("H5Fclose", __FILE__, __LINE__);
     return mh_error_context("cannot finish writing %s (is the disk full?)", tmp);
   }
+  /* durable before it takes the real name, and the name durable after */
+  if (mh_fsync_path(tmp, 0) != 0) {
+    int err = errno;
+    mh_error_mark_no_space(err);
+    return mh_errorf("cannot write %s: fsync failed: %s%s", tmp, strerror(err),
+                     err == ENOSPC ? " (is the disk full?)" : "");
+  }
   if (rename(tmp, path) != 0)
     return mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+  char dir[2048];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  mh_fsync_path(slash ? dir : ".", 1); /* best effort, as for shards */
   return MH_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,10 @@ int ingest_sink_write(IngestSink *k, int64_t n, const int64_t *timestamps, const
   int64_t elems = 1;
   for (int i = 0; i < sc->ndims; i++) elems *= sc->dims[i];
   const size_t row_bytes = (size_t)elems * (size_t)feat_type_size(sc->type);
+  if (n > 0 && k->next_key > INT64_MAX - (n - 1))
+    return mh_errorf("the keys from %lld on would pass the largest key (%lld) within %lld "
+                     "samples; choose a smaller --key-start",
+                     (long long)k->next_key, (long long)INT64_MAX, (long long)n);
   int64_t cap = n < k->shard_size ? n : k->shard_size;
   int64_t *keys = mh_malloc((size_t)cap * sizeof *keys);
   if (!keys) return MH_ERR;

@@ -7,6 +7,7 @@
  * IDX carries no time, so row i gets timestamp T + i * S. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +94,12 @@ static int idx_run(const IngestOptions *o, IngestResult *res) {
   if ((rc = idx_open(ipath, IDX_IMAGES_MAGIC, "image (idx3-ubyte)", "images", &fi, idims))) goto done;
   if ((rc = idx_open(lpath, IDX_LABELS_MAGIC, "label (idx1-ubyte)", "labels", &fl, ldims))) goto done;
   const int64_t n = idims[0];
+  if (n > 1 && step > 0 && (t0 > 0 ? (INT64_MAX - t0) : INT64_MAX) / step < n - 1) {
+    rc = mh_errorf("--timestamp-start %lld and --timestamp-step %lld would give row %lld a "
+                   "timestamp past the largest one (%lld); choose smaller values",
+                   (long long)t0, (long long)step, (long long)(n - 1), (long long)INT64_MAX);
+    goto done;
+  }
   if (ldims[0] != idims[0]) {
     rc = mh_errorf("%s has %u images but %s has %u labels; use the matching pair of files", ipath,
                    idims[0], lpath, ldims[0]);

@@ -1313,15 +1313,6 @@ static int write_shard_file(const char *tmp, const StoreSchema *sc, int64_t n, c
   return rc;
 }
 
-/* fsync a file or directory so that a rename after it is durable. */
-static int sync_path(const char *path, int flags) {
-  int fd = open(path, flags);
-  if (fd < 0) return -1;
-  int r = fsync(fd);
-  close(fd);
-  return r;
-}
-
 int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int64_t *timestamps,
                       const int32_t *labels, const void *features) {
   if (n < 1) return mh_errorf("%s: a shard needs at least one sample, got %lld", w->dir, (long long)n);
@@ -1350,7 +1341,7 @@ int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int6
     mh_error_mark_no_space(no_space ? ENOSPC : err);
     return MH_ERR;
   }
-  if (sync_path(tmp, O_RDONLY) != 0) {
+  if (mh_fsync_path(tmp, 0) != 0) {
     int err = errno;
     unlink(tmp);
     mh_errorf("cannot write %s: fsync failed: %s; the disk may be full", path, strerror(err));
@@ -1362,7 +1353,7 @@ int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int6
     unlink(tmp);
     return mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(err));
   }
-  sync_path(w->dir, O_RDONLY | O_DIRECTORY); /* best effort: makes the rename durable */
+  mh_fsync_path(w->dir, 1); /* best effort: makes the rename durable */
   w->next_shard++;
   w->written += n;
   return MH_OK;
