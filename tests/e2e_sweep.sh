@@ -50,6 +50,10 @@ check "--index runs one point" mpi 1 "$MODYN_BIN" sweep "$W/grid.yaml" --index 2
 check "only that one" test -d "$W/one/002" -a ! -d "$W/one/000"
 check "report of the sweep folder" "$MODYN_BIN" report "$W/out" --out "$W/report"
 check_eq "report has the 4 points" "$(tail -n +2 "$W/report/runs.csv" | cut -d, -f3 | tr '\n' ' ')" "grid-000 grid-001 grid-002 grid-003 "
+# each labelled by its sweep values (the grid's trigger and training.seed)
+check_eq "report labels points by their values" "$(sed -n 2p "$W/report/runs.csv" | sed 's/.*,"\(.*\)"$/\1/')" \
+  "$(sed -n 2p "$W/out/points.csv" | cut -d, -f3- | sed 's/"{id: \(.*\)}",\(.*\)/\1 · seed \2/')"
+check "the scatter plot shows the labels" grep -q "seed 42</text>" "$W/report/index.html"
 
 # Errors.
 printf 'pipeline: x.yaml\ngrid:\n  training.seed: 42\n' > "$W/bad1.yaml"

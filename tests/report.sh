@@ -56,9 +56,9 @@ check_eq "report message" "$out" "wrote $W/rep/index.html (2 runs) and CSV table
 # Score: intervals 1..3 have data and an active model: (0.8 + 0.85 + 0.8) / 3;
 # weighted by length (1, 1, 0.5 days): (0.8 + 0.85 + 0.4) / 2.5 = 0.82.
 check_eq "runs.csv" "$(cat "$W/rep/runs.csv")" \
-"run,dir,pipeline,triggers,samples_trained,intervals_scored,score_mean,score_time_weighted,handler,dataset,metric
-0,$R,handmade,3,1200,3,0.816667,0.820000,h,d,Accuracy
-1,$W/run2,second,2,900,3,0.816667,0.820000,h,d,Accuracy"
+"run,dir,pipeline,triggers,samples_trained,intervals_scored,score_mean,score_time_weighted,handler,dataset,metric,sweep_values
+0,$R,handmade,3,1200,3,0.816667,0.820000,h,d,Accuracy,\"\"
+1,$W/run2,second,2,900,3,0.816667,0.820000,h,d,Accuracy,\"\""
 check_eq "matrix pivot: rows x columns" "$(tail -n +2 "$W/rep/run_00_matrix.csv" | wc -l | tr -d ' ')" 12
 check_eq "matrix pivot: model 1, interval 1" "$(sed -n 7p "$W/rep/run_00_matrix.csv")" \
   "1,$((2 * D - 1)),$D,$((2 * D)),0.950000"

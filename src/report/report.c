@@ -302,8 +302,9 @@ static void fig_scatter(FILE *fp, const RunData *runs, int nruns, int by_samples
     svg_escape(fp, runs[i].name);
     fprintf(fp, ": %.4f</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\" font-size=\"11\">",
             runs[i].score_mean, x + 9, y - 8);
-    char tag[16];
-    snprintf(tag, sizeof tag, "run %d", i);
+    char tag[300];
+    if (runs[i].label[0]) snprintf(tag, sizeof tag, "%s", runs[i].label);
+    else snprintf(tag, sizeof tag, "run %d", i);
     svg_escape(fp, tag);
     fprintf(fp, "</text>\n");
   }
@@ -318,12 +319,14 @@ static int write_csvs(const RunData *runs, int nruns, const char *out) {
   snprintf(path, sizeof path, "%s/runs.csv", out);
   MH_TRY(atomic_open(&f, path));
   fprintf(f.fp, "run,dir,pipeline,triggers,samples_trained,intervals_scored,score_mean,"
-                "score_time_weighted,handler,dataset,metric\n");
+                "score_time_weighted,handler,dataset,metric,sweep_values\n");
   for (int i = 0; i < nruns; i++) {
     const RunData *r = &runs[i];
-    fprintf(f.fp, "%d,%s,%s,%d,%lld,%d,%.6f,%.6f,%s,%s,%s\n", i, r->dir, r->name, r->ntriggers,
+    fprintf(f.fp, "%d,%s,%s,%d,%lld,%d,%.6f,%.6f,%s,%s,%s,\"", i, r->dir, r->name, r->ntriggers,
             (long long)r->samples_trained, r->scored, r->score_mean, r->score_tw, r->handler,
             r->dataset, r->metric);
+    for (const char *c = r->label; *c; c++) fputs(*c == '"' ? "\"\"" : (char[]){*c, 0}, f.fp);
+    fputs("\"\n", f.fp);
   }
   MH_TRY(atomic_commit(&f));
   for (int i = 0; i < nruns; i++) {
@@ -385,6 +388,11 @@ static void runs_table(FILE *fp, const RunData *runs, int nruns) {
     fmt_num(b, sizeof b, r->score_tw);
     fprintf(fp, "<tr><td>%d</td><td class=\"l\">", i);
     html_text(fp, r->name);
+    if (r->label[0]) {
+      fprintf(fp, "<br><small>");
+      html_text(fp, r->label);
+      fprintf(fp, "</small>");
+    }
     fprintf(fp, "</td><td class=\"l\">");
     html_text(fp, r->dir);
     fprintf(fp, "</td><td>%d</td><td>%lld</td><td>%d</td><td>%s</td><td>%s</td></tr>\n",
@@ -418,8 +426,8 @@ static int write_html(const RunData *runs, int nruns, const char *out) {
   fprintf(fp, "</figure><figure>");
   fig_scatter(fp, runs, nruns, 1);
   fprintf(fp, "</figure></div>\n<p class=\"meta\">Cost (triggers, samples trained) vs score, as "
-              "in the paper's comparison figures; points are labelled with the run number of the "
-              "table.</p>\n");
+              "in the paper's comparison figures; points are labelled with their sweep values, or "
+              "the run number of the table.</p>\n");
   for (int i = 0; i < nruns; i++) {
     const RunData *r = &runs[i];
     char a[32];

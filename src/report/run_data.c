@@ -206,6 +206,78 @@ static int load_matrix(RunData *r) {
   return MH_OK;
 }
 
+/* Split a CSV line whose fields may be double-quoted ("" for a quote),
+ * in place. */
+static int split_quoted(char *line, char **f, int max) {
+  int n = 0;
+  line[strcspn(line, "\r\n")] = '\0';
+  char *p = line;
+  while (n < max) {
+    char *out = p;
+    f[n++] = out;
+    if (*p == '"') {
+      for (p++; *p; p++) {
+        if (*p == '"' && p[1] == '"') *out++ = *++p;
+        else if (*p == '"') {
+          p++;
+          break;
+        } else *out++ = *p;
+      }
+    } else {
+      while (*p && *p != ',') *out++ = *p++;
+    }
+    int more = *p == ',';
+    *out = '\0';
+    if (!more) break;
+    p++;
+  }
+  return n;
+}
+
+/* A sweep point's values, when DIR/../points.csv (written by modyn sweep)
+ * lists DIR: the axes' values, shortened for labels (a trigger map loses
+ * its braces and "id: "), joined by " · ". */
+static void load_label(RunData *r) {
+  char path[1100], line[4096], head[4096];
+  snprintf(path, sizeof path, "%s/../points.csv", r->dir);
+  FILE *fp = fopen(path, "r");
+  if (!fp) return;
+  const char *base = strrchr(r->dir, '/');
+  base = base ? base + 1 : r->dir;
+  char *hf[32], *f[32];
+  int nh = fgets(head, sizeof head, fp) ? split_quoted(head, hf, 32) : 0;
+  while (nh > 2 && fgets(line, sizeof line, fp)) {
+    int n = split_quoted(line, f, 32);
+    const char *b = n > 1 ? strrchr(f[1], '/') : NULL;
+    if (n < 2 || strcmp(b ? b + 1 : f[1], base)) continue;
+    size_t len = 0;
+    for (int a = 2; a < n && a < nh; a++) {
+      char v[512];
+      size_t k = 0;
+      for (const char *c = f[a]; *c && k + 1 < sizeof v; c++) {
+        if (*c == '{' || *c == '}') continue;
+        if (!strncmp(c, "id: ", 4)) {
+          c += 3;
+          continue;
+        }
+        v[k++] = *c;
+      }
+      v[k] = '\0';
+      const char *axis = strrchr(hf[a], '.');
+      axis = axis ? axis + 1 : hf[a];
+      /* a map's values speak for themselves; a scalar gets its field's name */
+      if (strchr(f[a], '{'))
+        len += (size_t)snprintf(r->label + len, sizeof r->label - len, "%s%s", len ? " · " : "", v);
+      else
+        len += (size_t)snprintf(r->label + len, sizeof r->label - len, "%s%s %s",
+                                len ? " · " : "", axis, v);
+      if (len >= sizeof r->label) break;
+    }
+    break;
+  }
+  fclose(fp);
+}
+
 int run_data_load(const char *dir, RunData *r) {
   memset(r, 0, sizeof *r);
   r->score_mean = r->score_tw = NAN;
@@ -214,6 +286,7 @@ int run_data_load(const char *dir, RunData *r) {
   while (len > 1 && r->dir[len - 1] == '/') r->dir[--len] = '\0';
   if (load_name(r) || load_triggers(r) || load_composite(r) || load_matrix(r))
     return mh_error_context("run %s", dir);
+  load_label(r);
   return MH_OK;
 }
 

@@ -23,6 +23,8 @@ typedef struct {
 typedef struct {
   char dir[1024];
   char name[128];       /* pipeline.name */
+  char label[256];      /* a sweep point's values ("TimeTrigger, every: 1y · seed 42"),
+                           from points.csv beside the run; "" for a plain run */
   char handler[128], dataset[128], metric[64]; /* what the figures show */
   int ntriggers;
   RunTrigger *triggers;
