@@ -63,7 +63,25 @@ static void legend_box(FILE *fp, double x, double y, const char *color, const ch
 
 /* ---- per-run figures ------------------------------------------------------- */
 
-static void fig_heatmap(FILE *fp, const RunData *r) {
+/* One colour scale for every run's matrix of the same metric in a report,
+ * so that colours compare across runs. */
+static void shared_range(const RunData *runs, int nruns, const char *metric, double *lo,
+                         double *hi) {
+  double a = INFINITY, b = -INFINITY;
+  for (int i = 0; i < nruns; i++) {
+    const RunData *r = &runs[i];
+    if (strcmp(r->metric, metric)) continue;
+    for (int64_t k = 0; k < (int64_t)r->nmodels * r->nintervals; k++)
+      if (isfinite(r->matrix[k])) {
+        if (r->matrix[k] < a) a = r->matrix[k];
+        if (r->matrix[k] > b) b = r->matrix[k];
+      }
+  }
+  double ends[2] = {a, b};
+  value_range(ends, isfinite(a) ? 2 : 0, lo, hi);
+}
+
+static void fig_heatmap(FILE *fp, const RunData *r, double lo, double hi) {
   int nm = r->nmodels, ni = r->nintervals;
   if (nm == 0 || ni == 0) {
     fprintf(fp, "<p class=\"empty\">No evaluation matrix in this run.</p>\n");
@@ -76,8 +94,6 @@ static void fig_heatmap(FILE *fp, const RunData *r) {
   double left = 150, top = 30, width = FIG_W - left - 120, height = cell_h * nm;
   int H = (int)(top + height + 70);
   double cw = width / ni;
-  double lo, hi;
-  value_range(r->matrix, (int64_t)nm * ni, &lo, &hi);
   char label[256], col[8], d1[32], d2[32];
   snprintf(label, sizeof label, "Evaluation matrix of %s: %s", r->name, r->metric);
   svg_open(fp, FIG_W, H, label);
@@ -444,7 +460,9 @@ static int write_html(const RunData *runs, int nruns, const char *out) {
     fprintf(fp, ", dataset ");
     html_text(fp, r->dataset);
     fprintf(fp, ")</p>\n<figure>");
-    fig_heatmap(fp, r);
+    double lo, hi;
+    shared_range(runs, nruns, r->metric, &lo, &hi);
+    fig_heatmap(fp, r, lo, hi);
     fprintf(fp, "<figcaption>Evaluation matrix: each row is the model of one trigger, each column "
                 "an evaluation interval (run_%02d_matrix.csv).</figcaption></figure>\n<figure>", i);
     fig_composite(fp, r);

@@ -59,9 +59,12 @@ void svg_color(double t, char out[8]) {
 }
 
 const char *svg_series_color(int i) {
+  /* 16 distinct colours (tab10, then darker and lighter companions) */
   static const char *const c[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                  "#8c564b", "#e377c2", "#17becf"};
-  return c[((i % 8) + 8) % 8];
+                                  "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+                                  "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+                                  "#3182bd"};
+  return c[((i % 16) + 16) % 16];
 }
 
 /* A "nice" step (1, 2, 5 x 10^k) for about n ticks over span. */
