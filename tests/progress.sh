@@ -33,4 +33,10 @@ if command -v script > /dev/null; then
   check "terminal: and erased before the result line" grep -q $'\r\033\\[K' "$W/tty.log"
   check_eq "terminal: no '#' progress lines" "$(grep -c '^# trigger 0: training' "$W/tty.log")" 0
 fi
+# ingest: shard by shard (--shard-size 2 over 5 rows: 3 shards)
+printf 't,label,x\n1,0,0.5\n2,1,1.5\n3,0,2.5\n4,1,3.5\n5,0,4.5\n' > "$W/rows.csv"
+"$MODYN_BIN" ingest --format csv --input "$W/rows.csv" --label-column label --timestamp-column t \
+  --shard-size 2 --out "$W/ingested" > "$W/ingest.log"
+check_eq "ingest: a line per shard" "$(grep -c '^# ingest: [0-9]*/5 samples' "$W/ingest.log")" 3
+check "ingest: the last at the total" grep -q "^# ingest: 5/5 samples (100%)" "$W/ingest.log"
 finish progress

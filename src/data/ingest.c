@@ -143,8 +143,11 @@ int ingest_sink_write(IngestSink *k, int64_t n, const int64_t *timestamps, const
       k->next_key += len;
       k->res->samples += len;
       k->res->shards++;
+      if (!k->progress.t0) progress_begin(&k->progress, "ingest", "samples", k->expected);
+      progress_update(&k->progress, k->res->samples);
     }
   }
   free(keys);
+  if (k->expected > 0 && k->res->samples >= k->expected) progress_end(&k->progress);
   return rc;
 }

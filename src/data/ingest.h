@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "core/progress.h"
 #include "data/store.h"
 
 #define INGEST_MAX_ARGS 32
@@ -82,6 +83,8 @@ typedef struct {
   int64_t shard_size;
   int64_t next_key;
   IngestResult *res;
+  int64_t expected;   /* rows the format will write (0: unknown), for the progress line */
+  Progress progress;  /* "ingest: N/M samples", shard by shard */
 } IngestSink;
 
 int ingest_sink_open(IngestSink *k, const IngestOptions *o, const StoreSchema *schema,

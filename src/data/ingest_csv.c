@@ -677,6 +677,7 @@ static int csv_run(const IngestOptions *o, IngestResult *res) {
   sc.num_classes = ncls;
   IngestSink sink;
   if ((rc = ingest_sink_open(&sink, o, &sc, res))) goto done;
+  sink.expected = n;
   if (map_labels && !lm.frozen && (rc = labelmap_write(&lm, o->out))) goto done;
   rc = ingest_sink_write(&sink, n, ts2, lab2, feat2);
 

@@ -147,6 +147,7 @@ static int idx_run(const IngestOptions *o, IngestResult *res) {
   /* Images in blocks of one shard each. */
   IngestSink sink;
   if ((rc = ingest_sink_open(&sink, o, &sc, res))) goto done;
+  sink.expected = n;
   const int64_t block = n < o->shard_size ? n : o->shard_size;
   const size_t img = (size_t)idims[1] * idims[2];
   if (!(pix = mh_malloc((size_t)block * img)) || !(labels = mh_malloc((size_t)block * 4)) ||
