@@ -53,7 +53,7 @@ check_eq "report has the 4 points" "$(tail -n +2 "$W/report/runs.csv" | cut -d, 
 # each labelled by its sweep values (the grid's trigger and training.seed)
 check_eq "report labels points by their values" "$(sed -n 2p "$W/report/runs.csv" | sed 's/.*,"\(.*\)"$/\1/')" \
   "$(sed -n 2p "$W/out/points.csv" | cut -d, -f3- | sed 's/"{id: \(.*\)}",\(.*\)/\1 · seed \2/')"
-check "the scatter plot shows the labels" grep -q "seed 42</text>" "$W/report/index.html"
+check "the scatter plot groups the seeds of each policy" grep -q "num_samples: 500 (2 seeds)</text>" "$W/report/index.html"
 
 # Errors.
 printf 'pipeline: x.yaml\ngrid:\n  training.seed: 42\n' > "$W/bad1.yaml"

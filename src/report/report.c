@@ -289,6 +289,25 @@ static void fig_stages(FILE *fp, const RunData *r) {
 
 /* ---- across runs ------------------------------------------------------------- */
 
+/* A sweep label without its seed ("TimeTrigger, every: 1y · seed 42" ->
+ * "TimeTrigger, every: 1y"): the policy the point tries; "" without a seed
+ * part (the run stands alone). */
+static void policy_key(const char *label, char *out, size_t cap) {
+  out[0] = '\0';
+  if (!strstr(label, "seed ")) return;
+  size_t len = 0;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", label);
+  for (char *part = buf, *next; part; part = next) {
+    char *sep = strstr(part, " · ");
+    next = sep ? sep + strlen(" · ") : NULL;
+    if (sep) *sep = '\0';
+    if (!strncmp(part, "seed ", 5)) continue;
+    len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " · " : "", part);
+    if (len >= cap) break;
+  }
+}
+
 static void fig_scatter(FILE *fp, const RunData *runs, int nruns, int by_samples) {
   SvgPlot p = {fp, 80, 40, FIG_W / 2 - 120, 240, 0, 1, 0, 1};
   double *ys = mh_malloc((size_t)(nruns + 1) * sizeof(double));
@@ -309,21 +328,75 @@ static void fig_scatter(FILE *fp, const RunData *runs, int nruns, int by_samples
   fprintf(fp, "<text x=\"%.1f\" y=\"20\" font-size=\"14\" font-weight=\"bold\" fill=\"#111\">"
               "Pipeline score vs %s</text>\n", p.left, xl);
   svg_axes(&p, xl, "score (mean composite active)", by_samples ? SVG_X_NUMBERS : SVG_X_INTEGERS);
+  /* Points of a sweep that differ only in their seed form one group: its
+   * runs faint, their mean bold with bars from the smallest to the largest
+   * value, labelled once with the policy and the number of seeds. */
+  char (*key)[256] = mh_calloc((size_t)nruns + 1, sizeof *key);
+  int *group = mh_calloc((size_t)nruns + 1, sizeof(int));
+  if (!key || !group) {
+    free(key);
+    free(group);
+    svg_close(fp);
+    return;
+  }
+  int ngroups = 0;
   for (int i = 0; i < nruns; i++) {
-    if (!isfinite(runs[i].score_mean)) continue;
-    double x = svg_px(&p, by_samples ? (double)runs[i].samples_trained : runs[i].ntriggers);
-    double y = svg_py(&p, runs[i].score_mean);
-    fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" stroke=\"#222\"><title>", x, y,
-            svg_series_color(i));
-    svg_escape(fp, runs[i].name);
-    fprintf(fp, ": %.4f</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\" font-size=\"11\">",
-            runs[i].score_mean, x + 9, y - 8);
+    policy_key(runs[i].label, key[i], sizeof key[i]);
+    group[i] = -1;
+    for (int j = 0; j < i && key[i][0]; j++)
+      if (!strcmp(key[i], key[j])) {
+        group[i] = group[j];
+        break;
+      }
+    if (group[i] < 0) group[i] = ngroups++;
+  }
+  for (int g = 0; g < ngroups; g++) {
+    int n = 0, first = -1;
+    double sx = 0, sy = 0, x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < nruns; i++) {
+      if (group[i] != g || !isfinite(runs[i].score_mean)) continue;
+      double x = by_samples ? (double)runs[i].samples_trained : runs[i].ntriggers;
+      double y = runs[i].score_mean;
+      if (first < 0) first = i;
+      n++;
+      sx += x, sy += y;
+      x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+    }
+    if (n == 0) continue;
+    const char *c = svg_series_color(g);
     char tag[300];
-    if (runs[i].label[0]) snprintf(tag, sizeof tag, "%s", runs[i].label);
-    else snprintf(tag, sizeof tag, "run %d", i);
+    if (n > 1) {
+      for (int i = 0; i < nruns; i++) /* the group's runs, faint */
+        if (group[i] == g && isfinite(runs[i].score_mean))
+          fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" opacity=\"0.45\"/>\n",
+                  svg_px(&p, by_samples ? (double)runs[i].samples_trained : runs[i].ntriggers),
+                  svg_py(&p, runs[i].score_mean), c);
+      fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                  "stroke-width=\"2\"/>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                  "stroke=\"%s\" stroke-width=\"2\"/>\n",
+              svg_px(&p, sx / n), svg_py(&p, y0), svg_px(&p, sx / n), svg_py(&p, y1), c,
+              svg_px(&p, x0), svg_py(&p, sy / n), svg_px(&p, x1), svg_py(&p, sy / n), c);
+      snprintf(tag, sizeof tag, "%s (%d seeds)", key[first], n);
+    } else if (runs[first].label[0]) {
+      snprintf(tag, sizeof tag, "%s", runs[first].label);
+    } else {
+      snprintf(tag, sizeof tag, "run %d", first);
+    }
+    const double x = svg_px(&p, sx / n), y = svg_py(&p, sy / n);
+    fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" stroke=\"#222\"><title>", x, y,
+            c);
+    svg_escape(fp, tag);
+    /* right of the point, or left of it in the plot's right half (inside the figure) */
+    const int left_side = x > p.left + p.width / 2;
+    fprintf(fp, ": %.4f (%.4f to %.4f)</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\" "
+                "font-size=\"11\"%s>",
+            sy / n, y0, y1, left_side ? x - 9 : x + 9, y - 8 - 12 * (g % 2),
+            left_side ? " text-anchor=\"end\"" : "");
     svg_escape(fp, tag);
     fprintf(fp, "</text>\n");
   }
+  free(key);
+  free(group);
   svg_close(fp);
 }
 
