@@ -15,6 +15,12 @@ check_eq "unknown command exit code" "$?" 2
 check_eq "unknown option exit code" "$?" 2
 check_eq "unknown option message" "$(head -1 "$W/opt.err")" "modyn run: unknown option --no-such-option"
 
+# synth --image sizes whose product overflows an int: the real count, not a wrapped one.
+"$MODYN_BIN" synth --out "$W/big" --image 100000,100000,100000 > /dev/null 2> "$W/big.err"
+check_eq "synth --image too large: exit" "$?" 2
+check_eq "synth --image too large: message" "$(head -1 "$W/big.err")" \
+  "modyn synth: --image 100000,100000,100000 has 1000000000000000 values per sample; at most 1000000 (as --features)"
+
 # Missing file.
 "$MODYN_BIN" validate "$W/nope.yaml" > /dev/null 2> "$W/missing.err"
 check_eq "missing config exit" "$?" 1

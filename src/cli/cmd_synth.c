@@ -85,10 +85,15 @@ static int on_option(void *ctx, const char *name, const char *v) {
     char extra;
     if (sscanf(v, "%d,%d,%d%c", &c, &h, &w, &extra) != 3 || c < 1 || h < 1 || w < 1)
       return cli_arg_error("modyn synth", "--image expects C,H,W with positive integers, got \"%s\"", v);
+    const int64_t n = (int64_t)c * h * w; /* no int overflow: each is below 2^31 */
+    if (n > 1000000)
+      return cli_arg_error("modyn synth",
+                           "--image %s has %lld values per sample; at most 1000000 (as --features)",
+                           v, (long long)n);
     p->image[0] = c;
     p->image[1] = h;
     p->image[2] = w;
-    p->features = c * h * w;
+    p->features = (int)n;
     return 0;
   }
   if (!strcmp(name, "years")) return parse_int(name, v, &p->years);
