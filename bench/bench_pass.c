@@ -53,15 +53,8 @@ static const Case cases[] = {
 };
 
 static Model *make_model(const Case *c) {
-  CfgDoc doc;
-  if (cfg_load_string("bench", c->yaml, &doc)) mh_fatal_last();
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  if (model_create(c->model, &root, &root, &c->shape, &m)) mh_fatal_last();
-  cfg_doc_free(&doc);
-  Rng rng;
-  rng_seed(&rng, 0);
-  m->init(m, &rng);
+  Model *m = model_from_yaml(c->model, c->yaml, &c->shape, 0);
+  if (!m) mh_fatal_last();
   return m;
 }
 

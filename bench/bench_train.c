@@ -47,15 +47,8 @@ static const Case cases[] = {
 };
 
 static Model *make_model(const char *id, const char *yaml, ModelShape shape) {
-  CfgDoc doc;
-  if (cfg_load_string("bench", yaml, &doc)) mh_fatal_last();
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  if (model_create(id, &root, &root, &shape, &m)) mh_fatal_last();
-  cfg_doc_free(&doc);
-  Rng rng;
-  rng_seed(&rng, 0);
-  m->init(m, &rng);
+  Model *m = model_from_yaml(id, yaml, &shape, 0);
+  if (!m) mh_fatal_last();
   return m;
 }
 

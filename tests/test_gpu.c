@@ -195,27 +195,13 @@ static void check_layer(int kase) {
 
 /* ---- whole models, three optimizer steps ------------------------------------ */
 
-static Model *make(const char *id, const char *yaml, ModelShape shape) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", yaml, &doc)) return NULL;
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  int rc = model_create(id, &root, &root, &shape, &m);
-  cfg_doc_free(&doc);
-  if (rc) return NULL;
-  Rng rng;
-  rng_seed(&rng, 42);
-  m->init(m, &rng);
-  return m;
-}
-
 static void check_model(const char *id, const char *yaml, ModelShape shape, int64_t n,
                         const char *algorithm, double tol, int amp) {
   if (!model_find(id)) {
     printf("%s: not registered; skipped\n", id);
     return;
   }
-  Model *mc = make(id, yaml, shape), *mg = make(id, yaml, shape);
+  Model *mc = model_from_yaml(id, yaml, &shape, 42), *mg = model_from_yaml(id, yaml, &shape, 42);
   if (!mc || !mg) {
     fprintf(stderr, "%s: %s\n", id, mh_error());
     test_failures++;

@@ -45,15 +45,8 @@
 #define TOL 1e-5
 
 static Model *make_model(const char *id, const char *yaml, const ModelShape *shape, uint64_t seed) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", yaml, &doc)) mh_fatal_last();
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  if (model_create(id, &root, &root, shape, &m)) mh_fatal_last();
-  cfg_doc_free(&doc);
-  Rng rng;
-  rng_seed(&rng, seed);
-  m->init(m, &rng);
+  Model *m = model_from_yaml(id, yaml, shape, seed);
+  if (!m) mh_fatal_last();
   return m;
 }
 

@@ -43,17 +43,7 @@ static ModelShape image_shape(int c, int h, int w, int k) {
 
 /* Create a model from a YAML model.config text; NULL (and the error) on failure. */
 static Model *make(const char *id, const char *yaml, ModelShape shape, uint64_t seed) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", yaml, &doc)) return NULL;
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  int rc = model_create(id, &root, &root, &shape, &m);
-  cfg_doc_free(&doc);
-  if (rc) return NULL;
-  Rng rng;
-  rng_seed(&rng, seed);
-  m->init(m, &rng);
-  return m;
+  return model_from_yaml(id, yaml, &shape, seed);
 }
 
 /* The error model_create gives for a config ("" when it succeeds). */

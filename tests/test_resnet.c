@@ -188,17 +188,7 @@ static void block_gradcheck(const char *what, Dims in, int cout, int stride) {
 /* ---- ResNet18 against PyTorch ------------------------------------------------ */
 
 static Model *make_resnet(const char *yaml, ModelShape shape) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", yaml, &doc)) return NULL;
-  CfgRef root = cfg_root(&doc);
-  Model *m = NULL;
-  int rc = model_create("ResNet18", &root, &root, &shape, &m);
-  cfg_doc_free(&doc);
-  if (rc) return NULL;
-  Rng rng;
-  rng_seed(&rng, 1);
-  m->init(m, &rng);
-  return m;
+  return model_from_yaml("ResNet18", yaml, &shape, 1);
 }
 
 typedef struct {

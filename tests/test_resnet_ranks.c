@@ -31,18 +31,8 @@
 enum { D = 2 * 16 * 16, K = 3 }; /* 2x16x16 images, 3 classes */
 
 static Model *resnet(void) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", "{width: 2}", &doc)) return NULL;
-  CfgRef root = cfg_root(&doc);
-  ModelShape shape = {3, {2, 16, 16, 0}, D, K};
-  Model *m = NULL;
-  int rc = model_create("ResNet18", &root, &root, &shape, &m);
-  cfg_doc_free(&doc);
-  if (rc) return NULL;
-  Rng rng;
-  rng_seed(&rng, 3);
-  m->init(m, &rng);
-  return m;
+  ModelShape shape = {3, {2, 16, 16, 0}, D, K, 0};
+  return model_from_yaml("ResNet18", "{width: 2}", &shape, 3);
 }
 
 static void fill(float *v, int64_t n, uint64_t seed) {

@@ -221,18 +221,8 @@ static void test_errors(const Dist *d) {
 /* ---- YearbookNet across ranks -------------------------------------------- */
 
 static Model *yearbook(void) {
-  CfgDoc doc;
-  if (cfg_load_string("model.yaml", "{num_input_channels: 1}", &doc)) return NULL;
-  CfgRef root = cfg_root(&doc);
   ModelShape shape = {3, {1, 16, 16, 0}, 256, 2, 0};
-  Model *m = NULL;
-  int rc = model_create("YearbookNet", &root, &root, &shape, &m);
-  cfg_doc_free(&doc);
-  if (rc) return NULL;
-  Rng rng;
-  rng_seed(&rng, 3);
-  m->init(m, &rng);
-  return m;
+  return model_from_yaml("YearbookNet", "{num_input_channels: 1}", &shape, 3);
 }
 
 /* One step on N samples; grads summed over the group; logits of this

@@ -73,10 +73,11 @@ int eval_bank_load(EvalBank *b, const Dist *d, Model *m, const char *run_dir) {
   return MH_OK;
 }
 
-void eval_bank_use(const EvalBank *b, int i, Model *m) {
+int eval_bank_use(const EvalBank *b, int i, Model *m) {
   memcpy(m->params, b->params + (int64_t)i * b->nparams, (size_t)b->nparams * sizeof(float));
   if (b->nbuffers)
     memcpy(m->buffers, b->buffers + (int64_t)i * b->nbuffers, (size_t)b->nbuffers * sizeof(float));
+  return model_push(m);
 }
 
 void eval_bank_free(EvalBank *b) {

@@ -27,8 +27,8 @@ typedef struct {
  * weights are overwritten). A missing or foreign checkpoint is an error on
  * every rank (rank 0's message; the others say rank 0 failed). */
 int eval_bank_load(EvalBank *b, const Dist *d, Model *m, const char *run_dir);
-/* Copy model i's weights into m. */
-void eval_bank_use(const EvalBank *b, int i, Model *m);
+/* Copy model i's weights into m (and to its device copy, on a GPU). */
+int eval_bank_use(const EvalBank *b, int i, Model *m);
 void eval_bank_free(EvalBank *b);
 
 #endif

@@ -321,7 +321,7 @@ static int visit_prepare(void *ctx, int64_t u, int r, Model *m) {
   int c = v->p->iv_first[v->p->unit_iv[u]] + r;
   if (v->bank && v->loaded != v->p->cell_model[c]) {
     v->loaded = v->p->cell_model[c];
-    eval_bank_use(v->bank, v->loaded, m);
+    return eval_bank_use(v->bank, v->loaded, m);
   }
   return MH_OK;
 }

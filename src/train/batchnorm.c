@@ -440,8 +440,6 @@ static int bn_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int tra
     MH_TRY(gpu_upload(b.rec, mine, (size_t)(1 + 2 * C) * sizeof(double)));
     MH_TRY(bn_finalize_cuda(b.rec, gamma, beta, rmean, rvar, b.mean, b.invstd, b.scale, b.shift,
                             C, BN_MOMENTUM, BN_EPS, 1));
-    /* the upload reads bn->rec: done before the next exchange writes it */
-    MH_TRY(gpu_sync());
   }
   return bn_apply_cuda(x, y, n, C, P, b.scale, b.shift, l->relu);
 }
@@ -466,7 +464,6 @@ static int bn_backward_gpu(Layer *l, const float *x, const float *y, float *dy, 
       mine[c] = s;
     }
     MH_TRY(gpu_upload(b.sums, mine, (size_t)(2 * C) * sizeof(double)));
-    MH_TRY(gpu_sync());
   }
   if (!dx) return MH_OK;
   return bn_dx_cuda(x, dy, b.mean, b.invstd, l->params, b.sums, bn->count, n, C, P, dx);

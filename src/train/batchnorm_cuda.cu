@@ -56,15 +56,23 @@ __global__ void bn_stats_part_k(const float *x, int64_t n, int C, int64_t P, int
   }
 }
 
+// Channel c's two sums over its S slices, in slice order, in double.
+__device__ void slice_sums(const double *part, int c, int S, double *a, double *b) {
+  double sa = 0.0, sb = 0.0;
+  for (int s = 0; s < S; s++) {
+    sa += part[2 * ((int64_t)c * S + s)];
+    sb += part[2 * ((int64_t)c * S + s) + 1];
+  }
+  *a = sa;
+  *b = sb;
+}
+
 __global__ void bn_stats_final_k(const float *x, const double *part, int64_t n, int C, int64_t P,
                                  int S, double *rec) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  double a = 0.0, b = 0.0;
-  for (int s = 0; s < S; s++) {
-    a += part[2 * ((int64_t)c * S + s)];
-    b += part[2 * ((int64_t)c * S + s) + 1];
-  }
+  double a, b;
+  slice_sums(part, c, S, &a, &b);
   const double M = (double)(n * P);
   const double dmean = a / M;
   const double m2 = b - a * dmean;
@@ -181,11 +189,8 @@ __global__ void bn_bwd_part_k(const float *x, const float *y, float *dy, const f
 __global__ void bn_bwd_final_k(const double *part, int C, int S, double *sums) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  double a = 0.0, b = 0.0;
-  for (int s = 0; s < S; s++) {
-    a += part[2 * ((int64_t)c * S + s)];
-    b += part[2 * ((int64_t)c * S + s) + 1];
-  }
+  double a, b;
+  slice_sums(part, c, S, &a, &b);
   sums[c] = a;
   sums[C + c] = b;
 }

@@ -65,9 +65,8 @@ static int dropout_forward_gpu(Layer *l, const float *x, float *y, int64_t n, in
   const float keep = (float)(1.0 / (1.0 - d->p));
   for (int64_t i = 0; i < len; i++) d->mask[i] = rng_uniform(&d->rng) < d->p ? 0.0f : keep;
   MH_TRY(gpu_grow(&l->dws, &l->dws_bytes, len * (int64_t)sizeof(float)));
+  /* d->mask is pageable: the copy has taken the bytes when the call returns */
   MH_TRY(gpu_upload(l->dws, d->mask, (size_t)len * sizeof(float)));
-  /* the upload reads d->mask later: wait before the host can touch it again */
-  MH_TRY(gpu_sync());
   return mul_cuda(x, l->dws, y, len);
 }
 

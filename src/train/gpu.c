@@ -17,7 +17,6 @@ int gpu_open(int index) {
   (void)index;
   return no_backend();
 }
-int gpu_is_open(void) { return 0; }
 void gpu_set_amp(int bf16) { (void)bf16; }
 const char *gpu_describe(void) { return ""; }
 void gpu_close(void) {}

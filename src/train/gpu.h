@@ -31,8 +31,6 @@ const char *gpu_backend(void);
  * cuBLAS and cuDNN handles (loading the libraries). Opening the same device
  * again is a no-op; another one is an error. */
 int gpu_open(int index);
-/* 1 once gpu_open succeeded. */
-int gpu_is_open(void);
 /* training.amp: 1 runs the products of linear and conv2d layers on bf16
  * tensor cores (inputs rounded to bf16, float32 sums; weights, activations,
  * batchnorm, losses and optimizer stay float32), like torch.autocast with
@@ -52,7 +50,9 @@ int gpu_grow(void **p, int64_t *cap, int64_t bytes);
 void *gpu_host_alloc(size_t bytes);
 void gpu_host_free(void *p);
 
-/* Queue a host-to-device copy (asynchronous when src is page-locked). */
+/* Queue a host-to-device copy. From page-locked src it is asynchronous
+ * (src must stay until the stream passes it); from ordinary memory the
+ * bytes are taken before the call returns, so src may change at once. */
 int gpu_upload(void *dst, const void *src, size_t bytes);
 /* Device-to-host copy; waits for the stream first, so dst is ready. */
 int gpu_download(void *dst, const void *src, size_t bytes);

@@ -119,8 +119,6 @@ static int load_cudnn(void) {
   return MH_OK;
 }
 
-extern "C" int gpu_is_open(void) { return g_device >= 0; }
-
 extern "C" void gpu_set_amp(int bf16) { g_amp = bf16 != 0; }
 
 extern "C" const char *gpu_describe(void) { return g_device >= 0 ? g_describe : ""; }

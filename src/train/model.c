@@ -31,6 +31,20 @@ int model_create(const char *id, const CfgRef *id_ref, const CfgRef *config,
   return MH_OK;
 }
 
+Model *model_from_yaml(const char *id, const char *yaml, const ModelShape *shape, uint64_t seed) {
+  CfgDoc doc;
+  if (cfg_load_string("model.yaml", yaml, &doc)) return NULL;
+  CfgRef root = cfg_root(&doc);
+  Model *m = NULL;
+  int rc = model_create(id, &root, &root, shape, &m);
+  cfg_doc_free(&doc);
+  if (rc) return NULL;
+  Rng rng;
+  rng_seed(&rng, seed);
+  m->init(m, &rng);
+  return m;
+}
+
 int model_alloc(Model *m, int64_t nparams, int64_t nbuffers) {
   m->nparams = nparams;
   m->nbuffers = nbuffers;

@@ -92,6 +92,11 @@ struct Model {
   void (*set_dist)(Model *m, const struct Dist *d);
 };
 
+/* Create model id from a YAML text of its model.config (errors name
+ * "model.yaml:LINE") and initialise it from seed: what tests and benchmarks
+ * build models with. NULL with the error recorded on failure. */
+Model *model_from_yaml(const char *id, const char *yaml, const ModelShape *shape, uint64_t seed);
+
 /* Look up a model type by id; NULL if unknown. */
 const ModelType *model_find(const char *id);
 /* Comma-separated list of registered ids, for error messages. */

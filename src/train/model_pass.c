@@ -306,10 +306,7 @@ static int run_mine(Model *m, Store *s, const PassRequest *req, const int64_t *s
     const int64_t bi = mine[j];
     const int runs = v && v->runs ? v->runs(v->ctx, bi) : 1;
     for (int r = 0; !rc && r < runs; r++) {
-      if (v && v->prepare) {
-        rc = v->prepare(v->ctx, bi, r, m);
-        if (!rc) rc = model_push(m); /* the prepared weights, to a GPU model */
-      }
+      if (v && v->prepare) rc = v->prepare(v->ctx, bi, r, m);
       PassBatch out;
       if (!rc) rc = model_pass_batch(m, b.x, b.labels, b.n, req->outputs, req->bce, &pb, &out);
       if (rc) break;

@@ -91,7 +91,8 @@ typedef struct {
   void *ctx;
   /* Model runs over batch b (each costs a forward); 0 skips the batch. */
   int (*runs)(void *ctx, int64_t b);
-  /* Before run r over batch b: load the weights it needs into m. */
+  /* Before run r over batch b: load the weights it needs into m (and,
+   * when they changed, model_push them to a GPU model). */
   int (*prepare)(void *ctx, int64_t b, int r, Model *m);
   /* Run r's outputs over batch b. */
   int (*consume)(void *ctx, int64_t b, int r, const PassBatch *out);

@@ -50,7 +50,8 @@ typedef struct {
 
 /* ---- CPU kernels ------------------------------------------------------------ */
 
-void residual_add_relu_cpu(const float *a, const float *b, float *y, int64_t len) {
+/* y = max(a + b, 0) (forward's join of the two paths). */
+static void residual_add_relu_cpu(const float *a, const float *b, float *y, int64_t len) {
 #pragma omp parallel for simd schedule(static) if (len > 32768)
   for (int64_t i = 0; i < len; i++) {
     const float v = a[i] + b[i];
@@ -58,7 +59,9 @@ void residual_add_relu_cpu(const float *a, const float *b, float *y, int64_t len
   }
 }
 
-void residual_grad_add_cpu(float *dx, const float *d, int64_t len) {
+/* dx += d (backward's join: the shortcut's input gradient, or dy itself
+ * for an identity shortcut, added to the body's). */
+static void residual_grad_add_cpu(float *dx, const float *d, int64_t len) {
 #pragma omp parallel for simd schedule(static) if (len > 32768)
   for (int64_t i = 0; i < len; i++) dx[i] += d[i];
 }

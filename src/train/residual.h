@@ -26,12 +26,4 @@
  * failure, with the error recorded. */
 Layer *layer_residual(Net *body, Net *shortcut);
 
-/* ---- the block's elementwise kernels (a CUDA twin replaces these) ------- */
-
-/* y = max(a + b, 0) over len values (forward's join of the two paths). */
-void residual_add_relu_cpu(const float *a, const float *b, float *y, int64_t len);
-/* dx += d over len values (backward's join: the shortcut's input gradient,
- * or dy itself for an identity shortcut, added to the body's). */
-void residual_grad_add_cpu(float *dx, const float *d, int64_t len);
-
 #endif
