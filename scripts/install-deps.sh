@@ -22,6 +22,8 @@ if [ "${1:-}" = --test ]; then
     chromium fonts-dejavu-core python3
     # batch jobs, and the one-node cluster the SLURM test starts (pgrep: procps)
     slurmctld slurmd slurm-client munge procps
+    # the progress test's terminal (script) and the tests' cmp and md5sum
+    bsdutils diffutils coreutils
   )
 fi
 
