@@ -32,6 +32,16 @@ if command -v script > /dev/null; then
   check "terminal: the live line is redrawn in place" grep -q $'\rtrigger 0: training: 1500/1500 samples (100%)' "$W/tty.log"
   check "terminal: and erased before the result line" grep -q $'\r\033\\[K' "$W/tty.log"
   check_eq "terminal: no '#' progress lines" "$(grep -c '^# trigger 0: training' "$W/tty.log")" 0
+  # Open MPI gives ranks a terminal even when mpirun is piped: inside a
+  # SLURM job, or with MODYN_PROGRESS=lines, it writes lines anyway.
+  for env in SLURM_JOB_ID=7 MODYN_PROGRESS=lines; do
+    env "$env" script -qefc "'$MODYN_BIN' run '$CFG' --data-dir '$W/d' --out '$W/t_$env' --set experiment.maximum_triggers=1" \
+      /dev/null > "$W/tty_$env.log" 2>&1
+    check_eq "terminal with $env: '#' lines" "$(grep -c '^# trigger 0: training' "$W/tty_$env.log")" 25
+  done
+  MODYN_PROGRESS=live "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/live" \
+    --set experiment.maximum_triggers=1 > "$W/live.log"
+  check "not a terminal, MODYN_PROGRESS=live: redrawn" grep -q $'\rtrigger 0: training: 1500/1500' "$W/live.log"
 fi
 # ingest: shard by shard (--shard-size 2 over 5 rows: 3 shards)
 printf 't,label,x\n1,0,0.5\n2,1,1.5\n3,0,2.5\n4,1,3.5\n5,0,4.5\n' > "$W/rows.csv"

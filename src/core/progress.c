@@ -9,6 +9,17 @@
 #include "core/log.h"
 #include "core/timing.h"
 
+/* Open MPI hands every rank a pseudo-terminal as stdout, even when mpirun's
+ * own output goes to a file or a pipe, so isatty() alone cannot tell. Inside
+ * a SLURM job the output is a log file; MODYN_PROGRESS=live|lines decides
+ * where neither guess fits. */
+static int progress_live(void) {
+  const char *m = getenv("MODYN_PROGRESS");
+  if (m && strcmp(m, "live") == 0) return 1;
+  if (m && strcmp(m, "lines") == 0) return 0;
+  return isatty(fileno(stdout)) && !getenv("SLURM_JOB_ID");
+}
+
 void progress_begin(Progress *p, const char *label, const char *unit, int64_t total) {
   memset(p, 0, sizeof *p);
   p->active = label && mh_log_rank == 0 && !mh_log_quiet;
@@ -17,7 +28,7 @@ void progress_begin(Progress *p, const char *label, const char *unit, int64_t to
   p->unit = unit;
   p->total = total;
   p->t0 = p->last = mh_now();
-  p->live = isatty(fileno(stdout));
+  p->live = progress_live();
 }
 
 static void seconds_text(double s, char *out, size_t cap) {
