@@ -55,11 +55,28 @@ check_eq "report labels points by their values" "$(sed -n 2p "$W/report/runs.csv
   "$(sed -n 2p "$W/out/points.csv" | cut -d, -f3- | sed 's/"{id: \(.*\)}",\(.*\)/\1 · seed \2/')"
 check "the scatter plot groups the seeds of each policy" grep -q "num_samples: 500 (2 seeds)</text>" "$W/report/index.html"
 
+# A named axis: a map NAME: VALUE; the names label the points.
+cat > "$W/named.yaml" <<YAML
+pipeline: $MODYN_SOURCE_DIR/configs/quickstart.yaml
+set: {experiment.maximum_triggers: 1, training.epochs_per_trigger: 1}
+grid:
+  trigger:
+    yearly: {id: TimeTrigger, every: 1y, start_timestamp: 0}
+    every-500: {id: DataAmountTrigger, num_samples: 500}
+YAML
+check "named sweep on 1 rank" mpi 1 "$MODYN_BIN" sweep "$W/named.yaml" --out "$W/named" --data-dir "$W/data" --quiet
+check "--list shows the names" bash -c "'$MODYN_BIN' sweep '$W/named.yaml' --list --out '$W/named' | grep -qE '^1 +$W/named/001 +trigger=every-500\$'"
+check "points.csv: the column says its values are names" grep -qx "1,$W/named/001,every-500" "$W/named/points.csv"
+check "points.csv header" grep -qx "point,run_dir,trigger\[name\]" "$W/named/points.csv"
+check "the named value is the point's config" grep -q "num_samples: 500" "$W/named/001/config.yaml"
+"$MODYN_BIN" report "$W/named" --out "$W/named_report" > /dev/null
+check_eq "report labels are the names" "$(tail -n +2 "$W/named_report/runs.csv" | sed 's/.*,//' | tr -d '"' | tr '\n' ' ')" "yearly every-500 "
+
 # Errors.
 printf 'pipeline: x.yaml\ngrid:\n  training.seed: 42\n' > "$W/bad1.yaml"
 "$MODYN_BIN" sweep "$W/bad1.yaml" --list 2> "$W/e1"
 check_eq "bad grid exit code" "$?" 1
-check "grid axis not a list: file:line" grep -q "bad1.yaml:3: grid.training.seed: expected a non-empty list of values" "$W/e1"
+check "grid axis not a list: file:line" grep -q "bad1.yaml:3: grid.training.seed: expected a non-empty list of values, or a map of named values" "$W/e1"
 printf 'pipeline: x.yaml\ngrids: {}\n' > "$W/bad2.yaml"
 "$MODYN_BIN" sweep "$W/bad2.yaml" --list 2> "$W/e2"
 check_eq "unknown field exit code" "$?" 1

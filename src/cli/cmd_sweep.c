@@ -86,7 +86,9 @@ static int write_points(const Sweep *sw) {
   AtomicFile f;
   MH_TRY(atomic_open(&f, path));
   fprintf(f.fp, "point,run_dir");
-  for (int a = 0; a < sw->naxes; a++) fprintf(f.fp, ",%s", sw->axes[a].path);
+  /* A named axis's column says so: its values are names, not YAML. */
+  for (int a = 0; a < sw->naxes; a++)
+    fprintf(f.fp, ",%s%s", sw->axes[a].path, sw->axes[a].named ? "[name]" : "");
   fprintf(f.fp, "\n");
   for (int64_t i = 0; i < sw->npoints; i++) {
     sweep_point_dir(sw, i, dir, sizeof dir);

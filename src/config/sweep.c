@@ -47,18 +47,28 @@ static int parse_grid(const CfgRef *grid, Sweep *sw) {
   for (int a = 0; a < m->n; a++) {
     CfgRef axis;
     cfg_child(grid, m->keys[a], &axis);
-    if (axis.node->kind != CFG_SEQ || axis.node->n == 0)
-      return cfg_errorf(&axis, "expected a non-empty list of values");
+    if ((axis.node->kind != CFG_SEQ && axis.node->kind != CFG_MAP) || axis.node->n == 0)
+      return cfg_errorf(&axis, "expected a non-empty list of values, or a map of named values");
     SweepAxis *x = &sw->axes[sw->naxes++];
+    x->named = axis.node->kind == CFG_MAP;
     if (snprintf(x->path, sizeof x->path, "%s", m->keys[a]) >= (int)sizeof x->path)
       return cfg_errorf(&axis, "field path too long");
     x->assign = mh_calloc((size_t)axis.node->n, sizeof(char *));
     x->value = mh_calloc((size_t)axis.node->n, sizeof(char *));
     if (!x->assign || !x->value) return MH_ERR;
     for (int k = 0; k < axis.node->n; k++) {
-      CfgRef item = cfg_item(&axis, k);
+      CfgRef item;
+      if (x->named) {
+        cfg_child(&axis, axis.node->keys[k], &item);
+        if (!cfg_is_safe_name(axis.node->keys[k]))
+          return cfg_errorf(&item, "the name \"%s\" may hold only letters, digits, '.', '_' and "
+                                   "'-' (it labels the point in reports)",
+                            axis.node->keys[k]);
+      } else {
+        item = cfg_item(&axis, k);
+      }
       if (cfg_flow_text(item.node, value, sizeof value)) return cfg_errorf(&item, "%s", mh_error());
-      x->value[x->n] = mh_strdup(value);
+      x->value[x->n] = mh_strdup(x->named ? axis.node->keys[k] : value);
       x->assign[x->n] = assignment(x->path, value);
       if (!x->value[x->n] || !x->assign[x->n]) return MH_ERR;
       x->n++;

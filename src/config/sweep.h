@@ -11,6 +11,9 @@
  *       - {id: TimeTrigger, every: 1y}
  *       - {id: DataAmountTrigger, num_samples: 500}
  *     training.seed: [42, 99]
+ *     selection_strategy:              # or a map: each value gets a name,
+ *       full: {name: NewDataStrategy}  #   which labels it in lists and reports
+ *       uniform: {name: CoresetStrategy, presampling_config: {strategy: Random, ratio: 50}}
  *   slurm: {ranks: 2, nodes: 1, time: "01:00:00", partition: batch}
  *
  * The points are the Cartesian product of the axes, numbered from 0 with
@@ -28,7 +31,8 @@ typedef struct {
   char path[256];   /* field path, e.g. "trigger" or "training.seed" */
   int n;            /* values */
   char **assign;    /* [n] "PATH=VALUE" for --set */
-  char **value;     /* [n] VALUE alone (flow YAML) */
+  char **value;     /* [n] VALUE alone (flow YAML), or its name when named */
+  int named;        /* the axis was a map NAME: VALUE */
 } SweepAxis;
 
 typedef struct {
@@ -54,7 +58,7 @@ void sweep_free(Sweep *sw);
 /* The overrides of point i (shared ones first, then one per axis) into
  * sets[0..*n); the strings belong to sw. cap >= nset + naxes. */
 int sweep_point(const Sweep *sw, int64_t i, const char **sets, int cap, int *n);
-/* Point i's value on axis a. */
+/* Point i's value on axis a (its name on a named axis). */
 const char *sweep_value(const Sweep *sw, int64_t i, int a);
 /* OUT/NNN */
 void sweep_point_dir(const Sweep *sw, int64_t i, char *out, size_t cap);

@@ -265,8 +265,9 @@ static void load_label(RunData *r) {
       v[k] = '\0';
       const char *axis = strrchr(hf[a], '.');
       axis = axis ? axis + 1 : hf[a];
-      /* a map's values speak for themselves; a scalar gets its field's name */
-      if (strchr(f[a], '{'))
+      /* names and maps speak for themselves; a scalar gets its field's name */
+      const char *hb = strchr(hf[a], '[');
+      if (strchr(f[a], '{') || (hb && !strncmp(hb, "[name]", 6)))
         len += (size_t)snprintf(r->label + len, sizeof r->label - len, "%s%s", len ? " · " : "", v);
       else
         len += (size_t)snprintf(r->label + len, sizeof r->label - len, "%s%s %s",
