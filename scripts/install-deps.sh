@@ -24,6 +24,8 @@ if [ "${1:-}" = --test ]; then
     slurmctld slurmd slurm-client munge procps
     # the progress test's terminal (script) and the tests' cmp and md5sum
     bsdutils diffutils coreutils
+    # the drifting real-data stream of jobs/fashion_*.yaml and its test
+    dataset-fashion-mnist
   )
 fi
 

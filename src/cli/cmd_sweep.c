@@ -216,6 +216,7 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
   if (sw->nodes > 0) fprintf(f.fp, "#SBATCH --nodes=%lld\n", (long long)sw->nodes);
   if (sw->time[0]) fprintf(f.fp, "#SBATCH --time=%s\n", sw->time);
   if (sw->partition[0]) fprintf(f.fp, "#SBATCH --partition=%s\n", sw->partition);
+  if (sw->cpus_per_task > 0) fprintf(f.fp, "#SBATCH --cpus-per-task=%lld\n", (long long)sw->cpus_per_task);
   absolute(cwd, logs, abs_logs, sizeof abs_logs);
   fprintf(f.fp, "#SBATCH --output=%s/point-%%a.out\n", abs_logs);
   fprintf(f.fp,
@@ -227,9 +228,11 @@ static int submit(const Sweep *sw, const SweepArgs *a) {
           "if [ \"$(id -u)\" -eq 0 ]; then\n"
           "  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"
           "fi\n"
-          "export OMPI_MCA_btl_vader_single_copy_mechanism=none\n",
+          "export OMPI_MCA_btl_vader_single_copy_mechanism=none\n"
+          "# each rank bound to its task's cores (mpirun's default is one core)\n"
+          "bind=\"--map-by slot:PE=${SLURM_CPUS_PER_TASK:-1}\"\n",
           sw->file, script, cwd);
-  fprintf(f.fp, "exec mpirun -np \"$SLURM_NTASKS\" ${MODYN_MPIRUN_ARGS:-} '%s' sweep '%s' --array-task --out '%s'",
+  fprintf(f.fp, "exec mpirun -np \"$SLURM_NTASKS\" $bind ${MODYN_MPIRUN_ARGS:-} '%s' sweep '%s' --array-task --out '%s'",
           exe, file, sw->out);
   if (a->common.data_dir) fprintf(f.fp, " --data-dir '%s'", a->common.data_dir);
   for (int k = 0; k < a->common.nsets; k++) {

@@ -13,7 +13,10 @@
 
 /* Threads per rank: $MODYN_THREADS or $OMP_NUM_THREADS when set, else the
  * node's cores shared evenly among the ranks on that node, so that N ranks
- * on one machine do not each start a thread per core. */
+ * on one machine do not each start a thread per core, and at most the cores
+ * the rank is bound to: mpirun binds a rank to one core by default, and
+ * threads beyond the binding would only share it (the run's header says
+ * so, run.c). */
 static void set_threads(const Dist *d) {
   if (getenv("MODYN_THREADS") || getenv("OMP_NUM_THREADS")) {
     par_init(0);
@@ -21,6 +24,8 @@ static void set_threads(const Dist *d) {
   }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int n = (int)(cores / (d->local_size > 0 ? d->local_size : 1));
+  const int bound = par_bound_cores();
+  if (bound > 0 && bound < n) n = bound;
   par_init(n > 0 ? n : 1);
 }
 

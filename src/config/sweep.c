@@ -82,12 +82,13 @@ static int parse_grid(const CfgRef *grid, Sweep *sw) {
 }
 
 static int parse_slurm(const CfgRef *sl, Sweep *sw) {
-  static const char *const keys[] = {"ranks", "nodes", "time", "partition", NULL};
+  static const char *const keys[] = {"ranks", "nodes", "cpus_per_task", "time", "partition", NULL};
   sw->ranks = 1;
   if (!cfg_present(sl)) return MH_OK;
   MH_TRY(cfg_check_keys(sl, keys));
   MH_TRY(cfg_get_int(sl, "ranks", 1, 1, 1 << 20, &sw->ranks));
   MH_TRY(cfg_get_int(sl, "nodes", 0, 0, 1 << 20, &sw->nodes));
+  MH_TRY(cfg_get_int(sl, "cpus_per_task", 0, 0, 1 << 16, &sw->cpus_per_task));
   MH_TRY(cfg_get_string(sl, "time", "", sw->time, sizeof sw->time));
   return cfg_get_string(sl, "partition", "", sw->partition, sizeof sw->partition);
 }

@@ -14,7 +14,7 @@
  *     selection_strategy:              # or a map: each value gets a name,
  *       full: {name: NewDataStrategy}  #   which labels it in lists and reports
  *       uniform: {name: CoresetStrategy, presampling_config: {strategy: Random, ratio: 50}}
- *   slurm: {ranks: 2, nodes: 1, time: "01:00:00", partition: batch}
+ *   slurm: {ranks: 2, nodes: 1, cpus_per_task: 2, time: "01:00:00", partition: batch}
  *
  * The points are the Cartesian product of the axes, numbered from 0 with
  * the last axis varying fastest; point i runs in OUT/NNN (NNN = i, three
@@ -47,6 +47,7 @@ typedef struct {
   int64_t npoints;
   /* slurm: */
   int64_t ranks, nodes; /* tasks per point (default 1); nodes (0 = let SLURM pick) */
+  int64_t cpus_per_task; /* cores per rank (0 = SLURM's default, one) */
   char time[32];        /* "" = the partition's default */
   char partition[64];   /* "" = the default partition */
 } Sweep;

@@ -118,6 +118,37 @@ static int init_model_weights(Orch *o) {
   return MH_OK;
 }
 
+/* The trap of mpirun's default binding (a rank on one core): threads that
+ * share fewer cores run up to 2-3x slower, and nothing else says so. One
+ * line on rank 0 when any rank has more threads than bound cores; one note
+ * when ranks are bound to fewer cores than the node has for each. */
+static int warn_binding(const Dist *d, const int *th) {
+  int info[2] = {par_bound_cores(), 0}, *all = NULL;
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  info[1] = online > 0 && info[0] > 0 && info[0] < online / (d->local_size > 0 ? d->local_size : 1);
+  if (d->rank == 0) all = mh_calloc((size_t)d->size * 2, sizeof(int));
+  MH_TRY(dist_agree(d, d->rank != 0 || all ? MH_OK : MH_ERR));
+  MPI_CHECK(MPI_Gather(info, 2, MPI_INT, all, 2, MPI_INT, 0, d->comm));
+  int over = -1, under = -1;
+  for (int i = 0; d->rank == 0 && i < d->size; i++) {
+    if (over < 0 && all[2 * i] > 0 && th[i] > all[2 * i]) over = i;
+    if (under < 0 && all[2 * i + 1] && th[i] <= all[2 * i]) under = i;
+  }
+  if (over >= 0)
+    LOG0("# warning: rank %d runs %d threads on %d bound core%s; they share cores (up to 2-3x "
+         "slower). Start mpirun with --bind-to none, or --map-by slot:PE=%d (SLURM: "
+         "--cpus-per-task=%d), or set MODYN_THREADS=%d\n",
+         over, th[over], all[2 * over], all[2 * over] == 1 ? "" : "s", th[over], th[over],
+         all[2 * over]);
+  else if (under >= 0)
+    LOG0("# note: rank %d is bound to %d core%s of %ld on its node, so it runs %d thread%s; for "
+         "more, start mpirun with --bind-to none or --map-by slot:PE=N\n",
+         under, all[2 * under], all[2 * under] == 1 ? "" : "s", online, th[under],
+         th[under] == 1 ? "" : "s");
+  free(all);
+  return MH_OK;
+}
+
 /* One '#' line per rank: host, device, threads. */
 static int print_ranks(const Dist *d, const char *device) {
   char host[64] = "", dev[160] = "";
@@ -134,6 +165,7 @@ static int print_ranks(const Dist *d, const char *device) {
   for (int i = 0; d->rank == 0 && i < d->size; i++)
     LOG0("# rank %d on %s, device %s, %d thread%s\n", i, all + i * sizeof host,
          devs + i * sizeof dev, th[i], th[i] == 1 ? "" : "s");
+  MH_TRY(warn_binding(d, th));
   free(all);
   free(devs);
   free(th);

@@ -2,6 +2,7 @@
 #include "train/parallel.h"
 
 #include <cblas.h>
+#include <sched.h>
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -10,6 +11,14 @@
 #include "core/error.h"
 
 static int par_nthreads = 0;
+
+int par_bound_cores(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return 0;
+}
 
 void par_init(int n) {
   if (n <= 0 && par_nthreads > 0) return;

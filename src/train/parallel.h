@@ -6,7 +6,8 @@
  * to one thread and every parallel loop is an OpenMP loop; a GEMM large
  * enough to split is cut into one block per OpenMP thread, each block a
  * single-threaded sgemm. The thread count is $MODYN_THREADS, else OpenMP's
- * default (OMP_NUM_THREADS or the cores).
+ * default (OMP_NUM_THREADS or the cores); the modyn binary passes its own
+ * default (main.c).
  *
  * It does not pick between CPU and GPU (gpu.h). */
 #ifndef MH_PARALLEL_H
@@ -19,6 +20,8 @@
 void par_init(int n);
 /* Threads used by the engine's parallel loops (after par_init). */
 int par_threads(void);
+/* Cores in this process's CPU affinity mask (0: unknown). */
+int par_bound_cores(void);
 
 /* C = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta/tb
  * is nonzero; C is M x N, the inner dimension K. Split over the OpenMP
