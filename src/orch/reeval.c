@@ -122,8 +122,10 @@ int evaluation_rerun(const Dist *d, const PipelineConfig *cfg, const char *run_d
     orch_close(&o);
     return EVAL_RERUN_REPORTED;
   }
+  int ntasks = 0;
+  for (int t = 0; t < o.ev.ntasks; t++) ntasks += !o.ev.tasks[t].off;
   LOG0("# %s: %d model%s, %d evaluation task%s, %d rank%s\n", run_dir, bank.n, mh_plural(bank.n),
-       o.ev.ntasks, mh_plural(o.ev.ntasks), d->size, mh_plural(d->size));
+       ntasks, mh_plural(ntasks), d->size, mh_plural(d->size));
   rc = evaluation_after_pipeline(&o.ev, d, o.model, &bank);
   if (!rc && d->rank == 0)
     rc = write_outputs(&o.ev, &bank, out_dir, handlers, nhandlers, &sum->score);
