@@ -25,12 +25,14 @@ selection_strategy: {name: NewDataStrategy, maximum_keys_in_memory: 1000, tail_t
 evaluation:
   handlers:
     - name: slicing
+      models: matrix
       strategy: {type: SlicingEvalStrategy, eval_every: 1y, eval_start_from: 0}
     - name: periodic
       execution_time: after_pipeline
       models: active
       strategy: {type: PeriodicEvalStrategy, every: 1y, interval: "[-60d; +60d]", start_timestamp: 0}
     - name: between
+      models: matrix
       strategy: {type: BetweenTwoTriggersEvalStrategy}
     - name: offset
       strategy: {type: OffsetEvalStrategy, offsets: ["-inf", "0s", "+1y"]}

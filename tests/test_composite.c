@@ -1,7 +1,8 @@
 /* test_composite.c - currently active / currently trained model for
  * hand-made models and intervals, including the edge cases: no model yet,
- * intervals before the first trigger, and several triggers at one time;
- * the reference times the evaluation strategies use (a periodic window's
+ * intervals before the first trigger, several triggers at one time, and
+ * after the last trigger (the last model is also the trained one); the
+ * original's own test case; the reference times the evaluation strategies use (a periodic window's
  * centre, BetweenTwoTriggers' usage periods); and the strided form that
  * evaluation calls on its array of checkpoint metadata. */
 #include "eval/composite.h"
@@ -27,12 +28,12 @@ static void test_reference_times(void) {
   expect(last, 3, y - 1, -1, 0);
   /* Usage periods (BetweenTwoTriggers): the period of model i starts at
    * last_ts[i] + 1, where model i is active and i + 1 trained. */
-  for (int i = 0; i < 3; i++) expect(last, 3, last[i] + 1, i, i + 1 < 3 ? i + 1 : -1);
+  for (int i = 0; i < 3; i++) expect(last, 3, last[i] + 1, i, i + 1 < 3 ? i + 1 : i);
   /* Negative timestamps work like any other. */
   const int64_t neg[] = {-100, -1};
   expect(neg, 2, -100, -1, 0);
   expect(neg, 2, -99, 0, 1);
-  expect(neg, 2, 0, 1, -1);
+  expect(neg, 2, 0, 1, 1);
 }
 
 /* composite_select_stride over CheckpointMeta gives what composite_select
@@ -54,9 +55,23 @@ static void test_stride(void) {
   }
 }
 
+/* The original's own case (tests/supervisor/internal/eval/
+ * test_eval_handler.py, test_get_eval_requests_after_pipeline): six models
+ * with data up to 0, 2, 3, 14, 20, 26 and intervals whose reference times
+ * are 10, 20, 25, 26, 27, 31, 34. Its expected (active, trained) pairs by
+ * model index: (2,3) (3,4) (4,5) (4,5) (5,5) (5,5) (5,5); the last three
+ * are the last model as both, its "(28, True, True)" rows. */
+static void test_original_case(void) {
+  const int64_t last[] = {0, 2, 3, 14, 20, 26};
+  const int64_t ref[] = {10, 20, 25, 26, 27, 31, 34};
+  const int want[][2] = {{2, 3}, {3, 4}, {4, 5}, {4, 5}, {5, 5}, {5, 5}, {5, 5}};
+  for (int i = 0; i < 7; i++) expect(last, 6, ref[i], want[i][0], want[i][1]);
+}
+
 int main(void) {
   test_reference_times();
   test_stride();
+  test_original_case();
   /* Models trained on data up to t = 9, 19, 19 (two triggers at one
    * timestamp), 29. */
   const int64_t last[] = {9, 19, 19, 29};
@@ -66,11 +81,14 @@ int main(void) {
   expect(last, 4, 19, 0, 1);
   expect(last, 4, 20, 2, 3);   /* two models at 19: the newest (2) is active */
   expect(last, 4, 29, 2, 3);
-  expect(last, 4, 30, 3, -1);  /* after the last model: nothing is being trained */
-  expect(last, 4, 1000, 3, -1);
+  /* After the last model: the original's successor of the last model is
+   * the model itself (supervisor/internal/eval/handler.py; its test
+   * expects (28, True, True) for every interval after model 28). */
+  expect(last, 4, 30, 3, 3);
+  expect(last, 4, 1000, 3, 3);
   expect(last, 0, 5, -1, -1);  /* no models at all */
   const int64_t one[] = {100};
   expect(one, 1, 50, -1, 0);
-  expect(one, 1, 101, 0, -1);
+  expect(one, 1, 101, 0, 0);
   return test_finish("test_composite");
 }

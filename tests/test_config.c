@@ -284,7 +284,10 @@ static void check_full(const PipelineConfig *c, const char *dir) {
   CHECK_EQ_INT(t->drop_last_batch, 1);
   CHECK_EQ_INT(t->shuffle, 0);
   CHECK_EQ_INT(t->epochs_per_trigger, 2);
-  CHECK_EQ_INT(t->num_samples_to_pass, 5000);
+  /* A single number: shorthand for every trigger. */
+  CHECK_EQ_INT(t->num_samples_to_pass_len, -1);
+  CHECK_EQ_INT(pipeline_samples_to_pass(t, 0), 5000);
+  CHECK_EQ_INT(pipeline_samples_to_pass(t, 7), 5000);
   CHECK_EQ_INT(t->use_previous_model, 0);
   CHECK_STR(t->initial_model, "pretrained");
   CHECK_STR(t->initial_model_path, "models/start.h5");
@@ -457,6 +460,59 @@ static void test_full_overrides(void) {
 
 /* ---- The minimal file: every default ------------------------------------- */
 
+/* The original's spellings and lists: models `training` (its schema) and
+ * `train` (its code) are one choice; execution_time manual; a
+ * num_samples_to_pass list applies element i to trigger i, and triggers
+ * past its end fall back to the epochs (0). */
+static void test_original_spellings(void) {
+  static const char *const models[][2] = {
+      {"matrix", "matrix"}, {"active", "active"}, {"train", "train"}, {"training", "train"}};
+  for (int i = 0; i < 4; i++) {
+    char set[256];
+    snprintf(set, sizeof set,
+             "evaluation={datasets: [{dataset_id: t, metrics: [{name: Accuracy}]}], handlers: "
+             "[{models: %s, execution_time: manual, strategy: {type: SlicingEvalStrategy}}]}",
+             models[i][0]);
+    const char *sets[] = {set};
+    PipelineConfig c;
+    CHECK_OK(pipeline_load(config_path("valid_minimal.yaml"), sets, 1, "stores", &c));
+    CHECK_STR(c.evaluation.handlers[0].models, models[i][1]);
+    CHECK_STR(c.evaluation.handlers[0].execution_time, "manual");
+    pipeline_free(&c);
+  }
+  const char *list[] = {"training.num_samples_to_pass=[100, 0, 250]"};
+  PipelineConfig c;
+  CHECK_OK(pipeline_load(config_path("valid_minimal.yaml"), list, 1, "stores", &c));
+  CHECK_EQ_INT(c.training.num_samples_to_pass_len, 3);
+  const int64_t want[] = {100, 0, 250, 0, 0};
+  for (int i = 0; i < 5; i++) CHECK_EQ_INT(pipeline_samples_to_pass(&c.training, i), want[i]);
+  TrainOptions o;
+  pipeline_train_options(&c, &o);
+  CHECK_EQ_INT(o.num_samples_to_pass, 100); /* trigger 0's */
+  pipeline_free(&c);
+  static const struct {
+    const char *set, *message;
+  } bad[] = {
+      {"training.num_samples_to_pass=[]",
+       "--set training.num_samples_to_pass: lists no numbers; omit it to train epochs_per_trigger "
+       "epochs"},
+      {"training.num_samples_to_pass=[10, -1]",
+       "--set training.num_samples_to_pass[1]: must be in [0, 9223372036854775807], got -1"},
+      {"training.num_samples_to_pass={a: 1}",
+       "--set training.num_samples_to_pass: expected a number of samples or a list of them "
+       "(one per trigger)"},
+      {"evaluation={datasets: [{dataset_id: t, metrics: [{name: Accuracy}]}], handlers: [{models: "
+       "trained, strategy: {type: SlicingEvalStrategy}}]}",
+       "--set evaluation.handlers[0].models: expected one of matrix, active, train, training, got "
+       "\"trained\""},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *sets[] = {bad[i].set};
+    CHECK_FAILS_WITH(pipeline_load(config_path("valid_minimal.yaml"), sets, 1, "stores", &c),
+                     bad[i].message);
+  }
+}
+
 static void test_minimal_defaults(void) {
   PipelineConfig c;
   CHECK_OK(pipeline_load(config_path("valid_minimal.yaml"), NULL, 0, "stores", &c));
@@ -472,7 +528,8 @@ static void test_minimal_defaults(void) {
   CHECK_EQ_INT(t->drop_last_batch, 0);
   CHECK_EQ_INT(t->shuffle, 1);
   CHECK_EQ_INT(t->epochs_per_trigger, 1);
-  CHECK_EQ_INT(t->num_samples_to_pass, 0);
+  CHECK(t->num_samples_to_pass == NULL);
+  CHECK_EQ_INT(pipeline_samples_to_pass(t, 0), 0);
   CHECK_EQ_INT(t->use_previous_model, 1);
   CHECK_STR(t->initial_model, "random");
   CHECK_STR(t->initial_model_path, "");
@@ -527,7 +584,7 @@ static void test_minimal_defaults(void) {
   CHECK_STR(c.evaluation.device, "cuda");
   CHECK_STR(c.evaluation.handlers[0].name, "default");
   CHECK_STR(c.evaluation.handlers[0].execution_time, "after_training");
-  CHECK_STR(c.evaluation.handlers[0].models, "matrix");
+  CHECK_STR(c.evaluation.handlers[0].models, "active"); /* the original's default */
   CHECK_EQ_INT(c.evaluation.handlers[0].num_datasets, 1);
   CHECK_STR(c.evaluation.handlers[0].datasets[0], "t");
   CHECK_EQ_INT(c.evaluation.datasets[0].batch_size, 256);
@@ -567,7 +624,7 @@ static const struct {
      "evaluation.datasets has: synth_test, holdout"},
     {"bad_execution_time.yaml",
      "22: evaluation.handlers[0].execution_time: expected one of after_training, after_pipeline, "
-     "got \"during_training\""},
+     "manual, got \"during_training\""},
     {"bad_metric_name.yaml", "33: evaluation.datasets[1].metrics[0].name: missing required field"},
     {"bad_missing_data.yaml", "13: data.dataset_id: missing required field (or give data.path)"},
     {"bad_max_triggers.yaml",
@@ -650,6 +707,7 @@ int main(void) {
   test_full();
   test_full_overrides();
   test_minimal_defaults();
+  test_original_spellings();
   test_bad_files();
   test_bad_overrides();
   return test_finish("test_config");

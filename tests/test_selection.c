@@ -208,6 +208,40 @@ static void expect(const TrainingSet *ts, const int64_t *want, int n) {
 }
 
 
+/* The original's rule for a limit on a window of triggers (tail_triggers
+ * 0 or N): a uniform sample whatever limit_reset says; lastX only takes the
+ * newest keys on all data (covered in main). Trigger 2's window is
+ * {7..11} with tail 0 and {4..11} with tail 1; limit 2. */
+static void test_new_data_limit_modes(void) {
+  for (int tail = 0; tail <= 1; tail++) {
+    int newest = 0; /* seeds whose sample is the newest two keys */
+    for (int seed = 1; seed <= 6; seed++) {
+      char y[256], u[256];
+      const char *base = "name: NewDataStrategy\nmaximum_keys_in_memory: 5\nlimit: 2\n";
+      snprintf(y, sizeof y, "%stail_triggers: %d\nlimit_reset: lastX\nseed: %d\n", base, tail, seed);
+      snprintf(u, sizeof u, "%stail_triggers: %d\nlimit_reset: sampleUAR\nseed: %d\n", base, tail,
+               seed);
+      TrainingSet last[3] = {{{0}}}, uar[3] = {{{0}}};
+      run(y, last);
+      run(u, uar);
+      /* lastX is not read: the same sample as sampleUAR. */
+      for (int t = 0; t < 3; t++) {
+        CHECK_EQ_INT(last[t].keys.len, 2);
+        CHECK_EQ_INT(uar[t].keys.len, 2);
+        for (int i = 0; i < 2 && i < last[t].keys.len && i < uar[t].keys.len; i++)
+          CHECK_EQ_INT(last[t].keys.data[i], uar[t].keys.data[i]);
+      }
+      CHECK_EQ_INT(in_range(&last[2], tail ? 4 : 7, 11), 2);
+      newest += last[2].keys.len == 2 && last[2].keys.data[0] == 10 && last[2].keys.data[1] == 11;
+      free_sets(last);
+      free_sets(uar);
+    }
+    /* A uniform pair of 5 (or 8) keys is {10, 11} one time in 10 (28):
+     * not for all six seeds. */
+    CHECK(newest < 6);
+  }
+}
+
 int main(void) {
   TrainingSet sets[3] = {{{0}}};
   /* tail_triggers 0: each trigger's own new data. */
@@ -252,6 +286,7 @@ int main(void) {
   }
   free_sets(sets);
   free_sets(again);
+  test_new_data_limit_modes();
 
   test_freshness();
   test_coreset();

@@ -50,8 +50,12 @@ static const char *const k_experiment[] = {"start_replay_at", "stop_replay_at",
 static const char *const e_algorithm[] = {"SGD", "Adam", "AdamW", NULL};
 static const char *const e_criterion[] = {"CrossEntropyLoss", "BCEWithLogitsLoss", NULL};
 static const char *const e_initial_model[] = {"random", "pretrained", NULL};
-static const char *const e_execution_time[] = {"after_training", "after_pipeline", NULL};
-static const char *const e_models[] = {"matrix", "active", "train", NULL};
+static const char *const e_execution_time[] = {"after_training", "after_pipeline", "manual",
+                                               NULL};
+/* The original's schema spells the third choice `training`, its code
+ * compares `train`: both are accepted and stored as "train". Default
+ * `active`, as in the original. */
+static const char *const e_models[] = {"matrix", "active", "train", "training", NULL};
 
 /* ---- Small helpers ------------------------------------------------------- */
 
@@ -254,6 +258,39 @@ static int parse_optimizer(const CfgRef *o, OptimizerConfig *opt) {
   return MH_OK;
 }
 
+/* num_samples_to_pass: the original's list (element i for trigger i;
+ * triggers past its end train epochs_per_trigger epochs), or one number as
+ * shorthand for every trigger. */
+static int parse_samples_to_pass(const CfgRef *sec, TrainingConfig *t) {
+  CfgRef r;
+  cfg_child(sec, "num_samples_to_pass", &r);
+  if (cfg_is_null(&r)) return MH_OK;
+  if (r.node->kind == CFG_SCALAR) {
+    t->num_samples_to_pass = mh_malloc(sizeof(int64_t));
+    if (!t->num_samples_to_pass) return MH_ERR;
+    t->num_samples_to_pass_len = -1;
+    return cfg_as_int(&r, 0, INT64_MAX, t->num_samples_to_pass);
+  }
+  if (r.node->kind != CFG_SEQ)
+    return cfg_errorf(&r, "expected a number of samples or a list of them (one per trigger)");
+  int n = cfg_len(&r);
+  if (n < 1) return cfg_errorf(&r, "lists no numbers; omit it to train epochs_per_trigger epochs");
+  t->num_samples_to_pass = mh_malloc((size_t)n * sizeof(int64_t));
+  if (!t->num_samples_to_pass) return MH_ERR;
+  t->num_samples_to_pass_len = n;
+  for (int i = 0; i < n; i++) {
+    CfgRef item = cfg_item(&r, i);
+    MH_TRY(cfg_as_int(&item, 0, INT64_MAX, &t->num_samples_to_pass[i]));
+  }
+  return MH_OK;
+}
+
+int64_t pipeline_samples_to_pass(const TrainingConfig *t, int64_t trigger) {
+  if (!t->num_samples_to_pass) return 0;
+  if (t->num_samples_to_pass_len < 0) return t->num_samples_to_pass[0];
+  return trigger >= 0 && trigger < t->num_samples_to_pass_len ? t->num_samples_to_pass[trigger] : 0;
+}
+
 static int parse_training(const CfgRef *root, TrainingConfig *t) {
   CfgRef sec;
   MH_TRY(req_section(root, "training", k_training, &sec));
@@ -262,7 +299,7 @@ static int parse_training(const CfgRef *root, TrainingConfig *t) {
   MH_TRY(cfg_get_bool(&sec, "drop_last_batch", 0, &t->drop_last_batch));
   MH_TRY(cfg_get_bool(&sec, "shuffle", 1, &t->shuffle));
   MH_TRY(cfg_get_int(&sec, "epochs_per_trigger", 1, 1, 1000000, &t->epochs_per_trigger));
-  MH_TRY(cfg_get_int(&sec, "num_samples_to_pass", 0, 0, INT64_MAX, &t->num_samples_to_pass));
+  MH_TRY(parse_samples_to_pass(&sec, t));
   MH_TRY(cfg_get_bool(&sec, "use_previous_model", 1, &t->use_previous_model));
   MH_TRY(get_enum_name(&sec, "initial_model", e_initial_model, 0, t->initial_model,
                        sizeof t->initial_model));
@@ -353,7 +390,9 @@ static int parse_handler(const CfgRef *ref, EvaluationConfig *ev, EvalHandlerCon
   MH_TRY(cfg_get_string(ref, "name", "default", h->name, sizeof h->name));
   MH_TRY(get_enum_name(ref, "execution_time", e_execution_time, 0, h->execution_time,
                        sizeof h->execution_time));
-  MH_TRY(get_enum_name(ref, "models", e_models, 0, h->models, sizeof h->models));
+  int models = 1;
+  MH_TRY(cfg_get_enum(ref, "models", e_models, 1, &models));
+  snprintf(h->models, sizeof h->models, "%s", e_models[models == 3 ? 2 : models]);
   MH_TRY(req_section(ref, "strategy", NULL, &h->strategy));
   MH_TRY(req_name(&h->strategy, "type", h->strategy_type, sizeof h->strategy_type));
 
@@ -535,6 +574,7 @@ int pipeline_load(const char *path, const char *const *overrides, int num_overri
 void pipeline_free(PipelineConfig *cfg) {
   if (!cfg) return;
   cfg_doc_free(&cfg->doc);
+  free(cfg->training.num_samples_to_pass);
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -545,7 +585,7 @@ void pipeline_train_options(const PipelineConfig *cfg, TrainOptions *out) {
   out->drop_last_batch = tc->drop_last_batch;
   out->shuffle = tc->shuffle;
   out->epochs = tc->epochs_per_trigger;
-  out->num_samples_to_pass = tc->num_samples_to_pass;
+  out->num_samples_to_pass = pipeline_samples_to_pass(tc, 0);
   out->clip_grad_norm = tc->clip_grad_norm;
   out->bce = !strcmp(tc->optimization_criterion, "BCEWithLogitsLoss");
 }

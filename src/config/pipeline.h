@@ -30,7 +30,9 @@ typedef struct {
   int drop_last_batch;              /* default false */
   int shuffle;                      /* default true */
   int64_t epochs_per_trigger;       /* default 1 */
-  int64_t num_samples_to_pass;      /* 0 = unused; otherwise overrides epochs */
+  int64_t *num_samples_to_pass;     /* [num_samples_to_pass_len]: element i for trigger i
+                                       (0: the epochs decide); NULL when absent */
+  int num_samples_to_pass_len;      /* the list's length; -1: one number for every trigger */
   int use_previous_model;           /* warm start from the previous trigger's model; default true */
   char initial_model[CFG_NAME];     /* "random" | "pretrained"; default random */
   char initial_model_path[CFG_PATH];/* initial_model_path, needed for pretrained */
@@ -93,7 +95,12 @@ int pipeline_parse(const char *name, const char *text, const char *const *overri
 int pipeline_load(const char *path, const char *const *overrides, int num_overrides,
                   const char *data_dir, PipelineConfig *cfg);
 void pipeline_free(PipelineConfig *cfg);
-/* The training section as the engine takes it (train/trainer.h). */
+/* The training section as the engine takes it (train/trainer.h), for
+ * trigger 0; pipeline_samples_to_pass gives another trigger's value. */
 void pipeline_train_options(const PipelineConfig *cfg, TrainOptions *out);
+/* training.num_samples_to_pass for trigger (0-based): the list's element
+ * `trigger`, 0 (the epochs decide) past its end or when absent, the number
+ * itself for every trigger when a single number was given. */
+int64_t pipeline_samples_to_pass(const TrainingConfig *t, int64_t trigger);
 
 #endif

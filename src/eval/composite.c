@@ -9,7 +9,10 @@ void composite_select_stride(const int64_t *last_ts, size_t stride, int nmodels,
     if (*t < ref) a = i; /* models are in trigger order: keep the newest */
   }
   *active = a;
-  *trained = a + 1 < nmodels ? a + 1 : -1;
+  /* The original's successor relation (supervisor/internal/eval/handler.py)
+   * maps the last model to itself, so that intervals after the last trigger
+   * still have a currently trained model and count in its score. */
+  *trained = nmodels == 0 ? -1 : a + 1 < nmodels ? a + 1 : a;
 }
 
 void composite_select(const int64_t *last_ts, int nmodels, int64_t ref, int *active,

@@ -5,7 +5,9 @@
  *                       -1 when no model is active yet;
  *   currently trained = the active model's successor (the model being
  *                       trained while the active one served); the first
- *                       model when none is active; -1 after the last model. */
+ *                       model when none is active; the last model itself
+ *                       after the last model (as in the original, so that
+ *                       every interval has one); -1 only without models. */
 #ifndef MH_COMPOSITE_H
 #define MH_COMPOSITE_H
 

@@ -30,8 +30,10 @@ typedef struct {
 
 typedef struct {
   char name[EVAL_NAME];           /* handlers[i].name, default "default" */
-  char execution_time[EVAL_NAME]; /* after_training | after_pipeline; default after_training */
-  char models[EVAL_NAME];         /* matrix | active | train; default matrix */
+  char execution_time[EVAL_NAME]; /* after_training | after_pipeline | manual; default
+                                     after_training */
+  char models[EVAL_NAME];         /* matrix | active | train (YAML `training` is stored as
+                                     train); default active, as in the original */
   char strategy_type[EVAL_NAME];  /* strategy.type, e.g. SlicingEvalStrategy */
   CfgRef strategy;               /* the strategy map, for the eval-strategy plug-in */
   int num_datasets;

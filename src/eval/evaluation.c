@@ -113,7 +113,8 @@ int evaluation_init(Evaluation *ev, const EvaluationConfig *cfg, int num_classes
       t->handler = h;
       t->dataset = di;
       t->strategy = st;
-      t->after_pipeline = !strcmp(hc->execution_time, "after_pipeline") || st->after_pipeline_only;
+      t->after_pipeline = strcmp(hc->execution_time, "after_training") || st->after_pipeline_only;
+      t->off = !strcmp(hc->execution_time, "manual");
       t->models = !strcmp(hc->models, "active") ? EVAL_MODELS_ACTIVE
                   : !strcmp(hc->models, "train") ? EVAL_MODELS_TRAIN
                                                   : EVAL_MODELS_MATRIX;
@@ -147,7 +148,33 @@ void evaluation_free(Evaluation *ev) {
 }
 
 void evaluation_all_after_pipeline(Evaluation *ev) {
-  for (int t = 0; t < ev->ntasks; t++) ev->tasks[t].after_pipeline = 1;
+  for (int t = 0; t < ev->ntasks; t++) {
+    ev->tasks[t].after_pipeline = 1;
+    ev->tasks[t].off = 0;
+  }
+}
+
+int evaluation_pick_handlers(Evaluation *ev, const char *const *names, int n) {
+  const EvaluationConfig *ec = ev->cfg;
+  for (int i = 0; i < n; i++) {
+    int found = 0;
+    for (int h = 0; h < ec->num_handlers; h++) found |= !strcmp(ec->handlers[h].name, names[i]);
+    if (found) continue;
+    char list[EVAL_MAX_HANDLERS * (EVAL_NAME + 2)] = "";
+    for (int h = 0; h < ec->num_handlers; h++) {
+      if (h) strcat(list, ", ");
+      strcat(list, ec->handlers[h].name);
+    }
+    return mh_errorf("no evaluation handler is named \"%s\"; the configuration has: %s",
+                     names[i], list);
+  }
+  for (int t = 0; t < ev->ntasks; t++) {
+    const char *name = ec->handlers[ev->tasks[t].handler].name;
+    int picked = 0;
+    for (int i = 0; i < n; i++) picked |= !strcmp(name, names[i]);
+    ev->tasks[t].off = !picked;
+  }
+  return MH_OK;
 }
 
 int64_t evaluation_num_intervals(const Evaluation *ev) {
@@ -158,7 +185,7 @@ int64_t evaluation_num_intervals(const Evaluation *ev) {
 
 int evaluation_has_after_pipeline(const Evaluation *ev) {
   for (int t = 0; t < ev->ntasks; t++)
-    if (ev->tasks[t].after_pipeline) return 1;
+    if (ev->tasks[t].after_pipeline && !ev->tasks[t].off) return 1;
   return 0;
 }
 
@@ -481,7 +508,7 @@ int evaluation_after_training(Evaluation *ev, const Dist *d, Model *m, const Che
   int mi = nmodels - 1;
   for (int ti = 0; ti < ev->ntasks; ti++) {
     EvalTask *t = &ev->tasks[ti];
-    if (t->after_pipeline) continue;
+    if (t->after_pipeline || t->off) continue;
     if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, meta, mi, mi + 1));
     MH_TRY(run_task(ev, ti, d, m, NULL, mi, mi + 1, meta, nmodels));
   }
@@ -491,7 +518,7 @@ int evaluation_after_training(Evaluation *ev, const Dist *d, Model *m, const Che
 int evaluation_after_pipeline(Evaluation *ev, const Dist *d, Model *m, const EvalBank *bank) {
   for (int ti = 0; ti < ev->ntasks; ti++) {
     EvalTask *t = &ev->tasks[ti];
-    if (!t->after_pipeline) continue;
+    if (!t->after_pipeline || t->off) continue;
     double t0 = mh_now();
     if (t->strategy->per_model) MH_TRY(add_model_intervals(ev, ti, bank->meta, 0, bank->n));
     int before = ev->ncells;
@@ -506,7 +533,7 @@ int evaluation_after_pipeline(Evaluation *ev, const Dist *d, Model *m, const Eva
 double evaluation_next_value(const Evaluation *ev, const CheckpointMeta *meta, int nmodels, int mi) {
   for (int ti = 0; ti < ev->ntasks; ti++) {
     const EvalTask *t = &ev->tasks[ti];
-    if (t->after_pipeline) continue;
+    if (t->after_pipeline || t->off) continue;
     int best = -1;
     for (int c = 0; c < ev->ncells; c++) {
       const EvalCell *x = &ev->cells[c];
@@ -551,7 +578,7 @@ int evaluation_write_matrix(const Evaluation *ev, const CheckpointMeta *meta, in
       for (int t = 0; t < ev->ntasks; t++) {
         const EvalTask *task = &ev->tasks[t];
         const EvalDataset *d = &ev->datasets[task->dataset];
-        for (int i = 0; i < task->niv; i++) {
+        for (int i = 0; !task->off && i < task->niv; i++) {
           int c = idx[t][(int64_t)i * nmodels + j];
           if (c < 0 || !cell_wanted(task, &task->iv[i], j, meta, nmodels)) continue;
           for (int k = 0; k < d->nmetrics; k++)
@@ -596,11 +623,17 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
   fprintf(f.fp, "handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,"
                 "active_model,active_value,trained_model,trained_value\n");
   fprintf(g.fp, "handler,dataset,metric,model,intervals,mean,time_weighted_mean\n");
-  int rc = MH_OK;
+  int rc = MH_OK, scored = 0;
   for (int t = 0; !rc && t < ev->ntasks; t++) {
     const EvalTask *task = &ev->tasks[t];
     const EvalDataset *d = &ev->datasets[task->dataset];
     const char *hname = ev->cfg->handlers[task->handler].name;
+    if (task->off) continue;
+    /* A composite that the handler's `models` does not evaluate has cells
+     * only where it is the other one too (after the last trigger both are
+     * the last model): a mean over those few intervals would pass for a
+     * score, so it gets none. */
+    const int scores[2] = {task->models != EVAL_MODELS_TRAIN, task->models != EVAL_MODELS_ACTIVE};
     int *idx = cell_index(ev, t, nmodels);
     if (!idx) {
       rc = MH_ERR;
@@ -624,8 +657,8 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
                 (long long)count, a, va, tr, vt);
         if (count > 0) {
           double w = (double)(iv->end - iv->start);
-          if (a >= 0) acc_add(&acc[k][0], va, w);
-          if (tr >= 0) acc_add(&acc[k][1], vt, w);
+          if (a >= 0 && scores[0]) acc_add(&acc[k][0], va, w);
+          if (tr >= 0 && scores[1]) acc_add(&acc[k][1], vt, w);
         }
       }
     }
@@ -636,11 +669,12 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
         double mean = x->n ? x->sum / x->n : NAN, tw = x->w > 0 ? x->wsum / x->w : NAN;
         fprintf(g.fp, "%s,%s,%s,%s,%d,%.6f,%.6f\n", hname, d->id, d->metrics[k]->label,
                 s ? "trained" : "active", x->n, mean, tw);
-        if (t == 0 && k == 0) {
+        if (!scored && k == 0) {
           if (s == 0) first->mean_active = mean, first->tw_active = tw, first->n_active = x->n;
           else first->mean_trained = mean, first->tw_trained = tw, first->n_trained = x->n;
         }
       }
+    scored = 1;
   }
   if (rc) {
     fclose(f.fp);

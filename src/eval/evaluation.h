@@ -15,7 +15,9 @@
  * later interval, since the next model is not known yet; cells a later
  * model supersedes are left out of the outputs); `after_pipeline` (and
  * BetweenTwoTriggersEvalStrategy, which needs every trigger) evaluates all
- * models after the last trigger from their checkpoints (bank.h).
+ * models after the last trigger from their checkpoints (bank.h); `manual`
+ * handlers are skipped by a run and evaluated only when asked for
+ * (`modyn eval`: evaluation_all_after_pipeline, evaluation_pick_handlers).
  *
  * Work split: an interval's rows (in timestamp order) are cut into batches
  * of the dataset's batch_size counted from the interval start, the same for
@@ -59,6 +61,8 @@ typedef struct {
   int dataset;           /* index into Evaluation.datasets */
   const EvalStrategyType *strategy;
   int after_pipeline;    /* 1: evaluated once after the last trigger */
+  int off;               /* 1: not evaluated now (a manual handler in a run, a handler that
+                            `modyn eval --handler` did not pick): no cells, no rows */
   int models;            /* EVAL_MODELS_* */
   int niv, cap;
   EvalInterval *iv;      /* [niv] */
@@ -94,8 +98,12 @@ typedef struct {
 int evaluation_init(Evaluation *ev, const EvaluationConfig *cfg, int num_classes,
                     const ModelShape *shape);
 void evaluation_free(Evaluation *ev);
-/* Treat every handler as after_pipeline (`modyn eval`). */
+/* Treat every handler, manual ones included, as after_pipeline
+ * (`modyn eval`). */
 void evaluation_all_after_pipeline(Evaluation *ev);
+/* Evaluate only the handlers named names[0..n-1] (`modyn eval --handler`);
+ * the others are off. A name no handler has is an error that lists them. */
+int evaluation_pick_handlers(Evaluation *ev, const char *const *names, int n);
 int64_t evaluation_num_intervals(const Evaluation *ev);
 /* 1 when some handler runs after the pipeline. */
 int evaluation_has_after_pipeline(const Evaluation *ev);
@@ -118,8 +126,11 @@ double evaluation_next_value(const Evaluation *ev, const CheckpointMeta *meta, i
  * composite.csv handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,
  *               active_model,active_value,trained_model,trained_value
  * score.csv     handler,dataset,metric,model,intervals,mean,time_weighted_mean
- *               (model = active | trained)
- * *first gets the score of the first task's first metric. */
+ *               (model = active | trained; a handler with `models: active`
+ *               scores no trained model, one with `train` no active model:
+ *               nan over 0 intervals, as their cells are not there)
+ * Tasks that are off write no rows. *first gets the score of the first
+ * evaluated task's first metric. */
 int evaluation_write_matrix(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,
                             const char *path);
 int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta, int nmodels,

@@ -67,7 +67,10 @@ static int train_trigger(Orch *o, const TrainArgs *a, const int64_t *keys, const
   TrainPlan plan = {{a->partition, 0, (int)tc->num_prefetched_partitions,
                      (int)tc->parallel_prefetch_requests},
                     o->sched, seed, filter, label};
-  int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &o->topt,
+  /* num_samples_to_pass may differ per trigger (the original's list). */
+  TrainOptions topt = o->topt;
+  topt.num_samples_to_pass = pipeline_samples_to_pass(tc, a->trigger);
+  int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &topt,
                        &plan, ts);
   batch_filter_free(filter);
   if (rc) return mh_error_context("trigger %lld", (long long)a->trigger);

@@ -2,9 +2,15 @@
  * last trigger, or on a tail of triggers.
  *   tail_triggers: null (default) = all data seen so far; 0 = only this
  *   trigger's new data; N = this trigger's data plus the N previous triggers'.
- *   limit (-1 = none) caps the set; limit_reset picks which keys stay:
- *   lastX = the newest `limit` keys, sampleUAR = a uniform sample without
- *   replacement (seeded by `seed` and the trigger index).
+ *   limit (-1 = none) caps the set with a uniform sample without
+ *   replacement (seeded by `seed` and the trigger index), kept in stream
+ *   order. Only on all data (tail_triggers null) does limit_reset choose:
+ *   lastX = the newest `limit` keys, sampleUAR = the uniform sample. This
+ *   is the original's rule (new_data_strategy.py: _get_data_reset and
+ *   _get_data_tail sample uniformly, only _get_data_no_reset reads
+ *   limit_reset); the original applies it to each partition of
+ *   maximum_keys_in_memory keys, we to the whole set (the same with one
+ *   partition).
  * Weights are all 1 (uses_weights is accepted but has no effect here). */
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +50,7 @@ static int nd_select(Selector *s, int64_t trigger, TrainingSet *out) {
   int64_t n = end - begin;
   int64_t limit = s->common.limit;
   if (limit >= 0 && n > limit) {
-    if (d->limit_reset == 0) {
+    if (tail < 0 && d->limit_reset == 0) {
       begin = end - limit; /* lastX: the newest keys */
       n = limit;
     } else {
