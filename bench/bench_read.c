@@ -13,8 +13,8 @@
  * sequential read through HDF5's MPI-IO driver, independent and collective.
  *
  * Creates the store in DIR if it is missing (Yearbook-like: float32
- * 3x32x32, 2 classes; Criteo-like: 13 dense + 26 categorical values per
- * sample as float32 [39]). Every rank then
+ * 3x32x32, 2 classes; Criteo-like: 13 dense values + 26 categorical ids
+ * per sample as float32 [39], the layout DLRM reads). Every rank then
  *   1. sequential: reads its contiguous 1/N of all rows in ~3 MB blocks
  *      through HDF5 (H5Dread of hyperslabs), converting to float32 as
  *      training would; and the same through the direct (mapped) path;
@@ -69,7 +69,12 @@ static int create_store(const Args *a) {
       k[i] = s0 + i;
       t[i] = s0 + i;
       l[i] = (int32_t)(rng_next(&rng) & 1);
-      for (int64_t j = 0; j < E; j++) f[i * E + j] = (float)((s0 + i + j) % 1000) * 0.001f;
+      /* Yearbook-like: pixels in [0, 1). Criteo-like: 13 dense values in
+       * [0, 1), then 26 categorical ids in [0, 1000) (DLRM's default
+       * table size), spread so that lookups hit the whole table. */
+      for (int64_t j = 0; j < E; j++)
+        f[i * E + j] = yb || j < 13 ? (float)((s0 + i + j) % 1000) * 0.001f
+                                    : (float)((rng_next(&rng) >> 11) % 1000);
     }
     MH_TRY(store_write_shard(&w, n, k, t, l, f));
     printf("# wrote %lld / %lld samples\n", (long long)(s0 + n), (long long)a->samples);
