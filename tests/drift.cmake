@@ -3,3 +3,4 @@
 modyn_unit_test(test_drift ${CMAKE_CURRENT_SOURCE_DIR}/test_drift.c)
 modyn_script_test(e2e_drift "mpi" e2e_drift.sh)
 modyn_unit_test(test_performance ${CMAKE_CURRENT_SOURCE_DIR}/test_performance.c)
+modyn_unit_test(test_cost ${CMAKE_CURRENT_SOURCE_DIR}/test_cost.c)
