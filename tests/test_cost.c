@@ -19,15 +19,13 @@
 
 static int models;
 static TriggerCost costs[256];
-static double measured_fixed,
-    measured_per_sample; /* "measured" seconds = fixed + per x n */
+static double measured_fixed, measured_per_sample; /* "measured" seconds = fixed + per x n */
 static char events[1 << 18];
 static int npasses;
 
 static int fake_cost(PluginEnv *env, int64_t k, TriggerCost *out) {
   (void)env;
-  if (k < 0 || k >= models)
-    return mh_errorf("no trigger %lld", (long long)k);
+  if (k < 0 || k >= models) return mh_errorf("no trigger %lld", (long long)k);
   *out = costs[k];
   return MH_OK;
 }
@@ -40,16 +38,14 @@ static void fake_event(PluginEnv *env, const char *json) {
 
 /* Accuracy of the model on the misclassification stream's batch b (keys
  * 100b .. 100b+99): 100 - round(100 acc) misclassified. */
-static const double ACC[12] = {1.0, .95, .85, .95, .80, .90,
-                               .97, .92, .93, .95, .95, .95};
+static const double ACC[12] = {1.0, .95, .85, .95, .80, .90, .97, .92, .93, .95, .95, .95};
 
-static int fake_pass(PluginEnv *env, const int64_t *keys, int64_t n,
-                     unsigned outputs, int64_t which, PassResult *out) {
+static int fake_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs,
+                     int64_t which, PassResult *out) {
   (void)env;
   (void)which;
   memset(out, 0, sizeof *out);
-  if (outputs != (PASS_LOGITS | PASS_PRED))
-    return mh_errorf("unexpected outputs");
+  if (outputs != (PASS_LOGITS | PASS_PRED)) return mh_errorf("unexpected outputs");
   out->n = n;
   out->K = 2;
   out->logits = malloc(sizeof(float) * (size_t)(2 * n + 1));
@@ -74,14 +70,12 @@ static int fake_pass(PluginEnv *env, const int64_t *keys, int64_t n,
  * trigger asks (max_chunk) as the replay does; at each fire "train" on the
  * samples since the previous fire (NewDataStrategy) and log that training.
  * got[] gets the stream positions of the fires. */
-static int run(const char *yaml, const int64_t *ts, int64_t n, int64_t chunk,
-               int64_t *got) {
+static int run(const char *yaml, const int64_t *ts, int64_t n, int64_t chunk, int64_t *got) {
   static Store store;
   static int64_t keys[4096];
   static int32_t labels[4096];
   store.schema.num_classes = 2;
-  for (int64_t i = 0; i < n; i++)
-    keys[i] = i;
+  for (int64_t i = 0; i < n; i++) keys[i] = i;
   PluginEnv env;
   memset(&env, 0, sizeof env);
   env.store = &store;
@@ -102,8 +96,7 @@ static int run(const char *yaml, const int64_t *ts, int64_t n, int64_t chunk,
   for (int64_t off = 0, cn = 0; t && off < n; off += cn) {
     cn = n - off < chunk ? n - off : chunk;
     int64_t lim = t->max_chunk ? t->max_chunk(t) : 0;
-    if (lim > 0 && lim < cn)
-      cn = lim;
+    if (lim > 0 && lim < cn) cn = lim;
     StreamChunk c = {keys + off, ts + off, labels + off, cn};
     I64Vec f = {0};
     CHECK_OK(t->inform(t, &c, &f));
@@ -114,8 +107,7 @@ static int run(const char *yaml, const int64_t *ts, int64_t n, int64_t chunk,
       got[nfired++] = at;
       costs[models].training_set = set;
       costs[models].samples_trained = 5 * set;
-      costs[models].train_s =
-          measured_fixed + measured_per_sample * (double)set;
+      costs[models].train_s = measured_fixed + measured_per_sample * (double)set;
       models++;
     }
     i64vec_free(&f);
@@ -125,16 +117,15 @@ static int run(const char *yaml, const int64_t *ts, int64_t n, int64_t chunk,
   return nfired;
 }
 
-static void expect_fires(const char *what, const char *yaml, const int64_t *ts,
-                         int64_t n, int64_t chunk, const int64_t *want,
-                         int nwant) {
+static void expect_fires(const char *what, const char *yaml, const int64_t *ts, int64_t n,
+                         int64_t chunk, const int64_t *want, int nwant) {
   int64_t got[256];
   int k = run(yaml, ts, n, chunk, got);
   CHECK_EQ_INT(k, nwant);
   for (int i = 0; i < k && i < nwant; i++) {
     if (got[i] != want[i])
-      fprintf(stderr, "%s: fire %d at %lld, want %lld\n", what, i,
-              (long long)got[i], (long long)want[i]);
+      fprintf(stderr, "%s: fire %d at %lld, want %lld\n", what, i, (long long)got[i],
+              (long long)want[i]);
     CHECK_EQ_INT(got[i], want[i]);
   }
 }
@@ -158,8 +149,7 @@ static void test_trackers(void) {
   const double ridge = 1900.0 / 140003.0;
   CHECK_NEAR(t.slope, ridge, 1e-15);
   CHECK_NEAR(t.intercept, 11.6 / 3.0 - 700.0 / 3.0 * ridge, 1e-12);
-  CHECK_NEAR(cost_tracker_forecast(&t, 1000),
-             11.6 / 3.0 + (1000 - 700.0 / 3.0) * ridge, 1e-12);
+  CHECK_NEAR(cost_tracker_forecast(&t, 1000), 11.6 / 3.0 + (1000 - 700.0 / 3.0) * ridge, 1e-12);
   cost_tracker_free(&t);
   CHECK_OK(cost_tracker_init(&t, 10, 0.0));
   cost_tracker_add(&t, 100, 2.0);
@@ -167,8 +157,7 @@ static void test_trackers(void) {
   cost_tracker_add(&t, 400, 6.1);
   CHECK_NEAR(t.slope, 1900.0 / 140000.0, 1e-15);
   CHECK_NEAR(t.intercept, 0.7, 1e-12);
-  CHECK_NEAR(cost_tracker_forecast(&t, 1000), 0.7 + 1000 * 1900.0 / 140000.0,
-             1e-12);
+  CHECK_NEAR(cost_tracker_forecast(&t, 1000), 0.7 + 1000 * 1900.0 / 140000.0, 1e-12);
   cost_tracker_free(&t);
   /* A window of 2 keeps (200, 3.5), (400, 6.1): slope 2.6/200 = 0.013,
    * intercept 0.9 (least squares); ridge: 260/20001. */
@@ -212,17 +201,15 @@ static void test_latency_trigger(void) {
    * samples; 10 sample-seconds of waiting are worth a training second;
    * training takes 30 + 2 x (training-set size) seconds. */
   int64_t ts[60];
-  for (int i = 0; i < 20; i++)
-    ts[i] = 10 * i;
-  for (int i = 20; i < 40; i++)
-    ts[i] = 200 + (i - 20);
-  for (int i = 40; i < 60; i++)
-    ts[i] = 400 + 20 * (i - 40);
+  for (int i = 0; i < 20; i++) ts[i] = 10 * i;
+  for (int i = 20; i < 40; i++) ts[i] = 200 + (i - 20);
+  for (int i = 40; i < 60; i++) ts[i] = 400 + 20 * (i - 40);
   measured_fixed = 30;
   measured_per_sample = 2;
-  const char *base = "id: DataIncorporationLatencyCostTrigger\n"
-                     "evaluation_interval_data_points: 4\n"
-                     "incorporation_delay_per_training_second: 10\n";
+  const char *base =
+      "id: DataIncorporationLatencyCostTrigger\n"
+      "evaluation_interval_data_points: 4\n"
+      "incorporation_delay_per_training_second: 10\n";
   /* Check 0 (samples 0-3) fires: no model yet; its training: 4 samples,
    * 38 s, the one observation (a constant model).
    * Check 1 (4-7): latency (70-40) + (70-50) + (70-60) + 0 = 60 -> 6 s < 38.
@@ -250,8 +237,7 @@ static void test_latency_trigger(void) {
                "metric\":60,"
                "\"regret_in_traintime_unit\":6,\"traintime_estimate\":38."
                "2424242,") != NULL);
-  CHECK(strstr(events, "\"check\":0,") &&
-        strstr(events, "\"phase\":\"first\""));
+  CHECK(strstr(events, "\"check\":0,") && strstr(events, "\"phase\":\"first\""));
   /* The chunking does not matter (1, 3 and 7 samples per call). */
   expect_fires("latency, chunks of 1", base, ts, 60, 1, w1, 5);
   expect_fires("latency, chunks of 3", base, ts, 60, 3, w1, 5);
@@ -262,18 +248,15 @@ static void test_latency_trigger(void) {
   measured_fixed = 1000;
   measured_per_sample = 7;
   char yaml[1024];
-  snprintf(
-      yaml, sizeof yaml,
-      "%smodelled_seconds_per_sample: 2\nmodelled_seconds_per_trigger: 30\n",
-      base);
+  snprintf(yaml, sizeof yaml,
+           "%smodelled_seconds_per_sample: 2\nmodelled_seconds_per_trigger: 30\n", base);
   expect_fires("latency, modelled", yaml, ts, 60, 4096, w1, 5);
   /* ... and without it the measured seconds decide: 1000 + 7 n is far
    * above any latency before the 181 s gap. */
   int64_t got[64];
   int k = run(base, ts, 60, 4096, got);
   CHECK_EQ_INT(got[0], 3);
-  for (int i = 1; i < k; i++)
-    CHECK(got[i] >= 43); /* nothing fires before the gap */
+  for (int i = 1; i < k; i++) CHECK(got[i] >= 43); /* nothing fires before the gap */
   measured_fixed = 30;
   measured_per_sample = 2;
 
@@ -296,12 +279,13 @@ static void test_latency_trigger(void) {
   const int64_t w3[] = {3, 7, 19, 43, 51, 59};
   expect_fires("latency, warmup", yaml, ts, 60, 4096, w3, 6);
   CHECK(strstr(events, "\"stream_index\":7,") &&
-        strstr(events, "\"phase\":\"warmup\",\"regret_metric\":60,\"regret_in_"
-                       "traintime_unit\":6,"
-                       "\"traintime_estimate\":null,\"cost_observations\":1,"
-                       "\"cost_slope\":0,"
-                       "\"cost_intercept\":38,\"warmup_policy_fired\":true,"
-                       "\"triggered\":true"));
+        strstr(events,
+               "\"phase\":\"warmup\",\"regret_metric\":60,\"regret_in_"
+               "traintime_unit\":6,"
+               "\"traintime_estimate\":null,\"cost_observations\":1,"
+               "\"cost_slope\":0,"
+               "\"cost_intercept\":38,\"warmup_policy_fired\":true,"
+               "\"triggered\":true"));
 }
 
 /* ---- AvoidableMisclassificationCostTrigger
@@ -323,8 +307,7 @@ static void test_misclass_trigger(void) {
    * fires at 599 (training (200, 20)). Checks 6-10 stay below; check 11
    * (600 samples waiting): 2050 / 50 = 41 >= 39.999: fires at 1199. */
   int64_t ts[1200];
-  for (int i = 0; i < 1200; i++)
-    ts[i] = i;
+  for (int i = 0; i < 1200; i++) ts[i] = i;
   measured_fixed = 10;
   measured_per_sample = 0.05;
   const char *yaml =
@@ -374,11 +357,12 @@ static void expect_error(const char *yaml, const char *msg) {
 }
 
 static void test_errors(void) {
-  expect_error("id: "
-               "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
-               "points: 4\n",
-               "c.yaml:1: incorporation_delay_per_training_second: missing "
-               "required field");
+  expect_error(
+      "id: "
+      "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
+      "points: 4\n",
+      "c.yaml:1: incorporation_delay_per_training_second: missing "
+      "required field");
   expect_error(
       "id: "
       "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_points: "
@@ -398,14 +382,15 @@ static void test_errors(void) {
       "c.yaml:1: warmup_policy: a warmup_policy is required (as in the "
       "original: the "
       "misclassification estimate needs calibration)");
-  expect_error("id: "
-               "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
-               "points: 4\n"
-               "incorporation_delay_per_training_second: "
-               "1\nmodelled_seconds_per_trigger: 3\n",
-               "c.yaml:4: modelled_seconds_per_trigger: needs "
-               "modelled_seconds_per_sample (0 for a "
-               "constant cost)");
+  expect_error(
+      "id: "
+      "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
+      "points: 4\n"
+      "incorporation_delay_per_training_second: "
+      "1\nmodelled_seconds_per_trigger: 3\n",
+      "c.yaml:4: modelled_seconds_per_trigger: needs "
+      "modelled_seconds_per_sample (0 for a "
+      "constant cost)");
 }
 
 int main(void) {

@@ -27,30 +27,27 @@
 
 /* What a completed trigger's training took (PluginEnv.trigger_cost). */
 typedef struct {
-  int64_t training_set; /* keys in its training set (the original's
-                           number_samples) */
-  int64_t
-      samples_trained; /* samples passed in training, all epochs, all ranks */
-  double train_s;      /* wall-clock seconds of its training */
+  int64_t training_set;    /* keys in its training set (the original's number_samples) */
+  int64_t samples_trained; /* samples passed in training, all epochs, all ranks */
+  double train_s;          /* wall-clock seconds of its training */
 } TriggerCost;
 
 typedef struct PluginEnv PluginEnv;
 struct PluginEnv {
-  const Dist *dist; /* rank context; plug-ins decide on dist->rank == 0 */
-  Store *store; /* the training store: schema, n, keys, timestamps, labels; rank
-                   0 may read features itself (store_read_features_f32) */
-  Model *model; /* the current model (the initial one before the first trigger);
-                   rank 0 may run it in eval mode itself for small work, but
-                   must not change its weights */
-  const int *models_done; /* completed triggers so far (models 0 .. *models_done
-                             - 1) */
-  int bce;            /* the loss is BCEWithLogitsLoss (PASS_LOSS follows it) */
-  int64_t batch_size; /* the pass's batch (the training batch size) */
+  const Dist *dist;       /* rank context; plug-ins decide on dist->rank == 0 */
+  Store *store;           /* the training store: schema, n, keys, timestamps, labels; rank 0
+                             may read features itself (store_read_features_f32) */
+  Model *model;           /* the current model (the initial one before the first trigger);
+                             rank 0 may run it in eval mode itself for small work, but must
+                             not change its weights */
+  const int *models_done; /* completed triggers so far (models 0 .. *models_done - 1) */
+  int bce;                /* the loss is BCEWithLogitsLoss (PASS_LOSS follows it) */
+  int64_t batch_size;     /* the pass's batch (the training batch size) */
   /* Rank 0 only. Run model `which` (PASS_MODEL_CURRENT or a trigger index)
    * over keys[n] of the training store on every rank; out gets the PASS_*
    * outputs per sample in key order (pass_result_free it). */
-  int (*pass)(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs,
-              int64_t which, PassResult *out);
+  int (*pass)(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs, int64_t which,
+              PassResult *out);
   /* Rank 0 only. One JSON object (without the newline) as a line of the
    * run's events.jsonl, e.g. a drift check's metric, threshold and
    * decision, so a user can see why a trigger fired or did not. */
@@ -61,7 +58,7 @@ struct PluginEnv {
    * resumed run give their recorded values). Cost-aware triggers fit their
    * cost model on it. NULL when there is no pipeline. */
   int (*trigger_cost)(PluginEnv *env, int64_t k, TriggerCost *out);
-  void *orch; /* the orchestrator's own state */
+  void *orch;             /* the orchestrator's own state */
 };
 
 #endif

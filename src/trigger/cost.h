@@ -30,9 +30,9 @@
 #include "trigger/cost_tracker.h"
 
 /* The keys every cost trigger's map may hold besides its own. */
-#define COST_KEYS                                                              \
-  "id", BATCHED_KEYS, "cost_tracking_window_size",                             \
-      "modelled_seconds_per_sample", "modelled_seconds_per_trigger"
+#define COST_KEYS                                                                 \
+  "id", BATCHED_KEYS, "cost_tracking_window_size", "modelled_seconds_per_sample", \
+      "modelled_seconds_per_trigger"
 
 typedef struct CostTrig CostTrig;
 
@@ -42,8 +42,8 @@ typedef struct {
   /* This batch's regret: add it to c->latency and return the cumulative
    * regret; first: no model has been trained yet. May append its own
    * ,"key":value fields to log. */
-  int (*regret)(CostTrig *c, const BatchedCheck *bc, int64_t batch_start,
-                double duration, int first, CheckLog *log, double *cumulative);
+  int (*regret)(CostTrig *c, const BatchedCheck *bc, int64_t batch_start, double duration,
+                int first, CheckLog *log, double *cumulative);
   void (*destroy)(CostTrig *c); /* may be NULL */
 } CostKind;
 

@@ -8,26 +8,22 @@
 #include "core/error.h"
 #include "trigger/cost.h"
 
-static int latency_regret(CostTrig *c, const BatchedCheck *bc, int64_t start,
-                          double duration, int first, CheckLog *log,
-                          double *cumulative) {
+static int latency_regret(CostTrig *c, const BatchedCheck *bc, int64_t start, double duration,
+                          int first, CheckLog *log, double *cumulative) {
   (void)first;
   (void)log;
-  *cumulative = latency_add_samples(&c->latency, bc->batch.timestamps, NULL,
-                                    bc->batch.n, start, duration);
+  *cumulative =
+      latency_add_samples(&c->latency, bc->batch.timestamps, NULL, bc->batch.n, start, duration);
   return MH_OK;
 }
 
 static const CostKind kind = {"DataIncorporationLatencyCostTrigger",
-                              "incorporation_delay_per_training_second",
-                              latency_regret, NULL};
+                              "incorporation_delay_per_training_second", latency_regret, NULL};
 
 static int latency_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
-  static const char *const keys[] = {
-      COST_KEYS, "incorporation_delay_per_training_second", NULL};
+  static const char *const keys[] = {COST_KEYS, "incorporation_delay_per_training_second", NULL};
   CostTrig *c;
   return cost_trigger_create(cfg, env, &kind, keys, out, &c);
 }
 
-const TriggerType trigger_cost_latency = {"DataIncorporationLatencyCostTrigger",
-                                          latency_create};
+const TriggerType trigger_cost_latency = {"DataIncorporationLatencyCostTrigger", latency_create};

@@ -26,8 +26,7 @@ void cost_tracker_add(CostTracker *t, double samples, double seconds) {
   t->x[t->head] = samples;
   t->y[t->head] = seconds;
   t->head = (t->head + 1) % t->window;
-  if (t->n < t->window)
-    t->n++;
+  if (t->n < t->window) t->n++;
   /* Centred sums in a fixed order (oldest first): the same bits on every
    * run. */
   double mx = 0.0, my = 0.0;
@@ -59,9 +58,8 @@ double latency_add_uniform(LatencyTracker *l, double regret, double duration) {
   return l->cumulative;
 }
 
-double latency_add_samples(LatencyTracker *l, const int64_t *ts,
-                           const double *regret, int64_t n, int64_t start,
-                           double duration) {
+double latency_add_samples(LatencyTracker *l, const int64_t *ts, const double *regret, int64_t n,
+                           int64_t start, double duration) {
   const double end = (double)start + duration;
   double added = 0.0, area = 0.0;
   for (int64_t i = 0; i < n; i++) {

@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 typedef struct {
-  int64_t window; /* cost_tracking_window_size */
-  double alpha; /* ridge penalty (1: scikit-learn's default, as the original) */
+  int64_t window;  /* cost_tracking_window_size */
+  double alpha;    /* ridge penalty (1: scikit-learn's default, as the original) */
   double *x, *y;   /* ring of the last window observations */
   int64_t n, head; /* observations held; next slot */
   double slope, intercept;
@@ -44,9 +44,8 @@ double latency_add_uniform(LatencyTracker *l, double regret, double duration);
 /* Per-sample regrets: regret[i] arrived at ts[i] in a period that ends at
  * start + duration; each counts from its arrival to the end (regret NULL:
  * 1 each). Returns the cumulative value. */
-double latency_add_samples(LatencyTracker *l, const int64_t *ts,
-                           const double *regret, int64_t n, int64_t start,
-                           double duration);
+double latency_add_samples(LatencyTracker *l, const int64_t *ts, const double *regret, int64_t n,
+                           int64_t start, double duration);
 /* A trigger addressed everything. */
 void latency_reset(LatencyTracker *l);
 

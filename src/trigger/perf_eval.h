@@ -16,9 +16,9 @@
 #define PERF_EVAL_MAX 16
 
 /* The keys of _InternalPerformanceTriggerConfig besides the batched ones. */
-#define PERF_EVAL_KEYS                                                         \
-  "data_density_window_size", "performance_triggers_window_size",              \
-      "evaluation", "mode", "forecasting_method"
+#define PERF_EVAL_KEYS                                                                  \
+  "data_density_window_size", "performance_triggers_window_size", "evaluation", "mode", \
+      "forecasting_method"
 
 typedef struct {
   PluginEnv *env;
@@ -37,15 +37,13 @@ void perf_eval_free(PerfEval *p);
 int perf_eval_metric(const PerfEval *p, const char *name);
 /* Evaluate the current model on the batch (a model pass on every rank):
  * samples, misclassifications and each metric's score (scores[nmetrics]). */
-int perf_eval_run(PerfEval *p, const StreamChunk *batch, int64_t *n,
-                  int64_t *wrong, double *scores);
+int perf_eval_run(PerfEval *p, const StreamChunk *batch, int64_t *n, int64_t *wrong,
+                  double *scores);
 /* ,"num_samples":..,"num_misclassifications":..,"scores":{..} */
-void perf_eval_log(const PerfEval *p, CheckLog *l, int64_t n, int64_t wrong,
-                   const double *scores);
+void perf_eval_log(const PerfEval *p, CheckLog *l, int64_t n, int64_t wrong, const double *scores);
 /* Avoidable misclassifications of a batch: wrong - (1 - expected_accuracy)
  * x n, not below 0 unless allow_reduction (unrounded). */
-double perf_avoidable_misclassifications(int64_t wrong, int64_t n,
-                                         double expected_accuracy,
+double perf_avoidable_misclassifications(int64_t wrong, int64_t n, double expected_accuracy,
                                          int allow_reduction);
 
 #endif

@@ -36,19 +36,19 @@
 
 typedef struct {
   char name[64];
-  int misclass;   /* StaticNumberMisclassificationCriterion */
-  Criterion crit; /* the others */
-  int metric;     /* index into the metrics */
+  int misclass;               /* StaticNumberMisclassificationCriterion */
+  Criterion crit;             /* the others */
+  int metric;                 /* index into the metrics */
   double expected_accuracy;
   int allow_reduction;
-  int64_t budget;    /* avoidable_misclassification_threshold */
-  int64_t cumulated; /* avoidable misclassifications since the last trigger */
+  int64_t budget;             /* avoidable_misclassification_threshold */
+  int64_t cumulated;          /* avoidable misclassifications since the last trigger */
 } PerfCriterion;
 
 typedef struct {
   Batched b;
   PluginEnv *env;
-  PerfEval ev; /* evaluation.dataset.metrics */
+  PerfEval ev;                     /* evaluation.dataset.metrics */
   PerfCriterion crit[PERF_MAX];
   int ncrit;
   int triggered_once;
@@ -84,10 +84,9 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
     for (int i = 0; i < p->ncrit; i++) {
       PerfCriterion *k = &p->crit[i];
       if (k->misclass) {
-        double avoidable = perf_avoidable_misclassifications(
-            wrong, n, k->expected_accuracy, k->allow_reduction);
-        k->cumulated +=
-            (int64_t)nearbyint(avoidable); /* Python's round: half to even */
+        double avoidable =
+            perf_avoidable_misclassifications(wrong, n, k->expected_accuracy, k->allow_reduction);
+        k->cumulated += (int64_t)nearbyint(avoidable); /* Python's round: half to even */
         value[i] = (double)k->cumulated;
         decision[i] = k->cumulated >= k->budget;
       } else {
@@ -98,22 +97,16 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
     }
   }
   if (triggered)
-    for (int i = 0; i < p->ncrit; i++)
-      p->crit[i].cumulated = 0;
+    for (int i = 0; i < p->ncrit; i++) p->crit[i].cumulated = 0;
 
   CheckLog l = {0};
-  check_log_printf(
-      &l,
-      "{\"event\":\"performance_check\",\"check\":%lld,\"stream_index\":%lld,"
-      "\"batch_first_timestamp\":%lld,\"batch_last_timestamp\":%lld,\"phase\":"
-      "\"%s\","
-      "\"model\":%lld,\"stale_model\":%s",
-      (long long)c->check, (long long)c->last_index,
-      (long long)c->batch.timestamps[0],
-      (long long)c->batch.timestamps[c->batch.n - 1], phase, (long long)models,
-      evaluated && models <= p->fired_models ? "true" : "false");
-  if (evaluated)
-    perf_eval_log(&p->ev, &l, n, wrong, scores);
+  check_log_printf(&l, "{\"event\":\"performance_check\",\"check\":%lld,\"stream_index\":%lld,"
+                   "\"batch_first_timestamp\":%lld,\"batch_last_timestamp\":%lld,\"phase\":\"%s\","
+                   "\"model\":%lld,\"stale_model\":%s",
+                   (long long)c->check, (long long)c->last_index, (long long)c->batch.timestamps[0],
+                   (long long)c->batch.timestamps[c->batch.n - 1], phase, (long long)models,
+                   evaluated && models <= p->fired_models ? "true" : "false");
+  if (evaluated) perf_eval_log(&p->ev, &l, n, wrong, scores);
   if (!strcmp(phase, "detect")) {
     check_log_printf(&l, ",\"criteria\":{");
     for (int i = 0; i < p->ncrit; i++) {
@@ -121,37 +114,28 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
       check_log_printf(&l, "%s\"%s\":{\"value\":", i ? "," : "", k->name);
       check_log_num(&l, value[i]);
       check_log_printf(&l, ",\"threshold\":");
-      check_log_num(&l,
-                    k->misclass ? (double)k->budget : k->crit.last_threshold);
+      check_log_num(&l, k->misclass ? (double)k->budget : k->crit.last_threshold);
       check_log_printf(&l, ",\"decision\":%s}", decision[i] ? "true" : "false");
     }
     check_log_printf(&l, "}");
   } else if (delegated >= 0 && p->b.warmup) {
-    check_log_printf(&l, ",\"warmup_policy_fired\":%s",
-                     delegated ? "true" : "false");
+    check_log_printf(&l, ",\"warmup_policy_fired\":%s", delegated ? "true" : "false");
   }
   check_log_printf(&l, ",\"triggered\":%s,\"eval_s\":%.6f,\"check_s\":%.6f}",
                    triggered ? "true" : "false", eval_s, mh_now() - t0);
-  if (p->env && p->env->event && !l.failed)
-    p->env->event(p->env, l.s);
+  if (p->env && p->env->event && !l.failed) p->env->event(p->env, l.s);
   check_log_free(&l);
-  if (triggered)
-    p->fired_models = models;
+  if (triggered) p->fired_models = models;
   *fire = triggered;
   return MH_OK;
 }
 
-/* ---- configuration
- * ------------------------------------------------------------------ */
+/* ---- configuration ------------------------------------------------------------------ */
 
-static int parse_criterion(PerfTrigger *p, const char *name, const CfgRef *cfg,
-                           PerfCriterion *k) {
-  static const char *const mkeys[] = {"id",
-                                      "expected_accuracy",
-                                      "allow_reduction",
+static int parse_criterion(PerfTrigger *p, const char *name, const CfgRef *cfg, PerfCriterion *k) {
+  static const char *const mkeys[] = {"id", "expected_accuracy", "allow_reduction",
                                       "avoidable_misclassification_threshold",
-                                      "needs_calibration",
-                                      NULL};
+                                      "needs_calibration", NULL};
   snprintf(k->name, sizeof k->name, "%s", name);
   MH_TRY(cfg_expect_map(cfg));
   char id[96];
@@ -161,22 +145,19 @@ static int parse_criterion(PerfTrigger *p, const char *name, const CfgRef *cfg,
     MH_TRY(cfg_check_keys(cfg, mkeys));
     CfgRef ea;
     if (!cfg_child(cfg, "expected_accuracy", &ea) || cfg_is_null(&ea))
-      return cfg_errorf(
-          &ea, "required: the original's estimate without it comes from "
-               "forecasts this port does not make; give the accuracy expected "
-               "right after a trigger");
+      return cfg_errorf(&ea, "required: the original's estimate without it comes from "
+                             "forecasts this port does not make; give the accuracy expected "
+                             "right after a trigger");
     MH_TRY(cfg_as_double(&ea, 0.0, 1.0, &k->expected_accuracy));
     MH_TRY(cfg_get_bool(cfg, "allow_reduction", 0, &k->allow_reduction));
-    return cfg_req_int(cfg, "avoidable_misclassification_threshold", 0,
-                       INT64_MAX / 2, &k->budget);
+    return cfg_req_int(cfg, "avoidable_misclassification_threshold", 0, INT64_MAX / 2, &k->budget);
   }
   MH_TRY(criterion_create(cfg, 1, 1, &k->crit));
   k->metric = perf_eval_metric(&p->ev, k->crit.metric);
   if (k->metric < 0) {
     CfgRef at;
     cfg_child(cfg, "metric", &at);
-    return cfg_errorf(&at,
-                      "metric \"%s\" is not among evaluation.dataset.metrics",
+    return cfg_errorf(&at, "metric \"%s\" is not among evaluation.dataset.metrics",
                       k->crit.metric);
   }
   return MH_OK;
@@ -189,12 +170,10 @@ static int perf_inform(Trigger *t, const StreamChunk *c, I64Vec *fired) {
 
 static void perf_destroy(Trigger *t) {
   PerfTrigger *p = t->impl;
-  if (!p)
-    return;
+  if (!p) return;
   batched_free(&p->b);
   perf_eval_free(&p->ev);
-  for (int i = 0; i < p->ncrit; i++)
-    criterion_free(&p->crit[i].crit);
+  for (int i = 0; i < p->ncrit; i++) criterion_free(&p->crit[i].crit);
 }
 
 /* Chunks end at the next check: a fire's model is trained before it. */
@@ -204,8 +183,8 @@ static int64_t perf_max_chunk(Trigger *t) {
 }
 
 static int perf_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
-  static const char *const keys[] = {"id", BATCHED_KEYS, PERF_EVAL_KEYS,
-                                     "decision_criteria", NULL};
+  static const char *const keys[] = {"id", BATCHED_KEYS, PERF_EVAL_KEYS, "decision_criteria",
+                                     NULL};
   MH_TRY(cfg_check_keys(cfg, keys));
   PerfTrigger *p = mh_calloc(1, sizeof *p);
   Trigger *t = mh_calloc(1, sizeof *t);
@@ -224,12 +203,10 @@ static int perf_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
   MH_TRY(batched_init(&p->b, cfg, env, p, perf_check));
   MH_TRY(perf_eval_parse(&p->ev, cfg, env));
   CfgRef dc;
-  if (!cfg_child(cfg, "decision_criteria", &dc))
-    return cfg_errorf(&dc, "missing required field");
+  if (!cfg_child(cfg, "decision_criteria", &dc)) return cfg_errorf(&dc, "missing required field");
   MH_TRY(cfg_expect_map(&dc));
   if (cfg_len(&dc) < 1 || cfg_len(&dc) > PERF_MAX)
-    return cfg_errorf(&dc, "needs 1 to %d criteria, got %d", PERF_MAX,
-                      cfg_len(&dc));
+    return cfg_errorf(&dc, "needs 1 to %d criteria, got %d", PERF_MAX, cfg_len(&dc));
   int calib = 0;
   for (int i = 0; i < cfg_len(&dc); i++) {
     CfgRef k;
@@ -241,10 +218,8 @@ static int perf_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
   if (calib && !p->b.warmup) {
     CfgRef wp;
     cfg_child(cfg, "warmup_policy", &wp);
-    return cfg_errorf(
-        &wp,
-        "a warmup_policy is required: a decision criterion needs calibration "
-        "(the dynamic ones and StaticNumberMisclassificationCriterion)");
+    return cfg_errorf(&wp, "a warmup_policy is required: a decision criterion needs calibration "
+                           "(the dynamic ones and StaticNumberMisclassificationCriterion)");
   }
   return MH_OK;
 }

@@ -10,8 +10,12 @@ extern const TriggerType trigger_cost_latency;
 extern const TriggerType trigger_cost_misclass;
 
 const TriggerType *const trigger_registry[] = {
-    &trigger_time,          &trigger_data_amount,
-    &trigger_data_drift,    &trigger_performance,
-    &trigger_ensemble,      &trigger_cost_latency,
-    &trigger_cost_misclass, NULL,
+    &trigger_time,
+    &trigger_data_amount,
+    &trigger_data_drift,
+    &trigger_performance,
+    &trigger_ensemble,
+    &trigger_cost_latency,
+    &trigger_cost_misclass,
+    NULL,
 };
