@@ -68,8 +68,9 @@ void drift_metric_free(DriftMetric *m);
  * distinct current pairs - 2 x mean over cross pairs). sigma: the median
  * heuristic of alibi-detect's GaussianRBF, sigma^2 = median/2 of the
  * squared distances between distinct reference points (sigma_from_ref) or
- * between reference and current points (otherwise); the median is the
- * lower one. permutations > 0 adds the permutation test: p_val = share of
+ * between reference and current points (otherwise; when both windows are
+ * the same points alibi counts them as reference pairs, and so do we); the
+ * median is the lower one. permutations > 0 adds the permutation test: p_val = share of
  * permuted MMD^2 >= the observed one, thr = the permuted value at rank
  * int(level * permutations) from the top. */
 typedef struct {
