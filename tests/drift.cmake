@@ -14,3 +14,9 @@ add_test(NAME mmd_crosscheck
   COMMAND sh -c "[ -x /usr/bin/python3 ] || exit 77; exec /usr/bin/python3 \"$0\" \"$1\""
           ${CMAKE_SOURCE_DIR}/bench/mmd_crosscheck.py $<TARGET_FILE:drift_driver>)
 set_tests_properties(mmd_crosscheck PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 120)
+# Exact small-sample KS and CvM p-values against brute-force enumeration
+# (bench/pvalue_crosscheck.py, pure Python).
+add_test(NAME pvalue_crosscheck
+  COMMAND sh -c "[ -x /usr/bin/python3 ] || exit 77; exec /usr/bin/python3 \"$0\" \"$1\""
+          ${CMAKE_SOURCE_DIR}/bench/pvalue_crosscheck.py $<TARGET_FILE:drift_driver>)
+set_tests_properties(pvalue_crosscheck PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 120)

@@ -1,10 +1,13 @@
 /* drift_driver.c - the drift statistics as a filter, for cross-checks
- * against independent implementations (bench/mmd_crosscheck.py):
+ * against independent implementations (bench/mmd_crosscheck.py,
+ * bench/pvalue_crosscheck.py):
  *   drift_driver mmd    stdin: "nx ny d from_ref" then nx + ny rows of d numbers
  *                       stdout: "mmd2 sigma"
  *   drift_driver ks     stdin: "n m alternative" then n + m numbers
- *                       stdout: "D p"   (alternative 0 two-sided, 1 less, 2 greater)
- *   drift_driver cvm    stdin: "n m" then n + m numbers; stdout: "T p"
+ *                       stdout: "D p_asymp p_exact"  (alternative 0 two-sided, 1 less,
+ *                       2 greater)
+ *   drift_driver cvm    stdin: "n m" then n + m numbers; stdout: "T p" (p exact when n, m
+ *                       <= 20, as scipy's "auto")
  * Numbers print with 17 significant digits. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,8 @@ int main(int argc, char **argv) {
     qsort(a, (size_t)n, sizeof *a, cmp_double);
     qsort(a + n, (size_t)m, sizeof *a, cmp_double);
     s = drift_ks_2samp(a, n, a + n, m, alt, &p);
+    printf("%.17g %.17g %.17g\n", s, p, drift_ks_exact_p(n, m, s, alt));
+    return 0;
   } else {
     s = drift_cvm_2samp(a, n, a + n, m, &p);
   }

@@ -48,6 +48,7 @@ struct DriftMetric {
   double p_val;           /* significance level of the hypothesis tests (0.05) */
   int correction_fdr;     /* KS, CvM: 1 = fdr, 0 = bonferroni */
   int alternative;        /* KS: 0 two-sided, 1 less, 2 greater */
+  int ks_method;          /* KS p-values: 0 asymp, 1 exact, 2 auto */
   int64_t num_permutations; /* MMD: 0 = no permutation test */
   int sigma_from_ref;     /* MMD: configure_kernel_from_x_ref */
   int distance_kind;      /* simple distance: 0 euclidean, 1 cosine, 2 cityblock, 3 chebyshev */
@@ -85,12 +86,22 @@ int drift_mmd2(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d
  * asymptotic p-value. */
 double drift_ks_2samp(const double *a, int64_t n, const double *b, int64_t m, int alternative,
                       double *p);
+/* The exact p-value P(D >= d) of the two-sample statistic (alternative as
+ * above) for samples of n and m distinct values (scipy's method "exact";
+ * O(n m) unless n = m; NaN when out of memory). */
+double drift_ks_exact_p(int64_t n, int64_t m, double d, int alternative);
 /* P(K > lambda) of the Kolmogorov distribution (the KS limit law). */
 double drift_kolmogorov_sf(double lambda);
 /* Two-sample Cramer-von Mises T (scipy.stats.cramervonmises_2samp, average
- * ranks for ties) of a[n], b[m] (any order; reordered), and its asymptotic
- * p-value. */
+ * ranks for ties) of a[n], b[m] (any order; reordered), and its p-value as
+ * scipy's method "auto" (what alibi-detect uses): exact when n and m are at
+ * most DRIFT_CVM_EXACT_MAX, else asymptotic. */
+#define DRIFT_CVM_EXACT_MAX 20
 double drift_cvm_2samp(double *a, int64_t n, double *b, int64_t m, double *p);
+/* The exact p-value of U = n sum (rank of the i-th first-sample value - i)^2
+ * + m sum (rank of the j-th second-sample value - j)^2: the share of the
+ * C(n+m, n) rank arrangements with U >= u (NaN when out of memory). */
+double drift_cvm_exact_p(int64_t n, int64_t m, double u);
 /* CDF of the limit distribution of the one-sample Cramer-von Mises
  * statistic (scipy's _cdf_cvm_inf). */
 double drift_cvm_limit_cdf(double x);
