@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
     int from_ref;
     if (scanf("%lld %lld %lld %d", &nx, &ny, &d, &from_ref) != 4) return 2;
     double *v = malloc(sizeof(double) * (size_t)((nx + ny) * d));
-    float *x = malloc(sizeof(float) * (size_t)(nx * d)), *y = malloc(sizeof(float) * (size_t)(ny * d));
+    float *x = malloc(sizeof(float) * (size_t)(nx * d)),
+          *y = malloc(sizeof(float) * (size_t)(ny * d));
     if (!v || !x || !y || read_doubles(v, (nx + ny) * d)) return 2;
     for (long long i = 0; i < nx * d; i++) x[i] = (float)v[i];
     for (long long i = 0; i < ny * d; i++) y[i] = (float)v[nx * d + i];

@@ -101,15 +101,46 @@ static void test_tests(void) {
   CHECK_NEAR(drift_kolmogorov_sf(0.5), 0.9639452437, 1e-9);
   CHECK_NEAR(drift_kolmogorov_sf(1.5), 0.0222179626, 1e-9);
   CHECK_NEAR(drift_kolmogorov_sf(1.3581), 0.05, 1e-4);
-  /* Two-sided p of D = 0.2 for n = m = 50: en = 25, lambda = (5 + 0.12 +
-   * 0.022) * 0.2 = 1.0284. */
+  /* The finite-n distribution of the one-sample D_n (scipy's kstwo):
+   * Marsaglia, Tsang and Wang's example P(D_10 < 0.274) =
+   * 0.6284796154565043; Miller's (1956) two-sided critical values: 5% at
+   * 0.56328 (n = 5), 0.40925 (10), 0.29408 (20), 0.26404 (25), 0.21012
+   * (40); 1% at 0.48893 (10), 0.35241 (20) (five digits); the limits of
+   * each formula: x <= 1/(2n) (1), n x <= 1 (1 - n!/n^n (2nx - 1)^n), x >=
+   * 1/2 (2 x the one-sided Smirnov probability). */
+  CHECK_NEAR(drift_kstwo_sf(0.274, 10), 1.0 - 0.6284796154565043, 1e-14);
+  const double crit[][3] = {{5, 0.56328, 0.05},  {10, 0.40925, 0.05}, {20, 0.29408, 0.05},
+                            {25, 0.26404, 0.05}, {40, 0.21012, 0.05}, {10, 0.48893, 0.01},
+                            {20, 0.35241, 0.01}};
+  for (int i = 0; i < 7; i++)
+    CHECK_NEAR(drift_kstwo_sf(crit[i][1], (int64_t)crit[i][0]), crit[i][2], 2e-5);
+  CHECK_NEAR(drift_kstwo_sf(0.04, 10), 1.0, 0);
+  CHECK_NEAR(drift_kstwo_sf(0.08, 10), 1.0 - 3628800.0 / 1e10 * pow(0.6, 10), 1e-15);
+  CHECK_NEAR(drift_kstwo_sf(0.6, 10), 2.0 * drift_kstwo_part(2, 10, 0.6), 1e-15);
+  /* One-sided Smirnov, n = 2: D+ = max(1/2 - U_(1), 1 - U_(2)) >= 0.6 iff
+   * U_(2) <= 0.4: 0.16 (the sum's only term, j = 0: 0.6 x 0.4^2 / 0.6);
+   * x = 0.3: U_(2) <= 0.7 or U_(1) <= 0.2 = 0.49 + 2 (0.2)(1 - 0.7) = 0.61
+   * (the term j = 1: 0.3 x 2 x 0.2 x (0.8)^0 = 0.12, and 0.3 x 0.49 / 0.3). */
+  CHECK_NEAR(drift_kstwo_part(2, 2, 0.6), 0.16, 1e-15);
+  CHECK_NEAR(drift_kstwo_part(2, 2, 0.3), 0.61, 1e-15);
+  /* Beyond n = 140 the Pelz-Good series takes over from the exact Durbin
+   * matrix where n x^1.5 > 1.4; they agree within 2e-6 at n = 200 and 1e-7
+   * at n = 1000 near the switch (n x^1.5 = 1.4 x 0.6 .. 1.6). */
+  for (double f = 0.6; f < 1.7; f += 0.2) {
+    double x200 = f * pow(1.4 / 200, 2.0 / 3.0), x1000 = f * pow(1.4 / 1000, 2.0 / 3.0);
+    CHECK_NEAR(drift_kstwo_part(0, 200, x200), drift_kstwo_part(1, 200, x200), 2e-6);
+    CHECK_NEAR(drift_kstwo_part(0, 1000, x1000), drift_kstwo_part(1, 1000, x1000), 1e-7);
+  }
+  /* Two-sided p of D = 0.2 for n = m = 50: the effective size 25, P(D_25 >=
+   * 0.2) = 0.236320656445 (the Durbin matrix). */
   double big1[50], big2[50];
   for (int i = 0; i < 50; i++) {
     big1[i] = i;
     big2[i] = i < 40 ? i + 10 : 100 + i; /* F_1 - F_2 peaks at 10/50 */
   }
   CHECK_NEAR(drift_ks_2samp(big1, 50, big2, 50, 0, &p), 0.2, 1e-12);
-  CHECK_NEAR(p, drift_kolmogorov_sf(1.0284), 1e-9);
+  CHECK_NEAR(p, 0.236320656445, 1e-11);
+  CHECK_NEAR(p, drift_kstwo_sf(0.2, 25), 0);
 
   /* CvM: a = 1 2 3, b = 4 5: ranks 1 2 3 | 4 5;
    * U = 3 * 0 + 2 * ((4-1)^2 + (5-2)^2) = 36, T = U / (k N) - (4k - 1) / (6N)

@@ -6,11 +6,10 @@
  *
  * D follows scipy.stats.ks_2samp (the empirical CDFs compared after each
  * distinct value; `alternative_hypothesis` two-sided, less or greater).
- * p-values are asymptotic like alibi-detect's (mode "asymp"): one-sided
- * with Hodges' formula as scipy; two-sided from the Kolmogorov limit
- * distribution with Stephens' small-sample correction, where scipy uses the
- * exact one-sample distribution at the effective size (they agree to about
- * 1e-2 for effective sizes above 50). `method` (an extension; scipy's
+ * p-values are asymptotic like alibi-detect's (mode "asymp"), computed as
+ * scipy does: one-sided with Hodges' formula; two-sided from the
+ * one-sample distribution of D at the effective size round(n m / (n + m))
+ * (drift_kstwo.c). `method` (an extension; scipy's
  * names) asks for the exact two-sample p-value instead: `exact` always,
  * `auto` as scipy's default when max(n, m) <= 10000; `asymp` (default) is
  * what the original gets from alibi-detect. */
@@ -61,8 +60,8 @@ double drift_ks_2samp(const double *a, int64_t n, const double *b, int64_t m, in
   double big = n > m ? (double)n : (double)m, small = n > m ? (double)m : (double)n;
   double en = big * small / (big + small);
   if (alternative == 0) {
-    double s = sqrt(en);
-    *p = drift_kolmogorov_sf((s + 0.12 + 0.11 / s) * d);
+    int64_t ne = (int64_t)nearbyint(en); /* numpy's round: half to even */
+    *p = drift_kstwo_sf(d, ne > 0 ? ne : 1);
   } else {
     double z = sqrt(en) * d;
     double expt = -2.0 * z * z - 2.0 * z * (big + 2.0 * small) / sqrt(big * small * (big + small)) / 3.0;

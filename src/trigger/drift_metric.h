@@ -83,13 +83,19 @@ int drift_mmd2(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d
 
 /* Two-sample Kolmogorov-Smirnov on sorted a[n], b[m]: D (alternative 0:
  * two-sided, 1: less, 2: greater, as scipy.stats.ks_2samp) and its
- * asymptotic p-value. */
+ * p-value as ks_2samp(mode="asymp") computes it. */
 double drift_ks_2samp(const double *a, int64_t n, const double *b, int64_t m, int alternative,
                       double *p);
 /* The exact p-value P(D >= d) of the two-sample statistic (alternative as
  * above) for samples of n and m distinct values (scipy's method "exact";
  * O(n m) unless n = m; NaN when out of memory). */
 double drift_ks_exact_p(int64_t n, int64_t m, double d, int alternative);
+/* P(D_n >= x) of the two-sided one-sample Kolmogorov-Smirnov statistic for
+ * n values (scipy.stats.kstwo.sf; drift_kstwo.c). */
+double drift_kstwo_sf(double x, int64_t n);
+/* Its parts, for tests: 0 P(D_n < x) by the Durbin matrix, 1 P(D_n <= x) by
+ * the Pelz-Good series, 2 the one-sided P(D_n^+ >= x). */
+double drift_kstwo_part(int part, int64_t n, double x);
 /* P(K > lambda) of the Kolmogorov distribution (the KS limit law). */
 double drift_kolmogorov_sf(double lambda);
 /* Two-sample Cramer-von Mises T (scipy.stats.cramervonmises_2samp, average
