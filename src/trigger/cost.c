@@ -135,7 +135,12 @@ int cost_trigger_create(const CfgRef *cfg, PluginEnv *env, const CostKind *kind,
   int64_t window;
   MH_TRY(cfg_get_int(cfg, "cost_tracking_window_size", 1000, 1, 100000000, &window));
   MH_TRY(cost_tracker_init(&x->cost, window, 1.0));
-  MH_TRY(cfg_req_double(cfg, kind->conversion_key, DBL_MIN, DBL_MAX, &x->conversion));
+  MH_TRY(cfg_req_double(cfg, kind->conversion_key, 0.0, DBL_MAX, &x->conversion));
+  if (!(x->conversion > 0.0)) {
+    CfgRef at;
+    cfg_child(cfg, kind->conversion_key, &at);
+    return cfg_errorf(&at, "must be > 0 (regret per training second), got %g", x->conversion);
+  }
   CfgRef ps;
   if (cfg_child(cfg, "modelled_seconds_per_sample", &ps) && !cfg_is_null(&ps)) {
     x->modelled = 1;
