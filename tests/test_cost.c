@@ -14,8 +14,7 @@
 #include "trigger/cost_tracker.h"
 #include "trigger/trigger.h"
 
-/* ---- the stand-in orchestrator
- * -------------------------------------------------- */
+/* ---- the stand-in orchestrator ------------------------------------------------------ */
 
 static int models;
 static TriggerCost costs[256];
@@ -130,8 +129,7 @@ static void expect_fires(const char *what, const char *yaml, const int64_t *ts, 
   }
 }
 
-/* ---- the trackers
- * ---------------------------------------------------------------- */
+/* ---- the trackers ------------------------------------------------------------------- */
 
 static void test_trackers(void) {
   CostTracker t;
@@ -192,8 +190,7 @@ static void test_trackers(void) {
   CHECK_NEAR(l.cumulative + l.current, 0, 0);
 }
 
-/* ---- DataIncorporationLatencyCostTrigger
- * ------------------------------------------ */
+/* ---- DataIncorporationLatencyCostTrigger -------------------------------------------- */
 
 static void test_latency_trigger(void) {
   /* 60 samples: 20 ten seconds apart (0..190), 20 one second apart
@@ -225,18 +222,15 @@ static void test_latency_trigger(void) {
   CHECK(strstr(events,
                "\"check\":3,\"stream_index\":15,\"batch_first_timestamp\":120,"
                "\"batch_last_timestamp\":150,\"batch_duration\":40,"
-               "\"unincorporated_samples\":12,\"phase\":\"detect\",\"regret_"
-               "metric\":660,"
+               "\"unincorporated_samples\":12,\"phase\":\"detect\",\"regret_metric\":660,"
                "\"regret_in_traintime_unit\":66,\"traintime_estimate\":38,"
                "\"cost_observations\":1,\"cost_slope\":0,\"cost_intercept\":38,"
                "\"triggered\":true") != NULL);
   CHECK(strstr(events,
                "\"check\":4,\"stream_index\":19,\"batch_first_timestamp\":160,"
                "\"batch_last_timestamp\":190,\"batch_duration\":40,"
-               "\"unincorporated_samples\":4,\"phase\":\"detect\",\"regret_"
-               "metric\":60,"
-               "\"regret_in_traintime_unit\":6,\"traintime_estimate\":38."
-               "2424242,") != NULL);
+               "\"unincorporated_samples\":4,\"phase\":\"detect\",\"regret_metric\":60,"
+               "\"regret_in_traintime_unit\":6,\"traintime_estimate\":38.2424242,") != NULL);
   CHECK(strstr(events, "\"check\":0,") && strstr(events, "\"phase\":\"first\""));
   /* The chunking does not matter (1, 3 and 7 samples per call). */
   expect_fires("latency, chunks of 1", base, ts, 60, 1, w1, 5);
@@ -273,23 +267,17 @@ static void test_latency_trigger(void) {
    * cost model of (4, 38), (4, 38) decides: 38 s are reached at check 4
    * (660 sample-seconds), then as above. */
   snprintf(yaml, sizeof yaml,
-           "%swarmup_intervals: 2\nwarmup_policy: {id: DataAmountTrigger, "
-           "num_samples: 6}\n",
-           base);
+           "%swarmup_intervals: 2\nwarmup_policy: {id: DataAmountTrigger, num_samples: 6}\n", base);
   const int64_t w3[] = {3, 7, 19, 43, 51, 59};
   expect_fires("latency, warmup", yaml, ts, 60, 4096, w3, 6);
   CHECK(strstr(events, "\"stream_index\":7,") &&
         strstr(events,
-               "\"phase\":\"warmup\",\"regret_metric\":60,\"regret_in_"
-               "traintime_unit\":6,"
-               "\"traintime_estimate\":null,\"cost_observations\":1,"
-               "\"cost_slope\":0,"
-               "\"cost_intercept\":38,\"warmup_policy_fired\":true,"
-               "\"triggered\":true"));
+               "\"phase\":\"warmup\",\"regret_metric\":60,\"regret_in_traintime_unit\":6,"
+               "\"traintime_estimate\":null,\"cost_observations\":1,\"cost_slope\":0,"
+               "\"cost_intercept\":38,\"warmup_policy_fired\":true,\"triggered\":true"));
 }
 
-/* ---- AvoidableMisclassificationCostTrigger
- * ----------------------------------------- */
+/* ---- AvoidableMisclassificationCostTrigger ------------------------------------------ */
 
 static void test_misclass_trigger(void) {
   /* 1200 samples one second apart, checks every 100; the model's accuracy
@@ -342,8 +330,7 @@ static void test_misclass_trigger(void) {
   expect_fires("misclassification, allow_reduction", y2, ts, 1200, 4096, w2, 3);
 }
 
-/* ---- configuration errors
- * ------------------------------------------------------------ */
+/* ---- configuration errors ----------------------------------------------------------- */
 
 static void expect_error(const char *yaml, const char *msg) {
   CfgDoc doc;
@@ -357,40 +344,28 @@ static void expect_error(const char *yaml, const char *msg) {
 }
 
 static void test_errors(void) {
-  expect_error(
-      "id: "
-      "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
-      "points: 4\n",
-      "c.yaml:1: incorporation_delay_per_training_second: missing "
-      "required field");
-  expect_error(
-      "id: "
-      "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_points: "
-      "4\n"
-      "incorporation_delay_per_training_second: 1\nexpected_accuracy: 0.9\n",
-      "c.yaml:4: expected_accuracy: unknown field; expected one of: id, "
-      "evaluation_interval_data_points, warmup_intervals, warmup_policy, "
-      "cost_tracking_window_size, modelled_seconds_per_sample, "
-      "modelled_seconds_per_trigger, incorporation_delay_per_training_second");
-  expect_error(
-      "id: "
-      "AvoidableMisclassificationCostTrigger\nevaluation_interval_data_points: "
-      "4\n"
-      "avoidable_misclassification_latency_per_training_second: 1\n"
-      "expected_accuracy: 0.9\n"
-      "evaluation: {device: cpu, dataset: {metrics: [{name: Accuracy}]}}\n",
-      "c.yaml:1: warmup_policy: a warmup_policy is required (as in the "
-      "original: the "
-      "misclassification estimate needs calibration)");
-  expect_error(
-      "id: "
-      "DataIncorporationLatencyCostTrigger\nevaluation_interval_data_"
-      "points: 4\n"
-      "incorporation_delay_per_training_second: "
-      "1\nmodelled_seconds_per_trigger: 3\n",
-      "c.yaml:4: modelled_seconds_per_trigger: needs "
-      "modelled_seconds_per_sample (0 for a "
-      "constant cost)");
+  const char *lat = "id: DataIncorporationLatencyCostTrigger\nevaluation_interval_data_points: 4\n";
+  char y[1024];
+  expect_error(lat, "c.yaml:1: incorporation_delay_per_training_second: missing required field");
+  snprintf(y, sizeof y, "%sincorporation_delay_per_training_second: 0\n", lat);
+  expect_error(y, "c.yaml:3: incorporation_delay_per_training_second: must be > 0 (regret per "
+                  "training second), got 0");
+  snprintf(y, sizeof y, "%sincorporation_delay_per_training_second: 1\nexpected_accuracy: 0.9\n",
+           lat);
+  expect_error(y, "c.yaml:4: expected_accuracy: unknown field; expected one of: id, "
+                  "evaluation_interval_data_points, warmup_intervals, warmup_policy, "
+                  "cost_tracking_window_size, modelled_seconds_per_sample, "
+                  "modelled_seconds_per_trigger, incorporation_delay_per_training_second");
+  snprintf(y, sizeof y,
+           "%sincorporation_delay_per_training_second: 1\nmodelled_seconds_per_trigger: 3\n", lat);
+  expect_error(y, "c.yaml:4: modelled_seconds_per_trigger: needs modelled_seconds_per_sample (0 "
+                  "for a constant cost)");
+  expect_error("id: AvoidableMisclassificationCostTrigger\nevaluation_interval_data_points: 4\n"
+               "avoidable_misclassification_latency_per_training_second: 1\n"
+               "expected_accuracy: 0.9\n"
+               "evaluation: {device: cpu, dataset: {metrics: [{name: Accuracy}]}}\n",
+               "c.yaml:1: warmup_policy: a warmup_policy is required (as in the original: the "
+               "misclassification estimate needs calibration)");
 }
 
 int main(void) {

@@ -83,9 +83,8 @@ static int misclass_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
     CfgRef wp;
     cfg_child(cfg, "warmup_policy", &wp);
     return cfg_errorf(&wp,
-                      "a warmup_policy is required (as in the original: "
-                      "the misclassification "
-                      "estimate needs calibration)");
+                      "a warmup_policy is required (as in the original: the "
+                      "misclassification estimate needs calibration)");
   }
   return MH_OK;
 }

@@ -50,7 +50,7 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* ---- the exact distribution ------------------------------------------------------------ */
+/* ---- the exact distribution --------------------------------------------------------- */
 
 /* The values U takes on the paths into one lattice point, capped at top,
  * with their path counts (exact in a double up to 2^53; C(40, 20) is

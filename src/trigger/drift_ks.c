@@ -70,7 +70,7 @@ double drift_ks_2samp(const double *a, int64_t n, const double *b, int64_t m, in
   return d;
 }
 
-/* ---- the exact two-sample distribution ------------------------------------------------ */
+/* ---- the exact two-sample distribution ---------------------------------------------- */
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b) {
@@ -122,7 +122,8 @@ double drift_ks_exact_p(int64_t n, int64_t m, double d, int alternative) {
       if (i > 0) in += f[j] * (double)(n - i + 1) / (double)(n + m - (i - 1) - j);
       if (j > 0) in += f[j - 1] * (double)(m - j + 1) / (double)(n + m - i - (j - 1));
       const int64_t diff = i * a - j * b;
-      const int64_t v = alternative == 2 ? diff : alternative == 1 ? -diff : (diff < 0 ? -diff : diff);
+      const int64_t v =
+          alternative == 2 ? diff : alternative == 1 ? -diff : (diff < 0 ? -diff : diff);
       if (v >= h) {
         out += in;
         f[j] = 0.0;
