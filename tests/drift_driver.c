@@ -48,6 +48,9 @@ int main(int argc, char **argv) {
       return 1;
     }
     printf("%.17g %.17g\n", r.mmd2, r.sigma);
+    free(v);
+    free(x);
+    free(y);
     return 0;
   }
   long long n, m;
@@ -63,10 +66,12 @@ int main(int argc, char **argv) {
     qsort(a + n, (size_t)m, sizeof *a, cmp_double);
     s = drift_ks_2samp(a, n, a + n, m, alt, &p);
     printf("%.17g %.17g %.17g\n", s, p, drift_ks_exact_p(n, m, s, alt));
+    free(a);
     return 0;
   } else {
     s = drift_cvm_2samp(a, n, a + n, m, &p);
   }
   printf("%.17g %.17g\n", s, p);
+  free(a);
   return 0;
 }
