@@ -20,6 +20,8 @@ if [ "${1:-}" = --test ]; then
     # the report is rendered in headless Chromium; the screenshot check
     # decodes the PNG with Python
     chromium fonts-dejavu-core python3
+    # the MMD cross-check against NumPy (bench/mmd_crosscheck.py)
+    python3-numpy
     # batch jobs, and the one-node cluster the SLURM test starts (pgrep: procps)
     slurmctld slurmd slurm-client munge procps
     # the progress test's terminal (script) and the tests' cmp and md5sum

@@ -33,7 +33,7 @@ sed 's/id: TimeTrigger/id: TimeTriger/' "$CFG" > "$W/bad_trigger.yaml"
 check_eq "unknown trigger exit" "$?" 1
 line=$(grep -n 'id: TimeTriger' "$W/bad_trigger.yaml" | cut -d: -f1)
 check_eq "unknown trigger message" "$(cat "$W/bt.err")" \
-  "modyn: error: $W/bad_trigger.yaml:$line: trigger.id: unknown trigger \"TimeTriger\"; available: TimeTrigger, DataAmountTrigger, DataDriftTrigger, PerformanceTrigger, EnsembleTrigger"
+  "modyn: error: $W/bad_trigger.yaml:$line: trigger.id: unknown trigger \"TimeTriger\"; available: TimeTrigger, DataAmountTrigger, DataDriftTrigger, PerformanceTrigger, EnsembleTrigger, DataIncorporationLatencyCostTrigger, AvoidableMisclassificationCostTrigger"
 
 "$MODYN_BIN" validate --syntax-only --set trigger.every=1year "$CFG" > /dev/null 2>&1
 check_eq "syntax-only ignores plug-in fields" "$?" 0

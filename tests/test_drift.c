@@ -101,25 +101,96 @@ static void test_tests(void) {
   CHECK_NEAR(drift_kolmogorov_sf(0.5), 0.9639452437, 1e-9);
   CHECK_NEAR(drift_kolmogorov_sf(1.5), 0.0222179626, 1e-9);
   CHECK_NEAR(drift_kolmogorov_sf(1.3581), 0.05, 1e-4);
-  /* Two-sided p of D = 0.2 for n = m = 50: en = 25, lambda = (5 + 0.12 +
-   * 0.022) * 0.2 = 1.0284. */
+  /* The finite-n distribution of the one-sample D_n (scipy's kstwo):
+   * Marsaglia, Tsang and Wang's example P(D_10 < 0.274) =
+   * 0.6284796154565043; Miller's (1956) two-sided critical values: 5% at
+   * 0.56328 (n = 5), 0.40925 (10), 0.29408 (20), 0.26404 (25), 0.21012
+   * (40); 1% at 0.48893 (10), 0.35241 (20) (five digits); the limits of
+   * each formula: x <= 1/(2n) (1), n x <= 1 (1 - n!/n^n (2nx - 1)^n), x >=
+   * 1/2 (2 x the one-sided Smirnov probability). */
+  CHECK_NEAR(drift_kstwo_sf(0.274, 10), 1.0 - 0.6284796154565043, 1e-14);
+  const double crit[][3] = {{5, 0.56328, 0.05},  {10, 0.40925, 0.05}, {20, 0.29408, 0.05},
+                            {25, 0.26404, 0.05}, {40, 0.21012, 0.05}, {10, 0.48893, 0.01},
+                            {20, 0.35241, 0.01}};
+  for (int i = 0; i < 7; i++)
+    CHECK_NEAR(drift_kstwo_sf(crit[i][1], (int64_t)crit[i][0]), crit[i][2], 2e-5);
+  CHECK_NEAR(drift_kstwo_sf(0.04, 10), 1.0, 0);
+  CHECK_NEAR(drift_kstwo_sf(0.08, 10), 1.0 - 3628800.0 / 1e10 * pow(0.6, 10), 1e-15);
+  CHECK_NEAR(drift_kstwo_sf(0.6, 10), 2.0 * drift_kstwo_part(2, 10, 0.6), 1e-15);
+  /* One-sided Smirnov, n = 2: D+ = max(1/2 - U_(1), 1 - U_(2)) >= 0.6 iff
+   * U_(2) <= 0.4: 0.16 (the sum's only term, j = 0: 0.6 x 0.4^2 / 0.6);
+   * x = 0.3: U_(2) <= 0.7 or U_(1) <= 0.2 = 0.49 + 2 (0.2)(1 - 0.7) = 0.61
+   * (the term j = 1: 0.3 x 2 x 0.2 x (0.8)^0 = 0.12, and 0.3 x 0.49 / 0.3). */
+  CHECK_NEAR(drift_kstwo_part(2, 2, 0.6), 0.16, 1e-15);
+  CHECK_NEAR(drift_kstwo_part(2, 2, 0.3), 0.61, 1e-15);
+  /* Beyond n = 140 the Pelz-Good series takes over from the exact Durbin
+   * matrix where n x^1.5 > 1.4; they agree within 2e-6 at n = 200 and 1e-7
+   * at n = 1000 near the switch (n x^1.5 = 1.4 x 0.6 .. 1.6). */
+  for (double f = 0.6; f < 1.7; f += 0.2) {
+    double x200 = f * pow(1.4 / 200, 2.0 / 3.0), x1000 = f * pow(1.4 / 1000, 2.0 / 3.0);
+    CHECK_NEAR(drift_kstwo_part(0, 200, x200), drift_kstwo_part(1, 200, x200), 2e-6);
+    CHECK_NEAR(drift_kstwo_part(0, 1000, x1000), drift_kstwo_part(1, 1000, x1000), 1e-7);
+  }
+  /* Two-sided p of D = 0.2 for n = m = 50: the effective size 25, P(D_25 >=
+   * 0.2) = 0.236320656445 (the Durbin matrix). */
   double big1[50], big2[50];
   for (int i = 0; i < 50; i++) {
     big1[i] = i;
     big2[i] = i < 40 ? i + 10 : 100 + i; /* F_1 - F_2 peaks at 10/50 */
   }
   CHECK_NEAR(drift_ks_2samp(big1, 50, big2, 50, 0, &p), 0.2, 1e-12);
-  CHECK_NEAR(p, drift_kolmogorov_sf(1.0284), 1e-9);
+  CHECK_NEAR(p, 0.236320656445, 1e-11);
+  CHECK_NEAR(p, drift_kstwo_sf(0.2, 25), 0);
 
   /* CvM: a = 1 2 3, b = 4 5: ranks 1 2 3 | 4 5;
    * U = 3 * 0 + 2 * ((4-1)^2 + (5-2)^2) = 36, T = U / (k N) - (4k - 1) / (6N)
    * with k = 6, N = 5: 36/30 - 23/30 = 13/30. */
   double ca[] = {3, 1, 2}, cb[] = {5, 4};
   CHECK_NEAR(drift_cvm_2samp(ca, 3, cb, 2, &p), 13.0 / 30.0, 1e-12);
+  /* Both samples have at most 20 values: the exact p-value (scipy's
+   * "auto", which alibi-detect uses). Of the C(5, 3) = 10 splits of the
+   * ranks, U >= 36 for 1 2 3 | 4 5 and 3 4 5 | 1 2 only: p = 0.2. */
+  CHECK_NEAR(p, 0.2, 1e-15);
   /* Ties get the average rank: a = 1 2, b = 2 3 -> ranks 1 2.5 | 2.5 4;
    * U = 2 * (0 + 0.25) + 2 * (2.25 + 4) = 13; k = 4, N = 4: 13/16 - 15/24. */
   double da[] = {1, 2}, db[] = {2, 3};
   CHECK_NEAR(drift_cvm_2samp(da, 2, db, 2, &p), 13.0 / 16.0 - 15.0 / 24.0, 1e-12);
+  /* U of the 6 splits of ranks 1-4: 1 2|3 4 and 3 4|1 2 give 2 (4 + 4) =
+   * 16; 1 3|2 4 gives 2 x 1 + 2 x 5 = 12, and so do the other three. U =
+   * 13 is reached by the first two: p = 2/6. */
+  CHECK_NEAR(p, 1.0 / 3.0, 1e-15);
+  CHECK_NEAR(drift_cvm_exact_p(2, 2, 16), 1.0 / 3.0, 1e-15);
+  CHECK_NEAR(drift_cvm_exact_p(2, 2, 12.5), 1.0 / 3.0, 1e-15);
+  CHECK_NEAR(drift_cvm_exact_p(2, 2, 12), 1.0, 1e-15);
+  CHECK_NEAR(drift_cvm_exact_p(2, 2, 16.5), 0.0, 0);
+  CHECK_NEAR(drift_cvm_exact_p(2, 2, 0), 1.0, 0);
+  /* 21 values: asymptotic (the exact share of C(41, 20) splits is not
+   * computed). */
+  double big_a[21], big_b[20];
+  for (int i = 0; i < 21; i++) big_a[i] = i;
+  for (int i = 0; i < 20; i++) big_b[i] = i + 0.5;
+  drift_cvm_2samp(big_a, 21, big_b, 20, &p);
+  CHECK(p > 0.99); /* interleaved: no evidence */
+
+  /* Exact two-sample KS p-values (scipy's "exact"; hand-counted or by
+   * exact path counting in integers). a = 1 2 3 4, b = 2.5 5 6, D = 2/3:
+   * of the C(7, 4) = 35 orders, 14 reach |F_a - F_b| >= 2/3 (p = 0.4) and
+   * 7 reach F_a - F_b >= 2/3 (p = 0.2). */
+  CHECK_NEAR(drift_ks_exact_p(4, 3, 2.0 / 3.0, 0), 0.4, 1e-15);
+  CHECK_NEAR(drift_ks_exact_p(4, 3, 2.0 / 3.0, 2), 0.2, 1e-15);
+  CHECK_NEAR(drift_ks_exact_p(4, 3, 0.0, 1), 1.0, 0);
+  /* n = m = 50, D = 0.2: 2 sum_j (-1)^(j+1) C(100, 50 - 10j) / C(100, 50)
+   * = 0.2719135601522248 (scipy gives the same); one-sided C(100, 40) /
+   * C(100, 50) = 0.1362479032043704. */
+  CHECK_NEAR(drift_ks_exact_p(50, 50, 0.2, 0), 0.2719135601522248, 1e-13);
+  CHECK_NEAR(drift_ks_exact_p(50, 50, 0.2, 2), 0.1362479032043704, 1e-13);
+  CHECK_NEAR(drift_ks_exact_p(50, 50, 0.2, 1), 0.1362479032043704, 1e-13);
+  /* Unequal sizes through the lattice walk: n = 30, m = 20, D = 0.3
+   * (18 in units of 1/60); n = 200, m = 150, D = 0.15. */
+  CHECK_NEAR(drift_ks_exact_p(30, 20, 0.3, 0), 0.20235672077103803, 1e-13);
+  CHECK_NEAR(drift_ks_exact_p(30, 20, 0.3, 1), 0.10124448867206595, 1e-13);
+  CHECK_NEAR(drift_ks_exact_p(30, 20, 0.3, 2), 0.10124448867206595, 1e-13);
+  CHECK_NEAR(drift_ks_exact_p(200, 150, 0.15, 0), 0.038552148251302945, 1e-13);
   /* The limit law of the one-sample statistic: upper 10%, 5%, 1% points
    * 0.34730, 0.46136, 0.74346 (Anderson and Darling 1952). */
   CHECK_NEAR(drift_cvm_limit_cdf(0.34730), 0.90, 1e-4);
@@ -143,7 +214,13 @@ static void test_tests(void) {
                            "c: {id: EvidentlySimpleDistanceDriftMetric, distance_metric: cityblock,"
                            " decision_criterion: {id: ThresholdDecisionCriterion, threshold: 1}}\n"
                            "k: {id: EvidentlySimpleDistanceDriftMetric, distance_metric: cosine,"
-                           " decision_criterion: {id: ThresholdDecisionCriterion, threshold: 1}}\n",
+                           " decision_criterion: {id: ThresholdDecisionCriterion, threshold: 1}}\n"
+                           "ks: {id: AlibiDetectKSDriftMetric, method: exact, decision_criterion: "
+                           "{id: ThresholdDecisionCriterion, threshold: 0.5}}\n"
+                           "ka: {id: AlibiDetectKSDriftMetric, decision_criterion: "
+                           "{id: ThresholdDecisionCriterion, threshold: 0.5}}\n"
+                           "cv: {id: AlibiDetectCVMDriftMetric, decision_criterion: "
+                           "{id: ThresholdDecisionCriterion, threshold: 0.5}}\n",
                            &doc));
   CfgRef root = cfg_root(&doc), at;
   DriftMetric h, e, c, k;
@@ -175,6 +252,30 @@ static void test_tests(void) {
   CHECK_NEAR(r.distance, 7.0, 1e-12);
   CHECK_OK(k.compute(&k, u, 1, v, 1, 2, 0, &r));
   CHECK_NEAR(r.distance, 1.0, 1e-12);
+  /* KS and CvM through the plug-ins: method exact gives the exact p-value
+   * (0.4, above), the default the asymptotic one; CvM's is exact (0.2). */
+  DriftMetric ks, ka, cv;
+  cfg_child(&root, "ks", &at);
+  CHECK_OK(drift_metric_create("ks", &at, &ks));
+  cfg_child(&root, "ka", &at);
+  CHECK_OK(drift_metric_create("ka", &at, &ka));
+  cfg_child(&root, "cv", &at);
+  CHECK_OK(drift_metric_create("cv", &at, &cv));
+  const float ka_[] = {1, 2, 3, 4}, kb_[] = {2.5f, 5, 6}, ca_[] = {3, 1, 2}, cb_[] = {5, 4};
+  CHECK_OK(ks.compute(&ks, ka_, 4, kb_, 3, 1, 0, &r));
+  CHECK_NEAR(r.distance, 2.0 / 3.0, 1e-12);
+  CHECK_NEAR(r.p_val, 0.4, 1e-12);
+  double asymp;
+  drift_ks_2samp((const double[]){1, 2, 3, 4}, 4, (const double[]){2.5, 5, 6}, 3, 0, &asymp);
+  CHECK_OK(ka.compute(&ka, ka_, 4, kb_, 3, 1, 0, &r));
+  CHECK_NEAR(r.p_val, asymp, 1e-12);
+  CHECK(fabs(asymp - 0.4) > 0.01);
+  CHECK_OK(cv.compute(&cv, ca_, 3, cb_, 2, 1, 0, &r));
+  CHECK_NEAR(r.distance, 13.0 / 30.0, 1e-12);
+  CHECK_NEAR(r.p_val, 0.2, 1e-12);
+  drift_metric_free(&ks);
+  drift_metric_free(&ka);
+  drift_metric_free(&cv);
   drift_metric_free(&h);
   drift_metric_free(&e);
   drift_metric_free(&c);

@@ -323,7 +323,7 @@ int main(void) {
   CHECK_OK(cfg_load_string("t.yaml", "id: TimeTriger\nevery: 1y\n", &doc));
   root = cfg_root(&doc);
   CHECK(trigger_create(&root, NULL, &t) == MH_ERR);
-  CHECK_STR(mh_error(), "t.yaml:1: id: unknown trigger \"TimeTriger\"; available: TimeTrigger, DataAmountTrigger, DataDriftTrigger, PerformanceTrigger, EnsembleTrigger");
+  CHECK_STR(mh_error(), "t.yaml:1: id: unknown trigger \"TimeTriger\"; available: TimeTrigger, DataAmountTrigger, DataDriftTrigger, PerformanceTrigger, EnsembleTrigger, DataIncorporationLatencyCostTrigger, AvoidableMisclassificationCostTrigger");
   cfg_doc_free(&doc);
   CHECK_OK(cfg_load_string("t.yaml", "id: DataAmountTrigger\nnum_samples: 0\n", &doc));
   root = cfg_root(&doc);

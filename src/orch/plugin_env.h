@@ -25,6 +25,13 @@
  * trigger k (>= 0), read from its checkpoint. */
 #define PASS_MODEL_CURRENT (-1)
 
+/* What a completed trigger's training took (PluginEnv.trigger_cost). */
+typedef struct {
+  int64_t training_set;    /* keys in its training set (the original's number_samples) */
+  int64_t samples_trained; /* samples passed in training, all epochs, all ranks */
+  double train_s;          /* wall-clock seconds of its training */
+} TriggerCost;
+
 typedef struct PluginEnv PluginEnv;
 struct PluginEnv {
   const Dist *dist;       /* rank context; plug-ins decide on dist->rank == 0 */
@@ -45,6 +52,12 @@ struct PluginEnv {
    * run's events.jsonl, e.g. a drift check's metric, threshold and
    * decision, so a user can see why a trigger fired or did not. */
   void (*event)(PluginEnv *env, const char *json);
+  /* Read-only log of the completed triggers: what trigger k (0 <= k <
+   * *models_done) trained and how long it took, filled in by the
+   * orchestrator when its training completes (restored triggers of a
+   * resumed run give their recorded values). Cost-aware triggers fit their
+   * cost model on it. NULL when there is no pipeline. */
+  int (*trigger_cost)(PluginEnv *env, int64_t k, TriggerCost *out);
   void *orch;             /* the orchestrator's own state */
 };
 

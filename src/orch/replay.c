@@ -47,6 +47,18 @@ static void env_event(PluginEnv *env, const char *json) {
   run_dir_event(o, "%s", json);
 }
 
+/* The completed triggers' log: their checkpoint metadata (worker.c). */
+static int env_trigger_cost(PluginEnv *env, int64_t k, TriggerCost *out) {
+  Orch *o = env->orch;
+  if (k < 0 || k >= o->nmodels)
+    return mh_errorf("trigger_cost: no completed trigger %lld (%d completed)", (long long)k,
+                     o->nmodels);
+  out->training_set = o->meta[k].num_samples;
+  out->samples_trained = o->meta[k].samples_trained;
+  out->train_s = o->meta[k].train_seconds;
+  return MH_OK;
+}
+
 void orch_env_init(Orch *o) {
   PluginEnv *e = &o->env;
   e->dist = o->dist;
@@ -57,6 +69,7 @@ void orch_env_init(Orch *o) {
   e->batch_size = o->topt.batch_size;
   e->pass = env_pass;
   e->event = env_event;
+  e->trigger_cost = env_trigger_cost;
   e->orch = o;
 }
 

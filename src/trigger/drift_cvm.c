@@ -4,10 +4,11 @@
  * (`correction`: bonferroni or fdr) at level p_val, as alibi-detect does.
  *
  * T follows scipy.stats.cramervonmises_2samp (ranks in the pooled sample,
- * ties get their average rank). The p-value is scipy's asymptotic one (the
- * normalised statistic under the limit distribution of the one-sample
- * statistic); scipy switches to the exact distribution when both samples
- * have at most 20 values, which this does not. */
+ * ties get their average rank), and so does the p-value with alibi-detect's
+ * method "auto": exact when both samples have at most 20 values (the share
+ * of the equally likely rank arrangements whose U is at least the
+ * observed one), else asymptotic (the normalised statistic under the limit
+ * distribution of the one-sample statistic). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,103 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* ---- the exact distribution --------------------------------------------------------- */
+
+/* The values U takes on the paths into one lattice point, capped at top,
+ * with their path counts (exact in a double up to 2^53; C(40, 20) is
+ * 1.4e11). Sorted by value. */
+typedef struct {
+  int64_t *v;
+  double *c;
+  int64_t len;
+} UDist;
+
+static void udist_free(UDist *d) {
+  free(d->v);
+  free(d->c);
+  memset(d, 0, sizeof *d);
+}
+
+/* out = (a + da) merged with (b + db), values capped at top; a or b may be
+ * NULL. Shifting and capping keep each list sorted. */
+static int udist_merge(UDist *out, const UDist *a, int64_t da, const UDist *b, int64_t db,
+                       int64_t top) {
+  const int64_t na = a ? a->len : 0, nb = b ? b->len : 0;
+  out->len = 0;
+  out->v = malloc((size_t)(na + nb) * sizeof *out->v);
+  out->c = malloc((size_t)(na + nb) * sizeof *out->c);
+  if (!out->v || !out->c) return -1;
+  for (int64_t i = 0, j = 0; i < na || j < nb;) {
+    int64_t va = INT64_MAX, vb = INT64_MAX;
+    if (i < na) va = a->v[i] + da < top ? a->v[i] + da : top;
+    if (j < nb) vb = b->v[j] + db < top ? b->v[j] + db : top;
+    int64_t v;
+    double c;
+    if (va <= vb) {
+      v = va;
+      c = a->c[i++];
+    } else {
+      v = vb;
+      c = b->c[j++];
+    }
+    if (out->len && out->v[out->len - 1] == v) out->c[out->len - 1] += c;
+    else {
+      out->v[out->len] = v;
+      out->c[out->len++] = c;
+    }
+  }
+  return 0;
+}
+
+/* A rank arrangement of n values of the first sample and m of the second
+ * is a lattice path from (0, 0) to (n, m); taking the first sample's
+ * (i+1)-th value at pooled rank i + j + 1 adds n (rank - (i+1))^2 = n j^2
+ * to U, the second's (j+1)-th adds m i^2. p = share of paths with U >= u
+ * (scipy's exact method, written from that definition). */
+double drift_cvm_exact_p(int64_t n, int64_t m, double u) {
+  const int64_t top = (int64_t)ceil(u - 1e-9);
+  if (top <= 0) return 1.0;
+  UDist *prev = calloc((size_t)(m + 1), sizeof *prev), *cur = calloc((size_t)(m + 1), sizeof *cur);
+  int err = !prev || !cur;
+  for (int64_t i = 0; !err && i <= n; i++) {
+    for (int64_t j = 0; !err && j <= m; j++) {
+      if (i == 0 && j == 0) {
+        cur[0].v = malloc(sizeof *cur[0].v);
+        cur[0].c = malloc(sizeof *cur[0].c);
+        if (!cur[0].v || !cur[0].c) err = 1;
+        else {
+          cur[0].v[0] = 0;
+          cur[0].c[0] = 1.0;
+          cur[0].len = 1;
+        }
+        continue;
+      }
+      err = udist_merge(&cur[j], i > 0 ? &prev[j] : NULL, n * j * j, j > 0 ? &cur[j - 1] : NULL,
+                        m * i * i, top);
+    }
+    for (int64_t j = 0; j <= m; j++) {
+      udist_free(&prev[j]);
+      prev[j] = cur[j];
+      memset(&cur[j], 0, sizeof cur[j]);
+    }
+  }
+  double p = NAN;
+  if (!err) {
+    const UDist *end = &prev[m];
+    double all = 0.0, hit = 0.0;
+    for (int64_t k = 0; k < end->len; k++) {
+      all += end->c[k];
+      if (end->v[k] >= top) hit += end->c[k];
+    }
+    p = hit / all;
+  }
+  for (int64_t j = 0; prev && j <= m; j++) udist_free(&prev[j]);
+  for (int64_t j = 0; cur && j <= m; j++) udist_free(&cur[j]);
+  free(prev);
+  free(cur);
+  return p;
+}
+
 double drift_cvm_2samp(double *a, int64_t n, double *b, int64_t m, double *p) {
   qsort(a, (size_t)n, sizeof *a, cmp_double);
   qsort(b, (size_t)m, sizeof *b, cmp_double);
@@ -76,6 +174,10 @@ double drift_cvm_2samp(double *a, int64_t n, double *b, int64_t m, double *p) {
   double vt = (N + 1.0) * (4.0 * k * N - 3.0 * (nx * nx + ny * ny) - 2.0 * k);
   vt = vt / (45.0 * N * N * 4.0 * k);
   double tn = 1.0 / 6.0 + (t - et) / sqrt(45.0 * vt);
+  if (n <= DRIFT_CVM_EXACT_MAX && m <= DRIFT_CVM_EXACT_MAX) {
+    *p = drift_cvm_exact_p(n, m, u);
+    if (!isnan(*p)) return t;
+  }
   if (tn < 0.003) *p = 1.0;
   else {
     double c = 1.0 - drift_cvm_limit_cdf(tn);

@@ -48,6 +48,7 @@ struct DriftMetric {
   double p_val;           /* significance level of the hypothesis tests (0.05) */
   int correction_fdr;     /* KS, CvM: 1 = fdr, 0 = bonferroni */
   int alternative;        /* KS: 0 two-sided, 1 less, 2 greater */
+  int ks_method;          /* KS p-values: 0 asymp, 1 exact, 2 auto */
   int64_t num_permutations; /* MMD: 0 = no permutation test */
   int sigma_from_ref;     /* MMD: configure_kernel_from_x_ref */
   int distance_kind;      /* simple distance: 0 euclidean, 1 cosine, 2 cityblock, 3 chebyshev */
@@ -68,8 +69,9 @@ void drift_metric_free(DriftMetric *m);
  * distinct current pairs - 2 x mean over cross pairs). sigma: the median
  * heuristic of alibi-detect's GaussianRBF, sigma^2 = median/2 of the
  * squared distances between distinct reference points (sigma_from_ref) or
- * between reference and current points (otherwise); the median is the
- * lower one. permutations > 0 adds the permutation test: p_val = share of
+ * between reference and current points (otherwise; when both windows are
+ * the same points alibi counts them as reference pairs, and so do we); the
+ * median is the lower one. permutations > 0 adds the permutation test: p_val = share of
  * permuted MMD^2 >= the observed one, thr = the permuted value at rank
  * int(level * permutations) from the top. */
 typedef struct {
@@ -81,15 +83,31 @@ int drift_mmd2(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d
 
 /* Two-sample Kolmogorov-Smirnov on sorted a[n], b[m]: D (alternative 0:
  * two-sided, 1: less, 2: greater, as scipy.stats.ks_2samp) and its
- * asymptotic p-value. */
+ * p-value as ks_2samp(mode="asymp") computes it. */
 double drift_ks_2samp(const double *a, int64_t n, const double *b, int64_t m, int alternative,
                       double *p);
+/* The exact p-value P(D >= d) of the two-sample statistic (alternative as
+ * above) for samples of n and m distinct values (scipy's method "exact";
+ * O(n m) unless n = m; NaN when out of memory). */
+double drift_ks_exact_p(int64_t n, int64_t m, double d, int alternative);
+/* P(D_n >= x) of the two-sided one-sample Kolmogorov-Smirnov statistic for
+ * n values (scipy.stats.kstwo.sf; drift_kstwo.c). */
+double drift_kstwo_sf(double x, int64_t n);
+/* Its parts, for tests: 0 P(D_n < x) by the Durbin matrix, 1 P(D_n <= x) by
+ * the Pelz-Good series, 2 the one-sided P(D_n^+ >= x). */
+double drift_kstwo_part(int part, int64_t n, double x);
 /* P(K > lambda) of the Kolmogorov distribution (the KS limit law). */
 double drift_kolmogorov_sf(double lambda);
 /* Two-sample Cramer-von Mises T (scipy.stats.cramervonmises_2samp, average
- * ranks for ties) of a[n], b[m] (any order; reordered), and its asymptotic
- * p-value. */
+ * ranks for ties) of a[n], b[m] (any order; reordered), and its p-value as
+ * scipy's method "auto" (what alibi-detect uses): exact when n and m are at
+ * most DRIFT_CVM_EXACT_MAX, else asymptotic. */
+#define DRIFT_CVM_EXACT_MAX 20
 double drift_cvm_2samp(double *a, int64_t n, double *b, int64_t m, double *p);
+/* The exact p-value of U = n sum (rank of the i-th first-sample value - i)^2
+ * + m sum (rank of the j-th second-sample value - j)^2: the share of the
+ * C(n+m, n) rank arrangements with U >= u (NaN when out of memory). */
+double drift_cvm_exact_p(int64_t n, int64_t m, double u);
 /* CDF of the limit distribution of the one-sample Cramer-von Mises
  * statistic (scipy's _cdf_cvm_inf). */
 double drift_cvm_limit_cdf(double x);

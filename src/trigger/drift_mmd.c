@@ -115,8 +115,16 @@ static int median_sigma(const float *x, const double *nx_, int64_t nx, const flo
   }
   /* Reference pairs: alibi sorts all nx^2 entries (each pair twice, the
    * diagonal first) and takes entry nx + (nx^2 - nx)/2 - 1, i.e. pair
-   * (P - 1)/2 of the sorted distinct pairs; cross pairs: entry P/2 - 1. */
-  int64_t k = from_ref ? (P - 1) / 2 : (P / 2 - 1 > 0 ? P / 2 - 1 : 0);
+   * (P - 1)/2 of the sorted distinct pairs; cross pairs: entry n + (P -
+   * n)/2 - 1 of the nx x ny entries, where n = nx when the two windows are
+   * the same points (alibi's sigma_median checks), else 0. */
+  int64_t k;
+  if (from_ref) k = (P - 1) / 2;
+  else {
+    int64_t same = nx == ny && !memcmp(x, y, (size_t)(nx * d) * sizeof *x) ? nx : 0;
+    k = same + (P - same) / 2 - 1;
+    if (k < 0) k = 0;
+  }
   double med = (double)select_kth(v, P, k);
   free(v);
   *sigma = sqrt(0.5 * med);

@@ -27,12 +27,12 @@
 
 #include "core/error.h"
 #include "core/timing.h"
-#include "eval/metric.h"
 #include "trigger/batched.h"
 #include "trigger/check_log.h"
 #include "trigger/criterion.h"
+#include "trigger/perf_eval.h"
 
-#define PERF_MAX 16
+#define PERF_MAX PERF_EVAL_MAX
 
 typedef struct {
   char name[64];
@@ -48,10 +48,7 @@ typedef struct {
 typedef struct {
   Batched b;
   PluginEnv *env;
-  char metric_text[PERF_MAX][512]; /* each metric map as YAML flow text */
-  char metric_name[PERF_MAX][64];
-  int nmetrics;
-  Metric *metrics[PERF_MAX];       /* created at the first evaluation (needs the class count) */
+  PerfEval ev;                     /* evaluation.dataset.metrics */
   PerfCriterion crit[PERF_MAX];
   int ncrit;
   int triggered_once;
@@ -60,39 +57,6 @@ typedef struct {
 
 static int64_t models_done(const PerfTrigger *p) {
   return p->env && p->env->models_done ? *p->env->models_done : 0;
-}
-
-static int make_metrics(PerfTrigger *p) {
-  if (p->metrics[0]) return MH_OK;
-  const int K = p->env->store->schema.num_classes;
-  for (int i = 0; i < p->nmetrics; i++) {
-    CfgDoc doc;
-    MH_TRY(cfg_load_string("trigger.evaluation.dataset.metrics", p->metric_text[i], &doc));
-    CfgRef root = cfg_root(&doc);
-    int rc = metric_create(&root, K, &p->metrics[i]);
-    cfg_doc_free(&doc);
-    MH_TRY(rc);
-  }
-  return MH_OK;
-}
-
-/* Evaluate the current model on the batch: samples, misclassifications and
- * each metric's score. */
-static int evaluate(PerfTrigger *p, const StreamChunk *batch, int64_t *n, int64_t *wrong,
-                    double *scores) {
-  PluginEnv *env = p->env;
-  if (!env || !env->pass || !env->store)
-    return mh_errorf("PerformanceTrigger: no pipeline to evaluate on");
-  MH_TRY(make_metrics(p));
-  PassResult r;
-  MH_TRY(env->pass(env, batch->keys, batch->n, PASS_LOGITS | PASS_PRED, PASS_MODEL_CURRENT, &r));
-  int rc = MH_OK;
-  *n = r.n;
-  *wrong = r.n - r.correct;
-  for (int i = 0; !rc && i < p->nmetrics; i++)
-    rc = metric_compute_local(p->metrics[i], r.logits, r.labels, r.n, r.K, &scores[i]);
-  pass_result_free(&r);
-  return rc;
 }
 
 static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
@@ -106,7 +70,7 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
   double value[PERF_MAX], eval_s = 0.0;
   const char *phase;
   if (p->triggered_once) {
-    MH_TRY(evaluate(p, &c->batch, &n, &wrong, scores));
+    MH_TRY(perf_eval_run(&p->ev, &c->batch, &n, &wrong, scores));
     evaluated = 1;
     eval_s = mh_now() - t0;
   }
@@ -120,8 +84,8 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
     for (int i = 0; i < p->ncrit; i++) {
       PerfCriterion *k = &p->crit[i];
       if (k->misclass) {
-        double avoidable = (double)wrong - (1.0 - k->expected_accuracy) * (double)n;
-        if (avoidable < 0.0 && !k->allow_reduction) avoidable = 0.0;
+        double avoidable =
+            perf_avoidable_misclassifications(wrong, n, k->expected_accuracy, k->allow_reduction);
         k->cumulated += (int64_t)nearbyint(avoidable); /* Python's round: half to even */
         value[i] = (double)k->cumulated;
         decision[i] = k->cumulated >= k->budget;
@@ -142,15 +106,7 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
                    (long long)c->check, (long long)c->last_index, (long long)c->batch.timestamps[0],
                    (long long)c->batch.timestamps[c->batch.n - 1], phase, (long long)models,
                    evaluated && models <= p->fired_models ? "true" : "false");
-  if (evaluated) {
-    check_log_printf(&l, ",\"num_samples\":%lld,\"num_misclassifications\":%lld,\"scores\":{",
-                     (long long)n, (long long)wrong);
-    for (int i = 0; i < p->nmetrics; i++) {
-      check_log_printf(&l, "%s\"%s\":", i ? "," : "", p->metrics[i]->label);
-      check_log_num(&l, scores[i]);
-    }
-    check_log_printf(&l, "}");
-  }
+  if (evaluated) perf_eval_log(&p->ev, &l, n, wrong, scores);
   if (!strcmp(phase, "detect")) {
     check_log_printf(&l, ",\"criteria\":{");
     for (int i = 0; i < p->ncrit; i++) {
@@ -176,51 +132,6 @@ static int perf_check(void *owner, const BatchedCheck *c, int *fire) {
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-static int metric_index(const PerfTrigger *p, const char *name) {
-  for (int i = 0; i < p->nmetrics; i++)
-    if (!strcmp(p->metric_name[i], name)) return i;
-  return -1;
-}
-
-static int parse_evaluation(PerfTrigger *p, const CfgRef *cfg) {
-  static const char *const keys[] = {"device", "dataset", "label_transformer_function", NULL};
-  CfgRef ev, ds, ms;
-  if (!cfg_child(cfg, "evaluation", &ev)) return cfg_errorf(&ev, "missing required field");
-  MH_TRY(cfg_expect_map(&ev));
-  MH_TRY(cfg_check_keys(&ev, keys));
-  char ltf[256];
-  MH_TRY(cfg_get_string(&ev, "label_transformer_function", "", ltf, sizeof ltf));
-  if (ltf[0]) {
-    CfgRef at;
-    cfg_child(&ev, "label_transformer_function", &at);
-    return cfg_errorf(&at, "label transformer functions (Python code) are not supported");
-  }
-  /* The dataset is the training stream's own samples (the checked batch);
-   * its other fields (dataset_id, batch_size, ...) are accepted as the
-   * original writes them and unused. */
-  if (!cfg_child(&ev, "dataset", &ds)) return cfg_errorf(&ds, "missing required field");
-  MH_TRY(cfg_expect_map(&ds));
-  if (!cfg_child(&ds, "metrics", &ms)) return cfg_errorf(&ms, "missing required field");
-  MH_TRY(cfg_expect_seq(&ms));
-  if (cfg_len(&ms) > PERF_MAX) return cfg_errorf(&ms, "at most %d metrics", PERF_MAX);
-  for (int i = 0; i < cfg_len(&ms); i++) {
-    CfgRef m = cfg_item(&ms, i);
-    MH_TRY(cfg_expect_map(&m));
-    MH_TRY(cfg_req_string(&m, "name", p->metric_name[i], sizeof p->metric_name[i]));
-    /* Check the entry now against a generous class count; it is created
-     * again with the store's at the first evaluation. */
-    Metric *probe = NULL;
-    MH_TRY(metric_create(&m, 1 << 20, &probe));
-    metric_free(probe);
-    if (cfg_flow_text(m.node, p->metric_text[i], sizeof p->metric_text[i]))
-      return cfg_errorf(&m, "metric entry too long");
-    p->nmetrics++;
-  }
-  if (metric_index(p, "Accuracy") < 0)
-    return cfg_errorf(&ms, "the performance trigger needs the Accuracy metric");
-  return MH_OK;
-}
-
 static int parse_criterion(PerfTrigger *p, const char *name, const CfgRef *cfg, PerfCriterion *k) {
   static const char *const mkeys[] = {"id", "expected_accuracy", "allow_reduction",
                                       "avoidable_misclassification_threshold",
@@ -242,7 +153,7 @@ static int parse_criterion(PerfTrigger *p, const char *name, const CfgRef *cfg, 
     return cfg_req_int(cfg, "avoidable_misclassification_threshold", 0, INT64_MAX / 2, &k->budget);
   }
   MH_TRY(criterion_create(cfg, 1, 1, &k->crit));
-  k->metric = metric_index(p, k->crit.metric);
+  k->metric = perf_eval_metric(&p->ev, k->crit.metric);
   if (k->metric < 0) {
     CfgRef at;
     cfg_child(cfg, "metric", &at);
@@ -261,7 +172,7 @@ static void perf_destroy(Trigger *t) {
   PerfTrigger *p = t->impl;
   if (!p) return;
   batched_free(&p->b);
-  for (int i = 0; i < p->nmetrics; i++) metric_free(p->metrics[i]);
+  perf_eval_free(&p->ev);
   for (int i = 0; i < p->ncrit; i++) criterion_free(&p->crit[i].crit);
 }
 
@@ -272,11 +183,8 @@ static int64_t perf_max_chunk(Trigger *t) {
 }
 
 static int perf_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
-  static const char *const keys[] = {"id", BATCHED_KEYS, "data_density_window_size",
-                                     "performance_triggers_window_size", "evaluation",
-                                     "decision_criteria", "mode", "forecasting_method", NULL};
-  static const char *const modes[] = {"hindsight", "lookahead", NULL};
-  static const char *const methods[] = {"ridge_regression", "rolling_average", NULL};
+  static const char *const keys[] = {"id", BATCHED_KEYS, PERF_EVAL_KEYS, "decision_criteria",
+                                     NULL};
   MH_TRY(cfg_check_keys(cfg, keys));
   PerfTrigger *p = mh_calloc(1, sizeof *p);
   Trigger *t = mh_calloc(1, sizeof *t);
@@ -293,18 +201,7 @@ static int perf_create(const CfgRef *cfg, PluginEnv *env, Trigger **out) {
   p->env = env;
   p->fired_models = -1;
   MH_TRY(batched_init(&p->b, cfg, env, p, perf_check));
-  int mode, method;
-  int64_t w;
-  MH_TRY(cfg_get_enum(cfg, "mode", modes, 0, &mode));
-  if (mode) {
-    CfgRef at;
-    cfg_child(cfg, "mode", &at);
-    return cfg_errorf(&at, "only hindsight is supported (the original refuses lookahead too)");
-  }
-  MH_TRY(cfg_get_enum(cfg, "forecasting_method", methods, 0, &method));
-  MH_TRY(cfg_get_int(cfg, "data_density_window_size", 20, 0, 1000000, &w));
-  MH_TRY(cfg_get_int(cfg, "performance_triggers_window_size", 10, 0, 1000000, &w));
-  MH_TRY(parse_evaluation(p, cfg));
+  MH_TRY(perf_eval_parse(&p->ev, cfg, env));
   CfgRef dc;
   if (!cfg_child(cfg, "decision_criteria", &dc)) return cfg_errorf(&dc, "missing required field");
   MH_TRY(cfg_expect_map(&dc));

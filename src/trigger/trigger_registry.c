@@ -6,6 +6,8 @@ extern const TriggerType trigger_data_amount;
 extern const TriggerType trigger_data_drift;
 extern const TriggerType trigger_performance;
 extern const TriggerType trigger_ensemble;
+extern const TriggerType trigger_cost_latency;
+extern const TriggerType trigger_cost_misclass;
 
 const TriggerType *const trigger_registry[] = {
     &trigger_time,
@@ -13,5 +15,7 @@ const TriggerType *const trigger_registry[] = {
     &trigger_data_drift,
     &trigger_performance,
     &trigger_ensemble,
+    &trigger_cost_latency,
+    &trigger_cost_misclass,
     NULL,
 };
