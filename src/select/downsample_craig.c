@@ -61,28 +61,22 @@ static double craig_sim(const void *ctx, int64_t i, int64_t j) {
 static int cmp_label_pos(const void *a, const void *b, void *ctx) {
   const int32_t *labels = ctx;
   const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  if (labels[x] != labels[y])
-    return labels[x] < labels[y] ? -1 : 1;
+  if (labels[x] != labels[y]) return labels[x] < labels[y] ? -1 : 1;
   return (x > y) - (x < y);
 }
 
-static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target,
-                        Rng *rng, int64_t *keep, float *weights,
-                        int64_t *nkeep) {
+static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng *rng, int64_t *keep,
+                        float *weights, int64_t *nkeep) {
   const Craig *cr = d->impl;
   const int64_t n = g->n;
   *nkeep = 0;
-  if (target > n)
-    target = n;
-  if (target <= 0)
-    return MH_OK;
-  if (!g->labels)
-    return mh_errorf("%s downsampling needs labels", d->type->name);
+  if (target > n) target = n;
+  if (target <= 0) return MH_OK;
+  if (!g->labels) return mh_errorf("%s downsampling needs labels", d->type->name);
   double *v = NULL, *maxd = NULL, *w = NULL;
   int64_t p = 0, *order = NULL, *sel = NULL, *assign = NULL;
   int rc = sample_grads(g, cr->approx, &v, &p);
-  if (rc)
-    return mh_error_context("%s downsampling", d->type->name);
+  if (rc) return mh_error_context("%s downsampling", d->type->name);
   maxd = mh_malloc((size_t)n * sizeof(double));
   order = mh_malloc((size_t)n * sizeof(int64_t));
   sel = mh_malloc((size_t)target * sizeof(int64_t));
@@ -91,29 +85,23 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target,
   rc = maxd && order && sel && assign && w ? MH_OK : MH_ERR;
   if (!rc) {
     /* max_d per label: the samples sorted by label, each label's pairs */
-    for (int64_t i = 0; i < n; i++)
-      order[i] = i;
-    qsort_r(order, (size_t)n, sizeof(int64_t), cmp_label_pos,
-            (void *)g->labels);
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    qsort_r(order, (size_t)n, sizeof(int64_t), cmp_label_pos, (void *)g->labels);
     for (int64_t a = 0; a < n;) {
       int64_t b = a + 1;
-      while (b < n && g->labels[order[b]] == g->labels[order[a]])
-        b++;
+      while (b < n && g->labels[order[b]] == g->labels[order[a]]) b++;
       double m = 0.0;
       for (int64_t x = a; x < b; x++)
         for (int64_t y = x; y < b; y++) {
           const double dxy = grad_dist(v + order[x] * p, v + order[y] * p, p);
-          if (dxy > m)
-            m = dxy;
+          if (dxy > m) m = dxy;
         }
-      for (int64_t x = a; x < b; x++)
-        maxd[order[x]] = m;
+      for (int64_t x = a; x < b; x++) maxd[order[x]] = m;
       a = b;
     }
     CraigSim cs = {v, p, maxd};
     Similarity s = {n, craig_sim, &cs, g->labels};
-    rc = submod_maximize(&s, SUBMOD_FACILITY_LOCATION, cr->greedy, target, rng,
-                         sel, assign);
+    rc = submod_maximize(&s, SUBMOD_FACILITY_LOCATION, cr->greedy, target, rng, sel, assign);
   }
   if (!rc) {
     /* weight = 1 + the samples each kept one stands for */
@@ -122,8 +110,7 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target,
       w[t] = 1.0;
       slot[sel[t]] = t;
     }
-    for (int64_t i = 0; i < n; i++)
-      w[slot[assign[i]]] += 1.0;
+    for (int64_t i = 0; i < n; i++) w[slot[assign[i]]] += 1.0;
     rc = coreset_emit(sel, w, target, 0, keep, weights, nkeep);
   }
   free(v);
@@ -135,14 +122,12 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target,
   return rc;
 }
 
-static int craig_create(const CfgRef *cfg, const DownsampleCommon *c,
-                        Downsampler **out) {
+static int craig_create(const CfgRef *cfg, const DownsampleCommon *c, Downsampler **out) {
   static const char *const own[] = {"selection_batch", "balance", "greedy",
                                     "full_grad_approximation", NULL};
   MH_TRY(downsampler_check_keys(cfg, own));
   Craig *cr = mh_calloc(1, sizeof *cr);
-  if (!cr)
-    return MH_ERR;
+  if (!cr) return MH_ERR;
   if (sample_grads_parse(cfg, &cr->approx)) {
     free(cr);
     return MH_ERR;
@@ -153,10 +138,8 @@ static int craig_create(const CfgRef *cfg, const DownsampleCommon *c,
     return MH_ERR;
   }
   (*out)->impl = cr;
-  MH_TRY(cfg_get_int(cfg, "selection_batch", 64, 1, INT32_MAX,
-                     &cr->selection_batch));
-  MH_TRY(cfg_get_enum(cfg, "greedy", submod_optimizer_names, GREEDY_NAIVE,
-                      &cr->greedy));
+  MH_TRY(cfg_get_int(cfg, "selection_batch", 64, 1, INT32_MAX, &cr->selection_batch));
+  MH_TRY(cfg_get_enum(cfg, "greedy", submod_optimizer_names, GREEDY_NAIVE, &cr->greedy));
   return coreset_parse_balance(cfg, *out, 1);
 }
 

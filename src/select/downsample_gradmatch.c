@@ -28,16 +28,14 @@ typedef struct {
   int approx;
 } GradMatch;
 
-static int gm_choose(Downsampler *d, const PassBatch *g, int64_t target,
-                     Rng *rng, int64_t *keep, float *weights, int64_t *nkeep) {
+static int gm_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng *rng, int64_t *keep,
+                     float *weights, int64_t *nkeep) {
   (void)rng;
   const GradMatch *gm = d->impl;
   const int64_t n = g->n;
   *nkeep = 0;
-  if (target > n)
-    target = n;
-  if (target <= 0)
-    return MH_OK;
+  if (target > n) target = n;
+  if (target <= 0) return MH_OK;
   double *v = NULL;
   int64_t p = 0;
   if (sample_grads(g, gm->approx, &v, &p))
@@ -51,19 +49,15 @@ static int gm_choose(Downsampler *d, const PassBatch *g, int64_t target,
     for (int64_t i = 0; i < n; i++) {
       const int64_t start = i / B * B;
       const int64_t len = n - start < B ? n - start : B;
-      for (int64_t k = 0; k < p; k++)
-        v[i * p + k] /= (double)len;
+      for (int64_t k = 0; k < p; k++) v[i * p + k] /= (double)len;
     }
     /* the target: the mean gradient */
     for (int64_t i = 0; i < n; i++)
-      for (int64_t k = 0; k < p; k++)
-        b[k] += v[i * p + k];
-    for (int64_t k = 0; k < p; k++)
-      b[k] /= (double)n;
+      for (int64_t k = 0; k < p; k++) b[k] += v[i * p + k];
+    for (int64_t k = 0; k < p; k++) b[k] /= (double)n;
     rc = omp_select(v, n, p, b, target, 1.0, sel, x);
   }
-  if (!rc)
-    rc = coreset_emit(sel, x, target, 1, keep, weights, nkeep);
+  if (!rc) rc = coreset_emit(sel, x, target, 1, keep, weights, nkeep);
   free(v);
   free(b);
   free(x);
@@ -71,13 +65,11 @@ static int gm_choose(Downsampler *d, const PassBatch *g, int64_t target,
   return rc;
 }
 
-static int gm_create(const CfgRef *cfg, const DownsampleCommon *c,
-                     Downsampler **out) {
+static int gm_create(const CfgRef *cfg, const DownsampleCommon *c, Downsampler **out) {
   static const char *const own[] = {"balance", "full_grad_approximation", NULL};
   MH_TRY(downsampler_check_keys(cfg, own));
   GradMatch *gm = mh_calloc(1, sizeof *gm);
-  if (!gm)
-    return MH_ERR;
+  if (!gm) return MH_ERR;
   if (sample_grads_parse(cfg, &gm->approx)) {
     free(gm);
     return MH_ERR;

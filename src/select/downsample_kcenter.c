@@ -24,17 +24,13 @@ static double dist2(const float *x, const float *y, int64_t D) {
   return s;
 }
 
-static int kc_choose(Downsampler *d, const PassBatch *g, int64_t target,
-                     Rng *rng, int64_t *keep, float *weights, int64_t *nkeep) {
-  if (!g->embed)
-    return mh_errorf("%s downsampling: the scores hold no embeddings",
-                     d->type->name);
+static int kc_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng *rng, int64_t *keep,
+                     float *weights, int64_t *nkeep) {
+  if (!g->embed) return mh_errorf("%s downsampling: the scores hold no embeddings", d->type->name);
   const int64_t n = g->n, D = g->D;
   *nkeep = 0;
-  if (target > n)
-    target = n;
-  if (target <= 0)
-    return MH_OK;
+  if (target > n) target = n;
+  if (target <= 0) return MH_OK;
   /* squared distances order as the distances do, without sqrt's ties */
   double *mins = mh_malloc((size_t)n * sizeof(double));
   int64_t *sel = mh_malloc((size_t)target * sizeof(int64_t));
@@ -45,18 +41,14 @@ static int kc_choose(Downsampler *d, const PassBatch *g, int64_t target,
     for (int64_t t = 0;; t++) {
       sel[t] = p;
       chosen[p] = 1;
-      if (t + 1 == target)
-        break;
+      if (t + 1 == target) break;
       const float *ep = g->embed + p * D;
       int64_t far = -1;
       for (int64_t j = 0; j < n; j++) {
-        if (chosen[j])
-          continue;
+        if (chosen[j]) continue;
         const double dj = dist2(ep, g->embed + j * D, D);
-        if (t == 0 || dj < mins[j])
-          mins[j] = dj;
-        if (far < 0 || mins[j] > mins[far])
-          far = j;
+        if (t == 0 || dj < mins[j]) mins[j] = dj;
+        if (far < 0 || mins[j] > mins[far]) far = j;
       }
       p = far;
     }
@@ -68,13 +60,11 @@ static int kc_choose(Downsampler *d, const PassBatch *g, int64_t target,
   return rc;
 }
 
-static int kc_create(const CfgRef *cfg, const DownsampleCommon *c,
-                     Downsampler **out) {
+static int kc_create(const CfgRef *cfg, const DownsampleCommon *c, Downsampler **out) {
   static const char *const own[] = {"balance", NULL};
   MH_TRY(downsampler_check_keys(cfg, own));
   *out = downsampler_alloc(c, PASS_EMBED, kc_choose);
-  if (!*out)
-    return MH_ERR;
+  if (!*out) return MH_ERR;
   return coreset_parse_balance(cfg, *out, 0);
 }
 

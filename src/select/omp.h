@@ -25,8 +25,8 @@
 
 /* a: n rows of p doubles; b: p. sel[budget]: positions in the order chosen;
  * x[budget]: their weights (>= 0; some may be 0). 1 <= budget <= n. */
-int omp_select(const double *a, int64_t n, int64_t p, const double *b,
-               int64_t budget, double lam, int64_t *sel, double *x);
+int omp_select(const double *a, int64_t n, int64_t p, const double *b, int64_t budget, double lam,
+               int64_t *sel, double *x);
 
 /* min |M x - c| over x >= 0, M symmetric k x k (row-major): cyclic
  * coordinate descent from x = 0. */

@@ -46,7 +46,7 @@ int coreset_parse_balance(const CfgRef *cfg, Downsampler *d, int bts_ok);
  * (increasing) and weights, as Downsampler.choose returns them; entries
  * whose weight is not > 0 are left out when drop_zero (GradMatch keeps
  * only the non-zero weights of its fit, as the original). */
-int coreset_emit(const int64_t *sel, const double *w, int64_t k, int drop_zero,
-                 int64_t *keep, float *weights, int64_t *nkeep);
+int coreset_emit(const int64_t *sel, const double *w, int64_t k, int drop_zero, int64_t *keep,
+                 float *weights, int64_t *nkeep);
 
 #endif

@@ -50,9 +50,9 @@ extern const char *const submod_function_names[];
 extern const char *const submod_optimizer_names[];
 
 typedef struct {
-  int64_t n;                                            /* samples */
+  int64_t n; /* samples */
   double (*sim)(const void *ctx, int64_t i, int64_t j); /* S(i, j) = S(j, i) */
-  const void *ctx;                                      /* for sim */
+  const void *ctx; /* for sim */
   const int32_t *group; /* [n] or NULL: S = 0 between different groups */
 } Similarity;
 
@@ -61,7 +61,7 @@ typedef struct {
  * sample, the chosen position most similar to it, ties and all-zero
  * similarities to the lower position (the original's argmax over the
  * chosen rows in position order). */
-int submod_maximize(const Similarity *s, int function, int optimizer,
-                    int64_t budget, Rng *rng, int64_t *sel, int64_t *assign);
+int submod_maximize(const Similarity *s, int function, int optimizer, int64_t budget, Rng *rng,
+                    int64_t *sel, int64_t *assign);
 
 #endif
