@@ -22,8 +22,10 @@
  * original it only chunks the gain computation (its chunk loop skips rows
  * past the first chunk, a slip we do not copy), here gains are exact sums.
  *
- * Cost: O(sum over labels of n_c^2 * p) for max_d and the first gains, then
- * O(n_c * p) per lazy re-evaluation; O(n * p) memory. */
+ * Cost: O(sum over labels of n_c^2 * p) for the distances, then O(n_c) per
+ * gain evaluation (the first gains of all samples: O(sum n_c^2)); memory
+ * O(n * p) plus each label's n_c x n_c distances while they total at most
+ * 8M doubles (beyond that, distances are recomputed at O(p) each). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -42,7 +44,18 @@ typedef struct {
   const double *v; /* [n * p] gradients */
   int64_t p;
   const double *maxd; /* [n] the largest distance within the sample's label */
+  /* Each label's distances, when they fit (NULL: computed on demand; the
+   * values are the same bits either way): sample i's row starts at
+   * dist[off[i] + rank[i] * size[i]], its label's block being size x size. */
+  const double *dist;
+  const int64_t *off, *rank, *size;
 } CraigSim;
+
+/* Labels' distance blocks are kept when they hold at most this many
+ * doubles in all (64 MiB): the greedy then reads instead of recomputing. */
+#ifndef CRAIG_CACHE_MAX
+#define CRAIG_CACHE_MAX (8 << 20)
+#endif
 
 static double grad_dist(const double *x, const double *y, int64_t p) {
   double s = 0.0;
@@ -55,7 +68,9 @@ static double grad_dist(const double *x, const double *y, int64_t p) {
 
 static double craig_sim(const void *ctx, int64_t i, int64_t j) {
   const CraigSim *c = ctx;
-  return c->maxd[i] - grad_dist(c->v + i * c->p, c->v + j * c->p, c->p) + 1e-3;
+  const double dij = c->dist ? c->dist[c->off[i] + c->rank[i] * c->size[i] + c->rank[j]]
+                             : grad_dist(c->v + i * c->p, c->v + j * c->p, c->p);
+  return c->maxd[i] - dij + 1e-3;
 }
 
 static int cmp_label_pos(const void *a, const void *b, void *ctx) {
@@ -73,8 +88,8 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng 
   if (target > n) target = n;
   if (target <= 0) return MH_OK;
   if (!g->labels) return mh_errorf("%s downsampling needs labels", d->type->name);
-  double *v = NULL, *maxd = NULL, *w = NULL;
-  int64_t p = 0, *order = NULL, *sel = NULL, *assign = NULL;
+  double *v = NULL, *maxd = NULL, *w = NULL, *dist = NULL;
+  int64_t p = 0, *order = NULL, *sel = NULL, *assign = NULL, *blk = NULL;
   int rc = sample_grads(g, cr->approx, &v, &p);
   if (rc) return mh_error_context("%s downsampling", d->type->name);
   maxd = mh_malloc((size_t)n * sizeof(double));
@@ -82,24 +97,42 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng 
   sel = mh_malloc((size_t)target * sizeof(int64_t));
   assign = mh_malloc((size_t)n * sizeof(int64_t));
   w = mh_malloc((size_t)target * sizeof(double));
-  rc = maxd && order && sel && assign && w ? MH_OK : MH_ERR;
+  blk = mh_malloc((size_t)(3 * n) * sizeof(int64_t)); /* off, rank, size */
+  rc = maxd && order && sel && assign && w && blk ? MH_OK : MH_ERR;
   if (!rc) {
-    /* max_d per label: the samples sorted by label, each label's pairs */
+    /* the samples sorted by label: each label a block */
     for (int64_t i = 0; i < n; i++) order[i] = i;
     qsort_r(order, (size_t)n, sizeof(int64_t), cmp_label_pos, (void *)g->labels);
+    int64_t cells = 0;
     for (int64_t a = 0; a < n;) {
       int64_t b = a + 1;
       while (b < n && g->labels[order[b]] == g->labels[order[a]]) b++;
-      double m = 0.0;
+      for (int64_t x = a; x < b; x++) {
+        blk[order[x]] = cells;
+        blk[n + order[x]] = x - a;
+        blk[2 * n + order[x]] = b - a;
+      }
+      cells += (b - a) * (b - a);
+      a = b;
+    }
+    if (cells <= CRAIG_CACHE_MAX) dist = mh_malloc((size_t)cells * sizeof(double));
+    /* max_d per label over its pairs (and the block of distances) */
+    for (int64_t a = 0; a < n;) {
+      const int64_t m = blk[2 * n + order[a]], b = a + m;
+      double mx = 0.0;
       for (int64_t x = a; x < b; x++)
         for (int64_t y = x; y < b; y++) {
           const double dxy = grad_dist(v + order[x] * p, v + order[y] * p, p);
-          if (dxy > m) m = dxy;
+          if (dxy > mx) mx = dxy;
+          if (dist) {
+            double *db = dist + blk[order[a]];
+            db[(x - a) * m + (y - a)] = db[(y - a) * m + (x - a)] = dxy;
+          }
         }
-      for (int64_t x = a; x < b; x++) maxd[order[x]] = m;
+      for (int64_t x = a; x < b; x++) maxd[order[x]] = mx;
       a = b;
     }
-    CraigSim cs = {v, p, maxd};
+    CraigSim cs = {v, p, maxd, dist, blk, blk + n, blk + 2 * n};
     Similarity s = {n, craig_sim, &cs, g->labels};
     rc = submod_maximize(&s, SUBMOD_FACILITY_LOCATION, cr->greedy, target, rng, sel, assign);
   }
@@ -115,6 +148,8 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng 
   }
   free(v);
   free(maxd);
+  free(dist);
+  free(blk);
   free(order);
   free(sel);
   free(assign);
