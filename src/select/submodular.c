@@ -273,7 +273,7 @@ static int greedy_approximate_lazy(SetFn *f, int64_t budget, int64_t *sel) {
         if (!f->chosen[j] && (top < 0 || stale[j] > stale[top])) top = j;
       const double st = stale[top], g = setfn_gain(f, top);
       const double need = st >= 0 ? beta * st : st - (1.0 - beta) * fabs(st);
-      if (g >= need) {
+      if (g >= need || isnan(g) || isnan(st)) { /* NaN (a broken model): take it, do not loop */
         sel[t] = top;
         rc = setfn_add(f, top);
         break;
