@@ -735,6 +735,54 @@ static void test_submodular_plugin(void) {
   unmake(&m);
 }
 
+/* The coreset downsamplers in a BtS filter: a pure function of (seed,
+ * trigger, step) and the scores, as every rank needs (KcenterGreedy draws
+ * its first center from the step's stream). */
+static void test_coreset_filter(void) {
+  enum { N = 64, D = 3 };
+  float emb[N * D], grad[N * 2];
+  int32_t labels[N];
+  Rng rng;
+  rng_seed(&rng, 9);
+  for (int i = 0; i < N; i++) {
+    labels[i] = i % 3;
+    for (int e = 0; e < D; e++) emb[i * D + e] = (float)rng_normal(&rng);
+    grad[2 * i] = (float)rng_normal(&rng);
+    grad[2 * i + 1] = (float)rng_normal(&rng);
+  }
+  PassBatch g = {N, 1, D, labels, NULL, NULL, NULL, emb, grad, NULL};
+  static const char *const yaml[] = {
+      "strategy: KcenterGreedy\nratio: 25\n",
+      "strategy: Craig\nratio: 25\nfull_grad_approximation: LastLayerWithEmbedding\n"
+      "balance: true\n",
+  };
+  for (int y = 0; y < 2; y++) {
+    Made m = make(yaml[y]);
+    PassBatch b = g;
+    if (y == 1) b.D = 1; /* Craig reads K (D + 1) = 2 gradient values per sample */
+    BatchFilter *f = NULL, *f2 = NULL;
+    CHECK_OK(downsampler_batch_filter(m.d, 42, 3, &f));
+    CHECK_OK(downsampler_batch_filter(m.d, 42, 3, &f2));
+    int64_t k1[N], k2[N], n1 = 0, n2 = 0;
+    float w1[N], w2[N];
+    if (f && f2) {
+      CHECK_OK(f->select(f, &b, 5, k1, w1, &n1));
+      CHECK_OK(f2->select(f2, &b, 5, k2, w2, &n2));
+      CHECK_EQ_INT(n1, y == 0 ? 16 : 15); /* balance: 3 labels of 22, 21, 21 keep 5 each */
+      CHECK(n1 == n2 && !memcmp(k1, k2, sizeof(int64_t) * (size_t)n1) &&
+            !memcmp(w1, w2, sizeof(float) * (size_t)n1));
+      if (y == 1) { /* Craig's weights count every sample once, plus one per kept sample */
+        double sum = 0.0;
+        for (int64_t i = 0; i < n1; i++) sum += w1[i];
+        CHECK_NEAR(sum, N + n1, 0);
+      }
+    }
+    batch_filter_free(f);
+    batch_filter_free(f2);
+    unmake(&m);
+  }
+}
+
 static void expect_error(const char *yaml, const char *msg) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("ds.yaml", yaml, &doc));
@@ -815,6 +863,7 @@ int main(void) {
   test_submodular_functions();
   test_submodular_vs_naive();
   test_submodular_plugin();
+  test_coreset_filter();
   test_errors();
   return test_finish("test_downsample");
 }
