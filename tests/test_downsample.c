@@ -460,6 +460,23 @@ static void test_craig_hand(void) {
   CHECK_OK(downsampler_run(m.d, &b, &rng, keep, w, &n));
   CHECK(n == 2 && keep[0] == 2 && keep[1] == 3 && w[0] == 4.0f && w[1] == 2.0f);
   unmake(&m);
+  /* The gradients are those of each label's mean loss in the batch (each
+   * divided by its label's count), which sets how the 1e-3 shift weighs
+   * across labels. Label 0: three equal gradients (1, 1) (distance 1e-6 =
+   * max_d): first gain 3 x 1e-3. Label 1: (0, 0) and (0.0015, 0), halved:
+   * max_d = 0.00075, gain 0.00075 - 1e-6 + 2e-3 < 3e-3 (without the halving
+   * it would be 0.0015 - 1e-6 + 2e-3 > 3e-3 and position 3 would win).
+   * ratio 20 of 5 -> 1: position 0, standing for all five (label 1 has
+   * similarity 0 to it and counts for the lowest kept): weight 6. */
+  {
+    const float g3[] = {1, 1, 1, 1, 1, 1, 0, 0, 0.0015f, 0};
+    const int32_t l3[] = {0, 0, 0, 1, 1};
+    PassBatch b3 = {5, 1, 1, l3, NULL, NULL, NULL, NULL, (float *)g3, NULL};
+    Made m3 = make("strategy: Craig\nratio: 20\nfull_grad_approximation: LastLayerWithEmbedding\n");
+    CHECK_OK(downsampler_run(m3.d, &b3, &rng, keep, w, &n));
+    CHECK(n == 1 && keep[0] == 0 && w[0] == 6.0f);
+    unmake(&m3);
+  }
   /* balance: each label keeps one (a tie within each: the lower position),
    * standing for both of its samples: weights 3 (also in BtS). */
   m = make("strategy: Craig\nratio: 50\nfull_grad_approximation: LastLayerWithEmbedding\n"

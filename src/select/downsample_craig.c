@@ -15,10 +15,14 @@
  * of zeros). `balance`: each label keeps its own share (works in both
  * modes, as the original's per-label split of a batch does).
  *
- * The original divides each gradient by its loader batch's size; within a
- * batch that factor changes no choice or weight, and we use none (in
- * sample-then-batch the original's last, shorter batch of each label gets
- * larger gradients; ours does not). `selection_batch` is accepted: in the
+ * As the original, each gradient is that of the mean loss over its label's
+ * samples in its loader batch: divided by their number (batch-then-sample:
+ * the label's count in the batch; sample-then-batch, which the original
+ * feeds label by label: chunks of the training batch size, the last one
+ * shorter). Within a label the factor changes nothing, but it sets how
+ * much the 1e-3 shift weighs against distances across labels. The
+ * greedy's rng is used by StochasticGreedy only. `selection_batch` is
+ * accepted: in the
  * original it only chunks the gain computation (its chunk loop skips rows
  * past the first chunk, a slip we do not copy), here gains are exact sums.
  *
@@ -107,12 +111,17 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng 
     for (int64_t a = 0; a < n;) {
       int64_t b = a + 1;
       while (b < n && g->labels[order[b]] == g->labels[order[a]]) b++;
+      const int64_t m = b - a, B = d->batch_size > 0 ? d->batch_size : m;
       for (int64_t x = a; x < b; x++) {
         blk[order[x]] = cells;
         blk[n + order[x]] = x - a;
-        blk[2 * n + order[x]] = b - a;
+        blk[2 * n + order[x]] = m;
+        /* the gradient of the mean loss over the label's samples in its
+         * loader batch: the whole label in BtS, chunks of batch_size in StB */
+        const int64_t start = (x - a) / B * B, len = m - start < B ? m - start : B;
+        for (int64_t k = 0; k < p; k++) v[order[x] * p + k] /= (double)len;
       }
-      cells += (b - a) * (b - a);
+      cells += m * m;
       a = b;
     }
     if (cells <= CRAIG_CACHE_MAX) dist = mh_malloc((size_t)cells * sizeof(double));
