@@ -594,7 +594,7 @@ static void test_submodular_functions(void) {
   const double S[] = {1.0, 0.9, 0.1, 0.0, 0.9, 1.0, 0.3, 0.1,
                       0.1, 0.3, 1.0, 0.6, 0.0, 0.1, 0.6, 0.8};
   Mat mat = {S, 4};
-  Similarity s = {4, mat_sim, &mat, NULL};
+  Similarity s = {4, mat_sim, &mat, NULL, 0};
   Rng rng;
   rng_seed(&rng, 5);
   int64_t sel[4], assign[4];
@@ -627,7 +627,7 @@ static void test_submodular_functions(void) {
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) G[i * 4 + j] = v[i][0] * v[j][0] + v[i][1] * v[j][1];
   Mat gm = {G, 4};
-  Similarity sg = {4, mat_sim, &gm, NULL};
+  Similarity sg = {4, mat_sim, &gm, NULL, 0};
   for (int o = 0; o < 4; o++) {
     if (o == GREEDY_STOCHASTIC) continue;
     CHECK_OK(submod_maximize(&sg, SUBMOD_LOG_DETERMINANT, o, 3, &rng, sel, NULL));
@@ -692,7 +692,7 @@ static void test_submodular_vs_naive(void) {
       S[i * N + j] = 0.5 + 0.5 * c;
     }
   Mat mat = {S, N};
-  Similarity s = {N, mat_sim, &mat, NULL};
+  Similarity s = {N, mat_sim, &mat, NULL, 0};
   for (int fn = 0; fn < 3; fn++) {
     const int64_t budget = fn == SUBMOD_LOG_DETERMINANT ? 8 : 15;
     int64_t lazy[N], naive[N];
@@ -718,6 +718,12 @@ static void test_submodular_vs_naive(void) {
     for (int64_t t = 0; t < budget; t++) same &= lazy[t] == naive[t];
     if (!same) fprintf(stderr, "function %d: lazy and naive greedy differ\n", fn);
     CHECK(same);
+    /* the similarity cache changes no value, so no choice */
+    Similarity sc = s;
+    sc.cache = 1;
+    int64_t cached[N];
+    CHECK_OK(submod_maximize(&sc, fn, GREEDY_NAIVE, budget, &rng, cached, NULL));
+    CHECK(!memcmp(cached, lazy, (size_t)budget * sizeof(int64_t)));
   }
 }
 

@@ -142,7 +142,7 @@ static int craig_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng 
       a = b;
     }
     CraigSim cs = {v, p, maxd, dist, blk, blk + n, blk + 2 * n};
-    Similarity s = {n, craig_sim, &cs, g->labels};
+    Similarity s = {n, craig_sim, &cs, g->labels, 0}; /* distances cached above */
     rc = submod_maximize(&s, SUBMOD_FACILITY_LOCATION, cr->greedy, target, rng, sel, assign);
   }
   if (!rc) {

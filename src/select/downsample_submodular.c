@@ -63,7 +63,7 @@ static int sm_choose(Downsampler *d, const PassBatch *g, int64_t target, Rng *rn
   int rc = sel ? MH_OK : MH_ERR;
   if (!rc) {
     CosSim cs = {u, p};
-    Similarity s = {n, cos_sim, &cs, NULL};
+    Similarity s = {n, cos_sim, &cs, NULL, 1};
     rc = submod_maximize(&s, sm->function, sm->optimizer, target, rng, sel, NULL);
   }
   if (!rc) rc = coreset_emit(sel, NULL, target, 0, keep, weights, nkeep);

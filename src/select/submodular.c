@@ -34,12 +34,51 @@ typedef struct {
   double *diag, *d2; /* LogDeterminant: S(j, j), Schur complement given the chosen */
   double **basis; /* LogDeterminant: Cholesky columns, [nbasis][n] */
   int64_t nbasis;
+  double *cache; /* Similarity.cache: S(i, j) at cache[coff[i] + rank[i] * size + rank[j]] */
+  int64_t *coff, *rank;
 } SetFn;
+
+/* Most similarity values the cache holds (64 MiB of doubles). */
+#define SUBMOD_CACHE_MAX (8 << 20)
 
 static double sim_at(const SetFn *f, int64_t i, int64_t j) {
   const Similarity *s = f->s;
   if (s->group && s->group[i] != s->group[j]) return 0.0;
+  if (f->cache) return f->cache[f->coff[i] + f->rank[i] * (f->ghi[i] - f->glo[i]) + f->rank[j]];
   return s->sim(s->ctx, i, j);
+}
+
+/* Each group's block of S, computed once by the caller's function (so the
+ * values are the same as without the cache). */
+static int fill_cache(SetFn *f) {
+  const int64_t n = f->n;
+  int64_t cells = 0;
+  for (int64_t a = 0; a < n; a = f->ghi[f->members[a]]) {
+    const int64_t m = f->ghi[f->members[a]] - a;
+    cells += m * m;
+  }
+  if (cells > SUBMOD_CACHE_MAX) return MH_OK;
+  f->coff = mh_malloc((size_t)(n + 1) * sizeof(int64_t));
+  f->rank = mh_malloc((size_t)(n + 1) * sizeof(int64_t));
+  double *c = mh_malloc((size_t)(cells + 1) * sizeof(double));
+  if (!f->coff || !f->rank || !c) {
+    free(c);
+    return MH_ERR;
+  }
+  int64_t off = 0;
+  for (int64_t a = 0; a < n;) {
+    const int64_t b = f->ghi[f->members[a]], m = b - a;
+    for (int64_t x = a; x < b; x++) {
+      f->coff[f->members[x]] = off;
+      f->rank[f->members[x]] = x - a;
+      for (int64_t y = a; y < b; y++)
+        c[off + (x - a) * m + (y - a)] = f->s->sim(f->s->ctx, f->members[x], f->members[y]);
+    }
+    off += m * m;
+    a = b;
+  }
+  f->cache = c;
+  return MH_OK;
 }
 
 static int cmp_group_pos(const void *a, const void *b, void *ctx) {
@@ -62,6 +101,9 @@ static void setfn_free(SetFn *f) {
   free(f->d2);
   for (int64_t r = 0; r < f->nbasis; r++) free(f->basis[r]);
   free(f->basis);
+  free(f->cache);
+  free(f->coff);
+  free(f->rank);
   memset(f, 0, sizeof *f);
 }
 
@@ -89,6 +131,8 @@ static int setfn_init(SetFn *f, const Similarity *s, int function, int64_t budge
     }
     a = b;
   }
+  /* LogDeterminant asks for O(n) similarities per step: no cache */
+  if (s->cache && function != SUBMOD_LOG_DETERMINANT) MH_TRY(fill_cache(f));
   if (function == SUBMOD_FACILITY_LOCATION) {
     f->cur = mh_calloc(sz, sizeof(double));
     f->best = mh_malloc(sz * sizeof(int64_t));

@@ -33,8 +33,8 @@
  * Cost: FacilityLocation O(n^2) similarity calls for the first gains plus
  * O(n) per re-evaluation; GraphCut O(n^2) plus O(n) per step; LogDeterminant
  * O(n) calls and O(n r) per step (r <= rank of S). Memory O(n) (O(n r) for
- * LogDeterminant): the n x n matrix is never stored. This module does not
- * know what the samples are. */
+ * LogDeterminant), plus the similarity blocks when the caller asks to cache
+ * them and they fit. This module does not know what the samples are. */
 #ifndef MH_SUBMODULAR_H
 #define MH_SUBMODULAR_H
 
@@ -54,6 +54,9 @@ typedef struct {
   double (*sim)(const void *ctx, int64_t i, int64_t j); /* S(i, j) = S(j, i) */
   const void *ctx; /* for sim */
   const int32_t *group; /* [n] or NULL: S = 0 between different groups */
+  int cache; /* FacilityLocation, GraphCut: hold each group's S in memory when the
+                blocks total at most 8M values (64 MiB): the same values, each
+                computed once */
 } Similarity;
 
 /* Choose budget (1 <= budget <= n) samples: sel[budget] gets positions in
