@@ -17,8 +17,7 @@ const char *const downsampler_common_keys[] = {"strategy", "sample_then_batch", 
                                                "ratio_max", "period", NULL};
 
 /* Downsamplers of the original that this version does not offer yet. */
-static const char *const not_yet[] = {"KcenterGreedy", "Craig",   "GradMatch",        "Submodular",
-                                      "RHOLoss",       "TokenUncertainty", NULL};
+static const char *const not_yet[] = {"RHOLoss", "TokenUncertainty", NULL};
 
 Downsampler *downsampler_alloc(const DownsampleCommon *c, unsigned outputs,
                                int (*choose)(Downsampler *, const PassBatch *, int64_t, Rng *,
@@ -62,12 +61,12 @@ int downsampler_create(const CfgRef *cfg, Downsampler **out) {
   cfg_child(cfg, "strategy", &at);
   const DownsamplerType *type = find(c.strategy);
   if (!type) {
+    char list[256];
+    plugin_names((const void *const *)downsampler_registry, list, sizeof list);
     for (int i = 0; not_yet[i]; i++)
       if (!strcmp(not_yet[i], c.strategy))
         return cfg_errorf(&at, "downsampling strategy \"%s\" of the original is not available "
-                               "yet; use Loss, GradNorm, Uncertainty, RS2 or No", c.strategy);
-    char list[256];
-    plugin_names((const void *const *)downsampler_registry, list, sizeof list);
+                               "yet; available: %s", c.strategy, list);
     return cfg_errorf(&at, "unknown downsampling strategy \"%s\"; available: %s", c.strategy,
                       list);
   }
@@ -255,6 +254,7 @@ int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
     }
   }
   PassBatch g = {n, r.K, r.D, labels, r.logits, r.pred, r.loss, r.embed, r.grad, r.gradnorm};
+  d->batch_size = env ? env->batch_size : 0;
   int64_t *keep = mh_malloc((size_t)n * sizeof(int64_t));
   float *w = mh_malloc((size_t)n * sizeof(float));
   int rc = keep && w ? MH_OK : MH_ERR;

@@ -54,6 +54,8 @@ struct Downsampler {
   DownsampleCommon common;
   unsigned outputs; /* PASS_* it scores with; 0: none (random downsamplers) */
   int balance;      /* choose within each label separately (StB only) */
+  int64_t batch_size; /* StB: the training batch size (the original's loader batches, which
+                         GradMatch's gradient scale follows); 0 (BtS): one batch of all */
   void *impl;       /* freed by downsampler_free */
   /* Keep `target` (1 <= target <= g->n) of the g->n scored samples: kept
    * positions, increasing, and their loss weights; *nkeep their number. */

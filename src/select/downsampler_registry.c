@@ -2,7 +2,8 @@
 #include "select/downsampler.h"
 
 extern const DownsamplerType downsampler_loss, downsampler_gradnorm, downsampler_uncertainty,
-    downsampler_rs2, downsampler_no;
+    downsampler_rs2, downsampler_no, downsampler_kcenter, downsampler_craig, downsampler_gradmatch,
+    downsampler_submodular;
 
 const DownsamplerType *const downsampler_registry[] = {
     &downsampler_loss,
@@ -10,5 +11,9 @@ const DownsamplerType *const downsampler_registry[] = {
     &downsampler_uncertainty,
     &downsampler_rs2,
     &downsampler_no,
+    &downsampler_kcenter,
+    &downsampler_craig,
+    &downsampler_gradmatch,
+    &downsampler_submodular,
     NULL,
 };
