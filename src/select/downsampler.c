@@ -1,5 +1,5 @@
 /* downsampler.c - downsampling_config parsing, the registry, the two modes
- * (BatchFilter for BtS, one scoring pass for StB), the schedule, and the
+ * (BatchFilter for BtS, EpochHook for StB), the schedule, and the
  * sampling helpers the downsamplers share (see downsampler.h). */
 #include "select/downsampler.h"
 
@@ -234,45 +234,6 @@ int downsampler_batch_filter(Downsampler *d, uint64_t seed, int64_t trigger, Bat
   f->select = filter_select;
   *out = f;
   return MH_OK;
-}
-
-/* ---- sample-then-batch: one scoring pass over the set ----------------------------- */
-
-int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
-                            const int32_t *labels, int64_t n, uint64_t seed, TrainingSet *out) {
-  training_set_clear(out);
-  if (n <= 0) return MH_OK;
-  PassResult r;
-  memset(&r, 0, sizeof r);
-  if (d->outputs) {
-    if (!env || !env->pass)
-      return mh_errorf("%s sample-then-batch downsampling needs the model pass", d->type->name);
-    MH_TRY(env->pass(env, keys, n, d->outputs, PASS_MODEL_CURRENT, &r));
-    if (r.n != n) {
-      pass_result_free(&r);
-      return mh_errorf("%s downsampling: the model pass returned %lld of %lld samples",
-                       d->type->name, (long long)r.n, (long long)n);
-    }
-  }
-  PassBatch g = {n, r.K, r.D, labels, r.logits, r.pred, r.loss, r.embed, r.grad, r.gradnorm};
-  int64_t *keep = mh_malloc((size_t)n * sizeof(int64_t));
-  float *w = mh_malloc((size_t)n * sizeof(float));
-  int rc = keep && w ? MH_OK : MH_ERR;
-  Rng rng;
-  rng_seed(&rng, seed);
-  int64_t k = 0;
-  if (!rc) rc = downsampler_run(d, &g, &rng, keep, w, &k);
-  if (!rc) rc = i64vec_reserve(&out->keys, k);
-  if (!rc) rc = f32vec_reserve(&out->weights, k);
-  for (int64_t i = 0; !rc && i < k; i++) {
-    out->keys.data[i] = keys[keep[i]];
-    out->weights.data[i] = w[i];
-  }
-  if (!rc) out->keys.len = out->weights.len = k;
-  free(keep);
-  free(w);
-  pass_result_free(&r);
-  return rc;
 }
 
 /* ---- sample-then-batch inside training: the epoch hook ----------------------------- */

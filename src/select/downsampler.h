@@ -21,9 +21,9 @@
  * at given triggers (DownsampleSchedule).
  *
  * Each downsampler is one file plus one line in downsampler_registry.c.
- * This module does not train and does not run the model itself: scores
- * come from the trainer's per-batch hook or from the plug-in
- * environment's pass. */
+ * This module does not train: scores come from the trainer's per-batch
+ * hook (BtS) or, in the epoch hook (StB), from one model pass over the
+ * trigger's set (model_pass_run) with the model being trained. */
 #ifndef MH_DOWNSAMPLER_H
 #define MH_DOWNSAMPLER_H
 
@@ -100,11 +100,6 @@ int downsampler_epoch_hook(Downsampler *d, PluginEnv *env, uint64_t seed, int64_
                            EpochHook **out);
 /* Whether StB selects at the start of epoch e (period 0: e == 0 only). */
 int downsampler_selects_at(const Downsampler *d, int64_t epoch);
-/* StB, rank 0, outside training: score keys[n] (labels[n]) with env's
- * current model and write the chosen keys and weights to out (cleared
- * first). */
-int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
-                            const int32_t *labels, int64_t n, uint64_t seed, TrainingSet *out);
 
 /* ---- shared by the plug-ins ---------------------------------------------- */
 
