@@ -7,6 +7,8 @@
  *     exact number of optimizer steps, samples trained and scored for given
  *     n, ratio, batch size, epochs and drop_last_batch; 1 and 2 ranks
  *     train the same model within 1e-4;
+ *   - the lr schedule's MODYN_NUM_BATCHES is the original's expected
+ *     number of batches (downsampling ratio included);
  *   - sample-then-batch selects at the start of every `period`-th epoch
  *     (scored = n per selection), and RS2 without replacement visits every
  *     sample once before repeating across the epochs of a trigger. */
@@ -189,6 +191,45 @@ static void test_accumulation(const Dist *d, float *params_c) {
   }
 }
 
+/* ---- the lr schedule's MODYN_NUM_BATCHES ----------------------------------------------- */
+
+/* The original's expected sizes: n / B whole batches per epoch, scaled by
+ * the downsampling ratio (integer arithmetic), times the epochs. */
+static void test_expected_sizes(void) {
+  static const struct {
+    int64_t n, batch, epochs, to_pass, ratio, ratio_max;
+    int hook;
+    int64_t batches, epochs_out;
+  } cases[] = {
+      {36, 8, 3, 0, 0, 0, 0, 12, 3},   /* 4 whole batches x 3 */
+      {36, 8, 3, 0, 50, 100, 0, 6, 3}, /* 32 * 50 / 100 = 16 -> 2 x 3 */
+      {36, 8, 3, 0, 25, 100, 1, 3, 3}, /* StB: 8 -> 1 x 3 */
+      {36, 8, 3, 0, 10, 100, 0, 0, 3}, /* 3 samples: no whole batch */
+      {36, 8, 3, 20, 0, 0, 0, 3, 1},   /* num_samples_to_pass 20: 3 batches, 1 epoch */
+      {36, 8, 1, 70, 0, 0, 0, 9, 3},   /* 9 batches span 3 epochs of 4 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    TrainOptions opt = {.batch_size = cases[i].batch, .epochs = cases[i].epochs,
+                        .num_samples_to_pass = cases[i].to_pass};
+    BatchFilter f;
+    EpochHook h;
+    memset(&f, 0, sizeof f);
+    memset(&h, 0, sizeof h);
+    f.ratio = h.ratio = cases[i].ratio;
+    f.ratio_max = h.ratio_max = cases[i].ratio_max;
+    TrainPlan plan;
+    memset(&plan, 0, sizeof plan);
+    if (cases[i].ratio_max) {
+      if (cases[i].hook) plan.epoch_hook = &h;
+      else plan.filter = &f;
+    }
+    int64_t b = -1, e = -1;
+    trainer_expected_sizes(cases[i].n, &opt, &plan, &b, &e);
+    CHECK_EQ_INT(b, cases[i].batches);
+    CHECK_EQ_INT(e, cases[i].epochs_out);
+  }
+}
+
 /* ---- sample-then-batch: selections per period ---------------------------------------- */
 
 static void test_stb_period(const Dist *d) {
@@ -319,6 +360,7 @@ int main(int argc, char **argv) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   CHECK_OK(store_open(dir, &g_store));
+  if (g_rank == 0) test_expected_sizes();
   float *pc[2] = {calloc((K + 1) * D + K, sizeof(float)), calloc((K + 1) * D + K, sizeof(float))};
   /* rank 0 alone, then every rank */
   for (int g = 0; g < 2; g++) {

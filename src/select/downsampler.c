@@ -232,6 +232,8 @@ int downsampler_batch_filter(Downsampler *d, uint64_t seed, int64_t trigger, Bat
   f->impl = fi;
   f->outputs = d->outputs;
   f->select = filter_select;
+  f->ratio = d->common.ratio;
+  f->ratio_max = d->common.ratio_max;
   *out = f;
   return MH_OK;
 }
@@ -368,6 +370,8 @@ int downsampler_epoch_hook(Downsampler *d, PluginEnv *env, uint64_t seed, int64_
   h->impl = hi;
   h->begin_epoch = hook_begin;
   h->destroy = hook_destroy;
+  h->ratio = d->common.ratio;
+  h->ratio_max = d->common.ratio_max;
   *out = h;
   return MH_OK;
 }

@@ -529,11 +529,12 @@ typedef struct {
   const TrainOptions *opt;
   const TrainPlan *plan;
   TrainStats *st;
-  int64_t epoch; /* the epoch of the batch at hand */
+  LrSchedule sched;  /* plan->sched, its placeholders resolved for this run */
+  int64_t epoch;     /* the epoch of the batch at hand */
   double epoch_loss; /* its (weighted) loss sum */
   double epoch_wsum; /* its weight sum (samples, unweighted) */
-  int64_t visited; /* samples of the global batches read, before any filter */
-  int any; /* some rank failed a step: every rank stops */
+  int64_t visited;   /* samples of the global batches read, before any filter */
+  int any;           /* some rank failed a step: every rank stops */
   Progress prog;
 } Loop;
 
@@ -552,10 +553,9 @@ static void end_epoch(Loop *L) {
  * Returns this rank's own status (L->any: some rank failed). */
 static int loop_step(Loop *L, const Batch *bt, int own) {
   Optimizer *o = L->o;
-  const TrainPlan *plan = L->plan;
   for (int g = 0; g < o->ngroups; g++)
     o->groups[g].lr =
-        sched_lr(&plan->sched, o->groups[g].lr0, plan->sched.per_batch ? L->st->steps : L->epoch);
+        sched_lr(&L->sched, o->groups[g].lr0, L->sched.per_batch ? L->st->steps : L->epoch);
   double loss = 0.0, wsum = 0.0;
   own = train_step(L->d, L->m, o, L->b, bt, own, L->opt->clip_grad_norm, L->opt->bce, &loss, &wsum,
                    &L->any, L->st);
@@ -661,6 +661,29 @@ static int plan_pass(Buffers *b, Sizes *z, Store *store, const int64_t *keys, co
   return MH_OK;
 }
 
+void trainer_expected_sizes(int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                            int64_t *batches, int64_t *epochs) {
+  const int64_t B = opt->batch_size, per_epoch = n / B;
+  int64_t samples = per_epoch * B, ratio = 0, ratio_max = 0;
+  if (plan->filter && plan->filter->ratio_max > 0) {
+    ratio = plan->filter->ratio;
+    ratio_max = plan->filter->ratio_max;
+  } else if (plan->epoch_hook && plan->epoch_hook->ratio_max > 0) {
+    ratio = plan->epoch_hook->ratio;
+    ratio_max = plan->epoch_hook->ratio_max;
+  }
+  if (ratio_max > 0) {
+    samples = ratio * samples / ratio_max;
+    if (samples < 1) samples = 1;
+  }
+  *batches = samples / B * opt->epochs;
+  *epochs = opt->epochs;
+  if (opt->num_samples_to_pass > 0) {
+    *batches = (opt->num_samples_to_pass + B - 1) / B;
+    *epochs = per_epoch > 0 ? (*batches + per_epoch - 1) / per_epoch : 1;
+  }
+}
+
 /* The epoch hook's call at the start of epoch e: a GPU model's trained
  * weights come back to the host first (the hook's passes run from them). */
 static int call_hook(const TrainPlan *plan, const EpochView *v, int64_t e, EpochSet *set,
@@ -722,6 +745,9 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   L.opt = opt;
   L.plan = plan;
   L.st = st;
+  int64_t want_batches = 0, want_epochs = 0;
+  trainer_expected_sizes(n, opt, plan, &want_batches, &want_epochs);
+  L.sched = sched_resolve(&plan->sched, want_batches, want_epochs);
   progress_begin(&L.prog, plan->progress, "samples",
                  plan->epoch_hook                          ? 0
                  : limit > 0 && limit < epochs * per_epoch ? limit

@@ -82,6 +82,9 @@ struct BatchFilter {
                 int64_t *nkeep);
   void (*destroy)(BatchFilter *f); /* may be NULL */
   void *impl;
+  /* The fraction it keeps, ratio / ratio_max (0: unknown), for the lr
+   * schedule's MODYN_NUM_BATCHES, which the original computes from it. */
+  int64_t ratio, ratio_max;
 };
 void batch_filter_free(BatchFilter *f);
 
@@ -115,19 +118,30 @@ struct EpochHook {
   int (*begin_epoch)(EpochHook *h, const EpochView *v, int64_t epoch, EpochSet *out);
   void (*destroy)(EpochHook *h); /* may be NULL */
   void *impl;                    /* freed by epoch_hook_free */
+  int64_t ratio, ratio_max;      /* as BatchFilter's (0: unknown) */
 };
 void epoch_hook_free(EpochHook *h);
 
 /* How one trigger trains, besides the options. */
 typedef struct {
   ReaderConfig io;      /* partitions and prefetching */
-  LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call */
+  LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call; its
+                           MODYN_NUM_BATCHES / MODYN_NUM_EPOCHS are this call's */
   uint64_t seed;        /* decides the shuffle order (derived per epoch) */
   BatchFilter *filter;  /* NULL: train on every batch as it is */
   const char *progress; /* label of the progress line (core/progress.h), e.g. "trigger 3:
                            training"; NULL: none */
   EpochHook *epoch_hook; /* NULL: every epoch trains on the keys given */
 } TrainPlan;
+
+/* The batches (optimizer steps) and epochs training n samples is expected
+ * to take, as the original's trainer computes them for its lr schedule's
+ * MODYN_NUM_BATCHES / MODYN_NUM_EPOCHS: whole batches per epoch, scaled by
+ * the filter's or hook's ratio, times the epochs; or, with
+ * num_samples_to_pass, the batches that many samples make and the epochs
+ * they span. */
+void trainer_expected_sizes(int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                            int64_t *batches, int64_t *epochs);
 
 /* Collective. Train m on keys[n] (weights may be NULL). The optimizer's lr
  * follows the schedule from the configured lr; the global gradient norm is
