@@ -690,7 +690,9 @@ static int call_hook(const TrainPlan *plan, const EpochView *v, int64_t e, Epoch
                      TrainStats *st) {
   set->replaced = 0;
   set->scored = 0;
-  if (v->model->gpu) MH_TRY(model_pull(v->model));
+  /* agreed before the hook's collectives: a rank that failed must not be
+   * missing from them */
+  MH_TRY(dist_agree(v->dist, v->model->gpu ? model_pull(v->model) : MH_OK));
   MH_TRY(plan->epoch_hook->begin_epoch(plan->epoch_hook, v, e, set));
   if (set->replaced && set->weights.len != 0 && set->weights.len != set->keys.len)
     return mh_errorf("epoch hook: %lld weights for %lld keys", (long long)set->weights.len,
