@@ -1,7 +1,9 @@
 /* test_config.c - the configuration module: cfgtree accessors and their
  * messages, pipeline_parse on a full and a minimal file (every field and
- * every default), --set overrides, the YAML round trip, and one malformed
- * file per class of mistake, each checked against its exact message. */
+ * every default), --set overrides, the YAML round trip, one malformed
+ * file per class of mistake, each checked against its exact message, and
+ * the original's SIGMOD selection pipelines (fields with no effect here
+ * accepted, named once, kept in the resolved config). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -696,6 +698,96 @@ static void test_bad_overrides(void) {
   }
 }
 
+/* ---- the original's pipeline files ----------------------------------------- */
+
+/* "a (line 3), b (line 9)" -> "a, b". */
+static void strip_lines(const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  for (const char *p = in; *p && o + 1 < cap; p++) {
+    if (*p == ' ' && p[1] == '(') {
+      while (*p && *p != ')') p++;
+      if (!*p) break;
+      continue;
+    }
+    out[o++] = *p;
+  }
+  out[o] = '\0';
+}
+
+/* Two pipelines of the original's SIGMOD selection experiments, as it
+ * writes them (the second with its cosine schedule over MODYN_NUM_BATCHES):
+ * they load; the fields with no effect here are named once,
+ * in file order, with their lines; they stay in the tree, so the resolved
+ * config written to a run directory keeps them. */
+static void test_original_files(void) {
+  static const char *const want[2] = {
+      "training.gpus (line 20), training.dataloader_workers (line 22), "
+      "data.bytes_parser_function (line 57), "
+      "evaluation.after_pipeline_evaluation_workers (line 88), "
+      "evaluation.after_training_evaluation_workers (line 89), "
+      "evaluation.result_writers (line 91), "
+      "evaluation.datasets[0].bytes_parser_function (line 94), "
+      "evaluation.datasets[0].transformations (line 101), "
+      "evaluation.datasets[0].dataloader_workers (line 103), "
+      "evaluation.datasets[1].bytes_parser_function (line 137), "
+      "evaluation.datasets[1].transformations (line 144), "
+      "evaluation.datasets[1].dataloader_workers (line 146)",
+      "training.gpus (line 21), training.dataloader_workers (line 23), "
+      "data.bytes_parser_function (line 66), "
+      "evaluation.after_pipeline_evaluation_workers (line 97), "
+      "evaluation.after_training_evaluation_workers (line 98), "
+      "evaluation.result_writers (line 100), "
+      "evaluation.datasets[0].bytes_parser_function (line 103), "
+      "evaluation.datasets[0].transformations (line 110), "
+      "evaluation.datasets[0].dataloader_workers (line 112), "
+      "evaluation.datasets[1].bytes_parser_function (line 146), "
+      "evaluation.datasets[1].transformations (line 153), "
+      "evaluation.datasets[1].dataloader_workers (line 155)"};
+  const char *const files[] = {"sigmod_yearbook_loss_bts.yaml", "sigmod_yearbook_rs2wo.yaml"};
+  for (int f = 0; f < 2; f++) {
+    PipelineConfig c;
+    CHECK_OK(pipeline_load(config_path(files[f]), NULL, 0, "/data", &c));
+    CHECK_STR(c.inert, want[f]);
+    CHECK_STR(c.model_id, "YearbookNet");
+    CHECK_STR(c.selection_name, "CoresetStrategy");
+    CHECK_EQ_INT(c.training.epochs_per_trigger, 5);
+    char out[600];
+    snprintf(out, sizeof out, "%s/config.yaml", test_tmpdir("config_original"));
+    CHECK_OK(cfg_write_yaml(&c.doc, out));
+    PipelineConfig again;
+    CHECK_OK(pipeline_load(out, NULL, 0, "/data", &again));
+    CHECK(cfg_equal(c.doc.root, again.doc.root));
+    /* the same fields (on other lines: the written file has no comments) */
+    char got_paths[2048], want_paths[2048];
+    strip_lines(again.inert, got_paths, sizeof got_paths);
+    strip_lines(want[f], want_paths, sizeof want_paths);
+    CHECK_STR(got_paths, want_paths);
+    CfgRef root = cfg_root(&again.doc), tr, gpus;
+    cfg_child(&root, "training", &tr);
+    CHECK(cfg_child(&tr, "gpus", &gpus) && gpus.node && !strcmp(gpus.node->value, "1"));
+    pipeline_free(&again);
+    pipeline_free(&c);
+  }
+  /* Only these fields: an unknown one is still an error, in a section that
+   * has inert fields too. */
+  PipelineConfig c;
+  const char *set[] = {"training.gpu=1"};
+  CHECK_FAILS_WITH(pipeline_load(config_path(files[0]), set, 1, "/data", &c),
+                   "--set training.gpu: unknown field; expected one of: device, batch_size, "
+                   "drop_last_batch, shuffle, epochs_per_trigger, num_samples_to_pass, "
+                   "use_previous_model, initial_model, initial_model_path, seed, amp, "
+                   "optimizers, optimization_criterion, record_loss_every, "
+                   "num_prefetched_partitions, parallel_prefetch_requests, lr_scheduler, "
+                   "checkpointing, clip_grad_norm");
+  /* A file without such fields has nothing to warn about. */
+  CHECK_OK(pipeline_load(config_path("valid_full.yaml"), NULL, 0, "/data", &c));
+  CHECK_STR(c.inert, "");
+  pipeline_free(&c);
+  CHECK(cfg_path_matches("evaluation.datasets[12].tokenizer", "evaluation.datasets[].tokenizer"));
+  CHECK(!cfg_path_matches("evaluation.datasets[x].tokenizer", "evaluation.datasets[].tokenizer"));
+  CHECK(!cfg_path_matches("training.gpus2", "training.gpus"));
+}
+
 int main(void) {
   const char *src = getenv("MODYN_SOURCE_DIR");
   if (src && src[0])
@@ -710,5 +802,6 @@ int main(void) {
   test_original_spellings();
   test_bad_files();
   test_bad_overrides();
+  test_original_files();
   return test_finish("test_config");
 }

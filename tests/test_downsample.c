@@ -539,7 +539,7 @@ static void test_gradmatch_hand(void) {
     CHECK_NEAR(w[0], 0.15, 1e-6);
     CHECK_NEAR(w[1], 0.2, 1e-6);
   }
-  m.d->batch_size = 2; /* as downsampler_select_keys sets it for StB */
+  m.d->batch_size = 2; /* as the StB epoch hook sets it (the pass batch size) */
   CHECK_OK(downsampler_run(m.d, &g, &rng, keep, w, &n));
   CHECK(n == 2 && keep[0] == 1 && keep[1] == 2);
   if (n == 2) {

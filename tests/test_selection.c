@@ -1,8 +1,9 @@
 /* test_selection.c - the strategies' training sets against hand-computed
  * key lists: NewDataStrategy (tail_triggers, limit),
  * FreshnessSamplingStrategy (the used/unused mix, limit), CoresetStrategy
- * (warm-up, presampling, which triggers get a batch filter, and
- * sample-then-batch downsampling through a stand-in model pass). */
+ * (warm-up, presampling, which triggers get a batch filter or, for
+ * sample-then-batch downsampling, an epoch hook; the selections inside
+ * training are tested in test_trainer_select.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,8 @@
 
 /* Three triggers owning keys {0..3}, {4..6}, {7..11}. Returns the sets;
  * filters[t] (when given) says whether trigger t got a batch filter, and
- * which outputs it asks for. */
+ * which outputs it asks for (| 0x100), and whether it got an epoch hook
+ * (| 0x200). */
 static void run_env(const char *yaml, PluginEnv *env, TrainingSet sets[3], unsigned filters[3]) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("sel.yaml", yaml, &doc));
@@ -38,6 +40,10 @@ static void run_env(const char *yaml, PluginEnv *env, TrainingSet sets[3], unsig
       if (s->batch_filter) CHECK_OK(s->batch_filter(s, t, &f));
       if (f) filters[t] = f->outputs | 0x100u;
       batch_filter_free(f);
+      EpochHook *h = NULL;
+      if (s->epoch_hook) CHECK_OK(s->epoch_hook(s, t, &h));
+      if (h) filters[t] |= 0x200u;
+      epoch_hook_free(h);
     }
   }
   selector_free(s);
@@ -70,29 +76,6 @@ static int64_t in_range(const TrainingSet *ts, int64_t lo, int64_t hi) {
     n += k[i] >= lo && k[i] <= hi;
   }
   return n;
-}
-
-/* A stand-in model pass: two logits per key, (key, 0), so a key's top
- * logit is max(key, 0); loss = key + 1. */
-static int64_t g_passed;
-static int fake_pass(PluginEnv *env, const int64_t *keys, int64_t n, unsigned outputs,
-                     int64_t which, PassResult *out) {
-  (void)env;
-  (void)which;
-  memset(out, 0, sizeof *out);
-  out->n = n;
-  out->K = 2;
-  out->labels = calloc((size_t)n + 1, sizeof(int32_t));
-  if (outputs & PASS_LOGITS) {
-    out->logits = malloc((size_t)(2 * n + 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++) out->logits[2 * i] = (float)keys[i], out->logits[2 * i + 1] = 0;
-  }
-  if (outputs & PASS_LOSS) {
-    out->loss = malloc((size_t)(n + 1) * sizeof(float));
-    for (int64_t i = 0; i < n; i++) out->loss[i] = (float)keys[i] + 1.0f;
-  }
-  g_passed += n;
-  return MH_OK;
 }
 
 static void test_freshness(void) {
@@ -165,40 +148,25 @@ static void test_coreset(void) {
   CHECK_EQ_INT(sets[2].keys.len, 12);
   free_sets(sets);
 
-  /* Sample-then-batch through the model pass: Uncertainty keeps the least
-   * confident int(n * 40 / 100) keys (smallest top logit = smallest key),
-   * weights 1, and the strategy trains weighted. */
-  PluginEnv env;
-  memset(&env, 0, sizeof env);
-  env.pass = fake_pass;
-  g_passed = 0;
+  /* Sample-then-batch: select() hands over the whole (presampled) set,
+   * unweighted; every trigger's training gets an epoch hook that selects
+   * from it (and no batch filter). */
   run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\ntail_triggers: 0\n"
           "downsampling_config: {strategy: Uncertainty, score_metric: LeastConfidence, "
           "ratio: 40, sample_then_batch: true, period: 0}\n",
-          &env, sets, filters);
-  CHECK_EQ_INT(g_passed, 12); /* every trigger's set scored once */
-  int64_t k[12];
-  const int64_t w0[] = {0}, w1[] = {4}, w2[] = {7, 8};
-  const int64_t *want[3] = {w0, w1, w2};
-  const int64_t nwant[3] = {1, 1, 2};
+          NULL, sets, filters);
+  const int64_t nwant[3] = {4, 3, 5};
   for (int t = 0; t < 3; t++) {
-    CHECK_EQ_INT(filters[t], 0);
+    CHECK_EQ_INT(filters[t], 0x200u);
     CHECK_EQ_INT(sets[t].keys.len, nwant[t]);
-    CHECK_EQ_INT(sets[t].weights.len, sets[t].keys.len);
-    if (sets[t].keys.len != nwant[t]) continue;
-    sorted_keys(&sets[t], k);
-    for (int i = 0; i < nwant[t]; i++) CHECK_EQ_INT(k[i], want[t][i]);
-    for (int i = 0; i < nwant[t]; i++) CHECK_NEAR(sets[t].weights.data[i], 1.0, 0);
+    CHECK_EQ_INT(sets[t].weights.len, 0);
   }
   free_sets(sets);
-  /* StB Loss: weights 1 / (n p) = sum / (n * loss). Trigger 2 has keys
-   * 7..11, losses 8..12 (sum 50), 2 of 5 drawn. */
-  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\ntail_triggers: 0\n"
-          "downsampling_config: {strategy: Loss, ratio: 40, sample_then_batch: true}\n",
-          &env, sets, NULL);
-  CHECK_EQ_INT(sets[2].keys.len, 2);
-  for (int64_t i = 0; i < sets[2].keys.len && i < sets[2].weights.len; i++)
-    CHECK_NEAR(sets[2].weights.data[i], 50.0 / (5.0 * (double)(sets[2].keys.data[i] + 1)), 1e-5);
+  /* warm-up triggers train on everything, without a hook */
+  run_env("name: CoresetStrategy\nmaximum_keys_in_memory: 100\nwarmup_triggers: 2\n"
+          "downsampling_config: {strategy: RS2, ratio: 40, with_replacement: false}\n",
+          NULL, sets, filters);
+  CHECK(filters[0] == 0 && filters[1] == 0 && filters[2] == 0x200u);
   free_sets(sets);
 }
 

@@ -321,6 +321,35 @@ static void test_sched(void) {
   CHECK(sched_parse(&root, &s) == MH_ERR);
   CHECK_STR(mh_error(), "sched.yaml:1: name: expected one of StepLR, CosineAnnealingLR, LinearLR, got \"ExponentialLR\"");
   cfg_doc_free(&doc);
+  /* The original's placeholders, resolved per trigger: 10 batches, 2 epochs. */
+  CHECK_OK(cfg_load_string("sched.yaml",
+                           "name: CosineAnnealingLR\nstep_every: batch\n"
+                           "config: {T_max: MODYN_NUM_BATCHES, eta_min: 0.01}\n",
+                           &doc));
+  root = cfg_root(&doc);
+  CHECK_OK(sched_parse(&root, &s));
+  LrSchedule r = sched_resolve(&s, 10, 2);
+  CHECK_NEAR(r.t_max, 10, 0);
+  CHECK_NEAR(sched_lr(&r, 0.1, 5), 0.055, 1e-12);
+  r = sched_resolve(&s, 0, 2); /* no whole batch: at least 1 */
+  CHECK_NEAR(r.t_max, 1, 0);
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sched.yaml",
+                           "name: StepLR\nconfig: {step_size: MODYN_NUM_EPOCHS, gamma: 0.5}\n",
+                           &doc));
+  root = cfg_root(&doc);
+  CHECK_OK(sched_parse(&root, &s));
+  r = sched_resolve(&s, 10, 3);
+  CHECK_NEAR(sched_lr(&r, 0.1, 2), 0.1, 1e-12);
+  CHECK_NEAR(sched_lr(&r, 0.1, 3), 0.05, 1e-12);
+  cfg_doc_free(&doc);
+  CHECK_OK(cfg_load_string("sched.yaml", "name: CosineAnnealingLR\nconfig: {T_max: MODYN_STEPS}\n",
+                           &doc));
+  root = cfg_root(&doc);
+  CHECK(sched_parse(&root, &s) == MH_ERR);
+  CHECK_STR(mh_error(), "sched.yaml:2: config.T_max: expected one of MODYN_NUM_BATCHES, "
+                        "MODYN_NUM_EPOCHS, got \"MODYN_STEPS\"");
+  cfg_doc_free(&doc);
 }
 
 /* Param groups: per-group learning rates on named parts of an MLP, frozen

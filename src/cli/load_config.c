@@ -32,5 +32,9 @@ int cli_load_pipeline(const Dist *d, const char *path, const char *const *overri
   int rc = pipeline_parse(path, text, overrides, num_overrides, data_dir, cfg);
   free(text);
   if (rc && d->rank == 0) mh_print_error(stderr, mh_error());
+  if (!rc && d->rank == 0 && cfg->inert[0])
+    fprintf(stderr, "modyn: warning: %s: fields of the original Modyn that have no effect here "
+                    "(accepted, and kept in the resolved config): %s\n",
+            path, cfg->inert);
   return rc;
 }

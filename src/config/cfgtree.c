@@ -832,6 +832,14 @@ int cfg_check_keys(const CfgRef *map, const char *const *allowed) {
     for (const char *const *a = allowed; *a; a++)
       if (strcmp(*a, m->keys[i]) == 0) ok = 1;
     if (ok) continue;
+    CfgRef at;
+    at.doc = map->doc;
+    at.node = m->items[i];
+    at.line = m->key_lines[i];
+    path_key(at.path, sizeof at.path, map->path, m->keys[i]);
+    for (const char *const *p = map->doc ? map->doc->inert : NULL; p && *p && !ok; p++)
+      ok = cfg_path_matches(at.path, *p);
+    if (ok) continue; /* a field the caller accepts without effect (CfgDoc.inert) */
     char list[2048] = "";
     size_t used = 0;
     for (const char *const *a = allowed; *a; a++) {
@@ -839,14 +847,106 @@ int cfg_check_keys(const CfgRef *map, const char *const *allowed) {
       if (w < 0 || (size_t)w >= sizeof list - used) break;
       used += (size_t)w;
     }
-    CfgRef at;
-    at.doc = map->doc;
-    at.node = m->items[i];
-    at.line = m->key_lines[i];
-    path_key(at.path, sizeof at.path, map->path, m->keys[i]);
     return cfg_errorf(&at, "unknown field; expected one of: %s", list);
   }
   return MH_OK;
+}
+
+int cfg_path_matches(const char *path, const char *pattern) {
+  while (*path && *pattern) {
+    if (*path == '[' && pattern[0] == '[' && pattern[1] == ']') {
+      path++;
+      while (*path >= '0' && *path <= '9') path++;
+      if (*path != ']') return 0;
+      path++;
+      pattern += 2;
+      continue;
+    }
+    if (*path++ != *pattern++) return 0;
+  }
+  return *path == '\0' && *pattern == '\0';
+}
+
+/* The inert fields found, in file order. */
+typedef struct {
+  int line;
+  char path[256];
+} InertHit;
+
+typedef struct {
+  InertHit hit[64];
+  int n, more; /* found; more: beyond the 64 kept */
+} InertHits;
+
+/* Collect the fields under n (path so far) that match pattern. */
+static void inert_walk(const CfgNode *n, const char *path, int line, const char *pattern,
+                       InertHits *h) {
+  if (!n) return;
+  if (cfg_path_matches(path, pattern)) {
+    if (h->n == (int)(sizeof h->hit / sizeof h->hit[0])) {
+      h->more++;
+      return;
+    }
+    h->hit[h->n].line = line;
+    snprintf(h->hit[h->n].path, sizeof h->hit[h->n].path, "%s", path);
+    h->n++;
+    return;
+  }
+  char sub[256];
+  for (int i = 0; i < n->n; i++) {
+    if (n->kind == CFG_MAP) {
+      path_key(sub, sizeof sub, path, n->keys[i]);
+    } else if (n->kind == CFG_SEQ) {
+      char idx[24];
+      snprintf(idx, sizeof idx, "[%d]", i);
+      path_append(sub, sizeof sub, path, "", idx);
+    } else {
+      return;
+    }
+    /* only descend where the pattern goes on: sub must be a prefix of it */
+    const char *p = pattern, *q = sub;
+    int prefix = 1;
+    while (*q && prefix) {
+      if (*q == '[' && p[0] == '[' && p[1] == ']') {
+        q++;
+        while (*q >= '0' && *q <= '9') q++;
+        q += *q == ']';
+        p += 2;
+      } else if (*q++ != *p++) {
+        prefix = 0;
+      }
+    }
+    if (!prefix) continue;
+    inert_walk(n->items[i], sub, n->kind == CFG_MAP ? n->key_lines[i] : n->items[i]->line,
+               pattern, h);
+  }
+}
+
+static int cmp_hit(const void *a, const void *b) {
+  const InertHit *x = a, *y = b;
+  if (x->line != y->line) return x->line < y->line ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+int cfg_inert_present(const CfgDoc *doc, char *out, size_t cap) {
+  InertHits *h = calloc(1, sizeof *h);
+  if (cap) out[0] = '\0';
+  if (!h) return 0;
+  for (const char *const *p = doc->inert; p && *p; p++) inert_walk(doc->root, "", 1, *p, h);
+  qsort(h->hit, (size_t)h->n, sizeof h->hit[0], cmp_hit);
+  size_t used = 0;
+  for (int i = 0; i < h->n && used + 1 < cap; i++) {
+    int w = h->hit[i].line > 0
+                ? snprintf(out + used, cap - used, "%s%s (line %d)", i ? ", " : "",
+                           h->hit[i].path, h->hit[i].line)
+                : snprintf(out + used, cap - used, "%s%s (--set)", i ? ", " : "", h->hit[i].path);
+    if (w < 0 || (size_t)w >= cap - used) break;
+    used += (size_t)w;
+  }
+  if (h->more && used + 1 < cap) snprintf(out + used, cap - used, " and %d more", h->more);
+  const int count = h->n + h->more;
+  free(h);
+  return count;
 }
 
 /* ------------------------------------------------------------------------ */

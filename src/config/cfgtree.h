@@ -35,6 +35,10 @@ typedef struct CfgNode {
 typedef struct {
   char file[512]; /* name used in messages (path as given, or "--set") */
   CfgNode *root;  /* a CFG_MAP for a pipeline file; NULL for an empty file */
+  /* Field paths that cfg_check_keys accepts without knowing them (NULL
+   * terminated; NULL: none), "[]" standing for any sequence index, e.g.
+   * "evaluation.datasets[].dataloader_workers". Set after loading. */
+  const char *const *inert;
 } CfgDoc;
 
 /* A position in a document: the node and its path. Cheap to copy. A ref
@@ -94,6 +98,11 @@ int cfg_errorf(const CfgRef *at, const char *fmt, ...) __attribute__((format(pri
  * terminated). Unknown key: "FILE:LINE: PATH.key: unknown field; expected
  * one of: a, b, c". Not a map: "...: expected a mapping". */
 int cfg_check_keys(const CfgRef *map, const char *const *allowed);
+/* 1 when path ("a.b[3].c") matches pattern ("a.b[].c"; "[]" is any index). */
+int cfg_path_matches(const char *path, const char *pattern);
+/* Each field of doc->inert present in the document: "PATH (line N)",
+ * comma-separated, into out (cap bytes; "" when none). Returns how many. */
+int cfg_inert_present(const CfgDoc *doc, char *out, size_t cap);
 int cfg_expect_map(const CfgRef *ref);
 int cfg_expect_seq(const CfgRef *ref);
 

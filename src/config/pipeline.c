@@ -45,6 +45,40 @@ static const char *const k_eval_dataset[] = {"dataset_id", "path", "batch_size",
 static const char *const k_experiment[] = {"start_replay_at", "stop_replay_at",
                                            "maximum_triggers", NULL};
 
+/* The original's fields that have no effect in this version (CfgDoc.inert):
+ * accepted so that its pipeline files load unchanged, named in one warning
+ * (PipelineConfig.inert), and kept in the resolved config. What takes their
+ * place: one GPU per rank (gpus), the reader's prefetch threads
+ * (dataloader_workers), typed HDF5 stores written by `modyn ingest`
+ * (bytes parser, tokenizer and label transformer functions), the run
+ * directory's files (result_writers), evaluation on every rank
+ * (evaluation workers). */
+static const char *const k_inert[] = {
+    "training.gpus",
+    "training.dataloader_workers",
+    "training.enable_accurate_gpu_measurements",
+    "training.grad_scaler_config",
+    "training.initial_model_id",
+    "data.bytes_parser_function",
+    "data.bytes_parser_function_target",
+    "data.transformations_target",
+    "data.label_transformer_function",
+    "data.tokenizer",
+    "data.tokenizer_seq_length",
+    "selection_strategy.processor_type",
+    "evaluation.result_writers",
+    "evaluation.after_training_evaluation_workers",
+    "evaluation.after_pipeline_evaluation_workers",
+    "evaluation.datasets[].bytes_parser_function",
+    "evaluation.datasets[].bytes_parser_function_target",
+    "evaluation.datasets[].transformations",
+    "evaluation.datasets[].transformations_target",
+    "evaluation.datasets[].label_transformer_function",
+    "evaluation.datasets[].dataloader_workers",
+    "evaluation.datasets[].tokenizer",
+    "evaluation.datasets[].tokenizer_seq_length",
+    NULL};
+
 /* ---- Enumerations -------------------------------------------------------- */
 
 static const char *const e_algorithm[] = {"SGD", "Adam", "AdamW", NULL};
@@ -552,9 +586,11 @@ int pipeline_parse(const char *name, const char *text, const char *const *overri
   memcpy(cfg->data_dir, dd, dl);
   cfg->data_dir[dl] = '\0';
   if (cfg_load_string(name, text, &cfg->doc) != MH_OK) goto fail;
+  cfg->doc.inert = k_inert;
   for (int i = 0; i < num_overrides; i++)
     if (cfg_apply_override(&cfg->doc, overrides[i]) != MH_OK) goto fail;
   if (validate(cfg, data_dir) != MH_OK) goto fail;
+  cfg_inert_present(&cfg->doc, cfg->inert, sizeof cfg->inert);
   return MH_OK;
 fail:
   pipeline_free(cfg);

@@ -79,11 +79,17 @@ typedef struct {
   ExperimentConfig experiment;
   char data_dir[CFG_PATH];   /* where dataset ids were looked up (--data-dir, $MODYN_DATA_DIR
                                 or ./data), absolute: a run records it for `modyn resume` */
+  char inert[2048];          /* the original's fields present that have no effect here,
+                                "PATH (line N), ..." ("" when none): warn once */
 } PipelineConfig;
 
 /* Parse text (already read; name is used in messages) with overrides
  * ("a.b=v", applied in order before validation) into cfg. Validates the
- * sections listed above; unknown keys anywhere in them are errors. Store
+ * sections listed above; unknown keys anywhere in them are errors, except
+ * the original's fields that mean nothing here (GPU count, data loader
+ * workers, Python parser functions, ...): those are accepted, listed in
+ * cfg->inert for one warning, and kept in the document (the resolved
+ * config keeps them). Store
  * paths are resolved against data_dir (NULL: $MODYN_DATA_DIR or "data") but
  * not opened. Returns MH_OK or MH_ERR with a FILE:LINE: PATH: message; on
  * error cfg holds nothing (pipeline_free is still safe). The CfgRefs in cfg

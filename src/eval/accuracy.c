@@ -29,8 +29,19 @@ static double acc_result(const Metric *m, const double *state) {
 }
 
 static int acc_create(const CfgRef *cfg, int num_classes, Metric **out) {
-  static const char *const keys[] = {"name", "topn", "evaluation_transformer_function", NULL};
+  /* num_classes: written by the original's earlier metric configs; it must
+   * agree with the evaluation store */
+  static const char *const keys[] = {"name", "topn", "num_classes",
+                                     "evaluation_transformer_function", NULL};
   MH_TRY(cfg_check_keys(cfg, keys));
+  int64_t nc = 0;
+  MH_TRY(cfg_get_int(cfg, "num_classes", num_classes, 1, 1 << 20, &nc));
+  if (nc != num_classes) {
+    CfgRef at;
+    cfg_child(cfg, "num_classes", &at);
+    return cfg_errorf(&at, "is %lld but the evaluation store has %d classes", (long long)nc,
+                      num_classes);
+  }
   Metric *m = mh_calloc(1, sizeof *m);
   if (!m) return MH_ERR;
   *out = m;

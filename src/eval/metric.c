@@ -13,9 +13,19 @@ int metric_create(const CfgRef *cfg, int num_classes, Metric **out) {
   char name[128];
   *out = NULL;
   MH_TRY(cfg_req_string(cfg, "name", name, sizeof name));
+  /* The original's earlier metric schema nests the options under config:
+   * ({name: F1Score, config: {num_classes: 2, average: macro}}), as its
+   * SIGMOD pipelines write them: the plug-in then reads them there. */
+  CfgRef opts = *cfg, nested;
+  if (cfg_child(cfg, "config", &nested) && !cfg_is_null(&nested)) {
+    static const char *const outer[] = {"name", "config", "evaluation_transformer_function", NULL};
+    MH_TRY(cfg_check_keys(cfg, outer));
+    MH_TRY(cfg_expect_map(&nested));
+    opts = nested;
+  }
   for (int i = 0; metric_registry[i]; i++) {
     if (!strcmp(metric_registry[i]->name, name)) {
-      if (metric_registry[i]->create(cfg, num_classes, out)) {
+      if (metric_registry[i]->create(&opts, num_classes, out)) {
         metric_free(*out);
         *out = NULL;
         return MH_ERR;

@@ -96,15 +96,15 @@ int run_dir_write_triggers(const Orch *o) {
   AtomicFile f;
   MH_TRY(atomic_open(&f, path));
   fprintf(f.fp, "trigger,stream_index,first_timestamp,last_timestamp,new_samples,"
-                "trained_samples,epochs,loss_first_epoch,loss_last_epoch,train_seconds,"
-                "eval_seconds\n");
+                "trained_samples,scored_samples,epochs,loss_first_epoch,loss_last_epoch,"
+                "train_seconds,eval_seconds\n");
   for (int i = 0; i < o->nmodels; i++) {
     const CheckpointMeta *t = &o->meta[i];
-    fprintf(f.fp, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.6f,%.6f,%.4f,%.4f\n", (long long)t->trigger,
-            (long long)t->stream_index, (long long)t->first_timestamp,
+    fprintf(f.fp, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%.6f,%.6f,%.4f,%.4f\n",
+            (long long)t->trigger, (long long)t->stream_index, (long long)t->first_timestamp,
             (long long)t->last_timestamp, (long long)t->new_samples,
-            (long long)t->samples_trained, (long long)t->epochs, t->loss_first, t->loss_last,
-            t->train_seconds, o->eval_s[i]);
+            (long long)t->samples_trained, (long long)t->samples_scored, (long long)t->epochs,
+            t->loss_first, t->loss_last, t->train_seconds, o->eval_s[i]);
   }
   return atomic_commit(&f);
 }

@@ -44,14 +44,15 @@ static int restore_trigger(Orch *o, const TrainArgs *a, const char *path, Checkp
   MH_TRY(dist_agree(d, rc));
   MH_TRY(dist_bcast_f32(d, o->model->params, o->model->nparams));
   MH_TRY(dist_bcast_f32(d, o->model->buffers, o->model->nbuffers));
-  double stats[5] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
-                     meta->loss_last, meta->train_seconds};
-  MH_TRY(dist_bcast_f64(d, stats, 5));
+  double stats[6] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
+                     meta->loss_last, meta->train_seconds, (double)meta->samples_scored};
+  MH_TRY(dist_bcast_f64(d, stats, 6));
   ts->samples = (int64_t)stats[0];
   ts->epochs = (int64_t)stats[1];
   ts->first_loss = stats[2];
   ts->last_loss = stats[3];
   ts->seconds = stats[4]; /* the original training time, for triggers.csv */
+  ts->scored = (int64_t)stats[5];
   return MH_OK;
 }
 
@@ -59,20 +60,26 @@ static int train_trigger(Orch *o, const TrainArgs *a, const int64_t *keys, const
                          TrainStats *ts) {
   const TrainingConfig *tc = &o->cfg->training;
   BatchFilter *filter = NULL;
+  EpochHook *hook = NULL;
   if (o->selector->batch_filter)
     MH_TRY(o->selector->batch_filter(o->selector, a->trigger, &filter));
+  if (o->selector->epoch_hook && o->selector->epoch_hook(o->selector, a->trigger, &hook)) {
+    batch_filter_free(filter);
+    return MH_ERR;
+  }
   uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)a->trigger + 1);
   char label[64];
   snprintf(label, sizeof label, "trigger %lld: training", (long long)a->trigger);
   TrainPlan plan = {{a->partition, 0, (int)tc->num_prefetched_partitions,
                      (int)tc->parallel_prefetch_requests},
-                    o->sched, seed, filter, label};
+                    o->sched, seed, filter, label, hook};
   /* num_samples_to_pass may differ per trigger (the original's list). */
   TrainOptions topt = o->topt;
   topt.num_samples_to_pass = pipeline_samples_to_pass(tc, a->trigger);
   int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &topt,
                        &plan, ts);
   batch_filter_free(filter);
+  epoch_hook_free(hook);
   if (rc) return mh_error_context("trigger %lld", (long long)a->trigger);
   return MH_OK;
 }
@@ -117,6 +124,7 @@ static int handle_train(Orch *o, Cmd *c) {
   meta->stream_index = a->index;
   meta->new_samples = a->new_samples;
   meta->samples_trained = ts->samples;
+  meta->samples_scored = ts->scored;
   meta->epochs = ts->epochs;
   meta->loss_first = ts->first_loss;
   meta->loss_last = ts->last_loss;

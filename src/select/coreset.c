@@ -3,10 +3,11 @@
  * downsampled by the model (downsampling_config, downsampler.h):
  *   - batch-then-sample downsamplers become the trigger's batch filter,
  *     which every rank runs inside training on each global batch;
- *   - sample-then-batch ones score the presampled set with one model pass
- *     in select() and hand the trainer the chosen keys with their weights
- *     (the strategy then trains weighted, as the original always does in
- *     that mode).
+ *   - sample-then-batch ones become the trigger's epoch hook: select()
+ *     hands the trainer the presampled set, and at the start of every
+ *     `period`-th epoch every rank scores it with the model being trained
+ *     (one model pass) and trains on the chosen keys with their weights
+ *     (weighted, as the original always is in that mode).
  * The first `warmup_triggers` triggers train on the whole window (`No`
  * presampling, no downsampling); the downsampling schedule counts triggers
  * from 0 all the same. `limit` <= 0 means no limit, as in the original.
@@ -17,7 +18,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "select/downsampler.h"
 #include "select/key_state.h"
 #include "select/presampler.h"
@@ -73,21 +73,6 @@ static int cs_select(Selector *s, int64_t trigger, TrainingSet *out) {
   MH_TRY(i64vec_reserve(&out->keys, n));
   for (int64_t i = 0; i < n; i++) out->keys.data[i] = ks->keys[cs->idx.data[i]];
   out->keys.len = n;
-  if (stb) {
-    int32_t *labels = mh_malloc((size_t)(n + 1) * sizeof(int32_t));
-    if (!labels) return MH_ERR;
-    for (int64_t i = 0; i < n; i++) labels[i] = ks->labels[cs->idx.data[i]];
-    TrainingSet chosen = {{0}, {0}};
-    int rc = downsampler_select_keys(d, s->env, out->keys.data, labels, n,
-                                     trigger_seed(s, trigger, STREAM_DOWNSAMPLE), &chosen);
-    free(labels);
-    if (rc) {
-      training_set_free(&chosen);
-      return MH_ERR;
-    }
-    training_set_free(out);
-    *out = chosen;
-  }
   Rng shuffle;
   rng_seed(&shuffle, trigger_seed(s, trigger, STREAM_SHUFFLE));
   MH_TRY(set_shuffle_partitions(out, s->common.maximum_keys_in_memory, &shuffle));
@@ -96,10 +81,10 @@ static int cs_select(Selector *s, int64_t trigger, TrainingSet *out) {
     snprintf(line, sizeof line,
              "{\"event\":\"selection\",\"trigger\":%lld,\"strategy\":\"CoresetStrategy\","
              "\"window\":%lld,\"presampling\":\"%s\",\"presampled\":%lld,"
-             "\"downsampling\":\"%s\",\"mode\":\"%s\",\"scored\":%lld,\"training_set\":%lld}",
+             "\"downsampling\":\"%s\",\"mode\":\"%s\",\"training_set\":%lld}",
              (long long)trigger, (long long)(ks->n - begin), p->cfg.strategy, (long long)n,
              d ? d->common.strategy : "No", !d ? "none" : stb ? "StB" : "BtS",
-             (long long)(stb && d->outputs ? n : 0), (long long)out->keys.len);
+             (long long)out->keys.len);
     s->env->event(s->env, line);
   }
   return MH_OK;
@@ -111,6 +96,15 @@ static int cs_batch_filter(Selector *s, int64_t trigger, BatchFilter **out) {
   Downsampler *d = downsampler_of(cs, trigger);
   if (!d || d->common.sample_then_batch) return MH_OK;
   return downsampler_batch_filter(d, (uint64_t)s->common.seed, trigger, out);
+}
+
+static int cs_epoch_hook(Selector *s, int64_t trigger, EpochHook **out) {
+  Coreset *cs = s->impl;
+  *out = NULL;
+  Downsampler *d = downsampler_of(cs, trigger);
+  if (!d || !d->common.sample_then_batch) return MH_OK;
+  return downsampler_epoch_hook(d, s->env, trigger_seed(s, trigger, STREAM_DOWNSAMPLE), trigger,
+                                out);
 }
 
 static void cs_destroy(Selector *s) {
@@ -133,6 +127,7 @@ static int cs_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   s->inform = cs_inform;
   s->select = cs_select;
   s->batch_filter = cs_batch_filter;
+  s->epoch_hook = cs_epoch_hook;
   s->destroy = cs_destroy;
   MH_TRY(key_state_init(&cs->ks, 0));
   MH_TRY(cfg_get_int(cfg, "warmup_triggers", 0, 0, INT32_MAX, &cs->warmup_triggers));
@@ -142,21 +137,6 @@ static int cs_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {
   MH_TRY(presampler_create_none(&cs->none));
   cfg_child(cfg, "downsampling_config", &down);
   MH_TRY(downsample_schedule_parse(&down, &cs->down));
-  for (int i = 0; i < cs->down.n; i++) {
-    const Downsampler *d = cs->down.list[i];
-    if (!d->choose || !d->common.sample_then_batch) continue;
-    /* StB hands the trainer weighted keys (the original's offline dataset
-     * carries the weights, and its trainer always uses them). */
-    s->common.uses_weights = 1;
-    /* period N re-selects every N epochs in the original; the trainer has
-     * no per-epoch hook yet, so the selection is made once per trigger
-     * (exactly period 0, and exact for one epoch per trigger). */
-    if (env && d->common.period != 0)
-      LOG0("# note: selection_strategy.downsampling_config (%s, period %lld): "
-           "sample-then-batch selects once per trigger in this version; every epoch of a "
-           "trigger trains on that selection\n",
-           d->type->name, (long long)d->common.period);
-  }
   return MH_OK;
 }
 

@@ -1,5 +1,5 @@
 /* downsampler.c - downsampling_config parsing, the registry, the two modes
- * (BatchFilter for BtS, one scoring pass for StB), the schedule, and the
+ * (BatchFilter for BtS, EpochHook for StB), the schedule, and the
  * sampling helpers the downsamplers share (see downsampler.h). */
 #include "select/downsampler.h"
 
@@ -231,50 +231,150 @@ int downsampler_batch_filter(Downsampler *d, uint64_t seed, int64_t trigger, Bat
   f->impl = fi;
   f->outputs = d->outputs;
   f->select = filter_select;
+  f->ratio = d->common.ratio;
+  f->ratio_max = d->common.ratio_max;
   *out = f;
   return MH_OK;
 }
 
-/* ---- sample-then-batch: one scoring pass over the set ----------------------------- */
+/* ---- sample-then-batch inside training: the epoch hook ----------------------------- */
 
-int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
-                            const int32_t *labels, int64_t n, uint64_t seed, TrainingSet *out) {
-  training_set_clear(out);
-  if (n <= 0) return MH_OK;
+int downsampler_selects_at(const Downsampler *d, int64_t epoch) {
+  const int64_t p = d->common.period;
+  return p == 0 ? epoch == 0 : epoch % p == 0;
+}
+
+typedef struct {
+  Downsampler *d; /* owned by the strategy, which outlives the hook */
+  PluginEnv *env; /* events (rank 0); may be NULL */
+  uint64_t seed; /* the strategy's seed and the trigger */
+  int64_t trigger;
+  void *state; /* choose_epoch's, rank 0 */
+  int64_t *rows; /* [n] store rows of the view's keys (first selection on) */
+  int32_t *labels; /* [n] their labels */
+  int64_t *keep; /* [n] */
+  float *w; /* [n] */
+} HookImpl;
+
+static void hook_destroy(EpochHook *h) {
+  HookImpl *hi = h->impl;
+  if (!hi) return;
+  if (hi->state && hi->d->state_free) hi->d->state_free(hi->state);
+  free(hi->rows);
+  free(hi->labels);
+  free(hi->keep);
+  free(hi->w);
+}
+
+/* FNV-1a over the chosen keys and weights: a short fingerprint of a
+ * selection in events.jsonl (equal runs choose equal sets). */
+static uint64_t selection_hash(const int64_t *keys, const float *w, int64_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t i = 0; i < n; i++) {
+    unsigned char bytes[12];
+    memcpy(bytes, &keys[i], 8);
+    memcpy(bytes + 8, &w[i], 4);
+    for (int b = 0; b < 12; b++) h = (h ^ bytes[b]) * 1099511628211ull;
+  }
+  return h;
+}
+
+static int hook_begin(EpochHook *h, const EpochView *v, int64_t epoch, EpochSet *out) {
+  HookImpl *hi = h->impl;
+  Downsampler *d = hi->d;
+  const Dist *dist = v->dist;
+  const int64_t n = v->n;
+  if (!downsampler_selects_at(d, epoch) || n <= 0) return MH_OK;
+  /* The set's rows and labels once per trigger (every rank has the store's
+   * labels). */
+  int rc = MH_OK;
+  if (!hi->rows) {
+    hi->rows = mh_malloc((size_t)n * sizeof(int64_t));
+    hi->labels = mh_malloc((size_t)n * sizeof(int32_t));
+    hi->keep = mh_malloc((size_t)n * sizeof(int64_t));
+    hi->w = mh_malloc((size_t)n * sizeof(float));
+    rc = hi->rows && hi->labels && hi->keep && hi->w ? MH_OK : MH_ERR;
+    if (!rc) rc = store_find_rows(v->store, v->keys, n, hi->rows);
+    for (int64_t i = 0; !rc && i < n; i++) hi->labels[i] = v->store->labels[hi->rows[i]];
+    MH_TRY(dist_agree(dist, rc));
+  }
+  /* The scores: one pass of the model being trained over the set, on
+   * every rank, gathered to rank 0 in set order. */
   PassResult r;
   memset(&r, 0, sizeof r);
   if (d->outputs) {
-    if (!env || !env->pass)
-      return mh_errorf("%s sample-then-batch downsampling needs the model pass", d->type->name);
-    MH_TRY(env->pass(env, keys, n, d->outputs, PASS_MODEL_CURRENT, &r));
-    if (r.n != n) {
-      pass_result_free(&r);
-      return mh_errorf("%s downsampling: the model pass returned %lld of %lld samples",
-                       d->type->name, (long long)r.n, (long long)n);
-    }
+    PassRequest req = {hi->rows, n, v->batch_size, NULL, NULL, 0, d->outputs, v->bce, 1, NULL,
+                       NULL};
+    MH_TRY(model_pass_run(dist, v->model, v->store, &req, &r));
+    out->scored = n;
   }
-  PassBatch g = {n, r.K, r.D, labels, r.logits, r.pred, r.loss, r.embed, r.grad, r.gradnorm};
-  d->batch_size = env ? env->batch_size : 0;
-  int64_t *keep = mh_malloc((size_t)n * sizeof(int64_t));
-  float *w = mh_malloc((size_t)n * sizeof(float));
-  int rc = keep && w ? MH_OK : MH_ERR;
-  Rng rng;
-  rng_seed(&rng, seed);
+  /* Rank 0 chooses; every rank gets the choice. */
   int64_t k = 0;
-  if (!rc) rc = downsampler_run(d, &g, &rng, keep, w, &k);
-  if (!rc) rc = i64vec_reserve(&out->keys, k);
-  if (!rc) rc = f32vec_reserve(&out->weights, k);
-  for (int64_t i = 0; !rc && i < k; i++) {
-    out->keys.data[i] = keys[keep[i]];
-    out->weights.data[i] = w[i];
+  if (dist->rank == 0) {
+    PassBatch g = {n, r.K, r.D, hi->labels, r.logits, r.pred, r.loss, r.embed, r.grad, r.gradnorm};
+    d->batch_size = v->batch_size; /* GradMatch and Craig scale by it, as the original */
+    Rng rng;
+    rng_seed(&rng, rng_derive(hi->seed, (uint64_t)epoch));
+    if (d->choose_epoch && !d->balance)
+      rc = d->choose_epoch(d, &g, downsample_target(&d->common, n), epoch, &hi->state, &rng,
+                           hi->keep, hi->w, &k);
+    else
+      rc = downsampler_run(d, &g, &rng, hi->keep, hi->w, &k);
+    if (!rc && (k < 0 || k > n))
+      rc = mh_errorf("%s downsampling kept %lld of %lld samples", d->type->name, (long long)k,
+                     (long long)n);
   }
-  if (!rc) out->keys.len = out->weights.len = k;
-  free(keep);
-  free(w);
   pass_result_free(&r);
-  return rc;
+  MH_TRY(dist_agree(dist, rc));
+  MH_TRY(dist_bcast_i64(dist, &k, 1));
+  MH_TRY(dist_bcast_i64(dist, hi->keep, k));
+  MH_TRY(dist_bcast_f32(dist, hi->w, k));
+  rc = i64vec_reserve(&out->keys, k);
+  if (!rc) rc = f32vec_reserve(&out->weights, k);
+  MH_TRY(dist_agree(dist, rc));
+  for (int64_t i = 0; i < k; i++) {
+    const int64_t p = hi->keep[i];
+    out->keys.data[i] = v->keys[p];
+    out->weights.data[i] = hi->w[i] * (v->weights ? v->weights[p] : 1.0f);
+  }
+  out->keys.len = out->weights.len = k;
+  out->replaced = 1;
+  if (dist->rank == 0 && hi->env && hi->env->event) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"event\":\"epoch_selection\",\"trigger\":%lld,\"epoch\":%lld,"
+             "\"downsampling\":\"%s\",\"scored\":%lld,\"training_set\":%lld,"
+             "\"keys_hash\":\"%016llx\"}",
+             (long long)hi->trigger, (long long)epoch, d->type->name, (long long)out->scored,
+             (long long)k,
+             (unsigned long long)selection_hash(out->keys.data, out->weights.data, k));
+    hi->env->event(hi->env, line);
+  }
+  return MH_OK;
 }
 
+int downsampler_epoch_hook(Downsampler *d, PluginEnv *env, uint64_t seed, int64_t trigger,
+                           EpochHook **out) {
+  *out = NULL;
+  EpochHook *h = mh_calloc(1, sizeof *h);
+  HookImpl *hi = mh_calloc(1, sizeof *hi);
+  if (!h || !hi) {
+    free(h);
+    free(hi);
+    return MH_ERR;
+  }
+  hi->d = d;
+  hi->env = env;
+  hi->seed = seed;
+  hi->trigger = trigger;
+  h->impl = hi;
+  h->begin_epoch = hook_begin;
+  h->destroy = hook_destroy;
+  h->ratio = d->common.ratio;
+  h->ratio_max = d->common.ratio_max;
+  *out = h;
+  return MH_OK;
+}
 /* ---- importance sampling and top-k ------------------------------------------------ */
 
 typedef struct {

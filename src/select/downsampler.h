@@ -9,17 +9,21 @@
  *   batch-then-sample (BtS, default): inside training, on every global
  *     batch, through a BatchFilter (trainer.h) that every rank runs on the
  *     same scores (downsampler_batch_filter);
- *   sample-then-batch (StB, `sample_then_batch: true`): in the strategy's
- *     select() on rank 0, over the trigger's whole presampled set, scored
- *     by one model pass (downsampler_select_keys); training then runs on
- *     the chosen keys with their weights.
+ *   sample-then-batch (StB, `sample_then_batch: true`): inside training,
+ *     at the start of every `period`-th epoch (period 0: the first only),
+ *     through an EpochHook (trainer.h; downsampler_epoch_hook): the
+ *     trigger's whole presampled set is scored by one model pass of the
+ *     model being trained (model_pass_run, all ranks), rank 0 chooses, and
+ *     every rank trains the epochs until the next selection on the chosen
+ *     keys with their weights. As in the original, where the trainer
+ *     re-runs the selection every `period` epochs.
  * A downsampling_list with downsampling_thresholds switches downsamplers
  * at given triggers (DownsampleSchedule).
  *
  * Each downsampler is one file plus one line in downsampler_registry.c.
- * This module does not train and does not run the model itself: scores
- * come from the trainer's per-batch hook or from the plug-in
- * environment's pass. */
+ * This module does not train: scores come from the trainer's per-batch
+ * hook (BtS) or, in the epoch hook (StB), from one model pass over the
+ * trigger's set (model_pass_run) with the model being trained. */
 #ifndef MH_DOWNSAMPLER_H
 #define MH_DOWNSAMPLER_H
 
@@ -62,6 +66,13 @@ struct Downsampler {
   int (*choose)(Downsampler *d, const PassBatch *g, int64_t target, Rng *rng, int64_t *keep,
                 float *weights, int64_t *nkeep);
   void (*destroy)(Downsampler *d); /* may be NULL */
+  /* Optional (NULL: choose() anew at each selection). StB: the selection
+   * of epoch `epoch`, for downsamplers whose choice depends on the epochs
+   * before (RS2): *state is NULL at a trigger's first selection and is
+   * kept until its last, then freed with state_free. */
+  int (*choose_epoch)(Downsampler *d, const PassBatch *g, int64_t target, int64_t epoch,
+                      void **state, Rng *rng, int64_t *keep, float *weights, int64_t *nkeep);
+  void (*state_free)(void *state);
 };
 
 /* Keys every downsampler accepts. */
@@ -84,10 +95,13 @@ int downsampler_run(Downsampler *d, const PassBatch *g, Rng *rng, int64_t *keep,
 /* BtS: a filter for training trigger `trigger` (every rank). Its draws are
  * seeded by seed, the trigger and the step, nothing else. */
 int downsampler_batch_filter(Downsampler *d, uint64_t seed, int64_t trigger, BatchFilter **out);
-/* StB, rank 0: score keys[n] (labels[n]) with env's current model and
- * write the chosen keys and weights to out (cleared first). */
-int downsampler_select_keys(Downsampler *d, PluginEnv *env, const int64_t *keys,
-                            const int32_t *labels, int64_t n, uint64_t seed, TrainingSet *out);
+/* StB: the epoch hook for training trigger `trigger` (every rank). Its
+ * draws are seeded by seed and the epoch; env (may be NULL) gets one
+ * `epoch_selection` event per selection on rank 0. */
+int downsampler_epoch_hook(Downsampler *d, PluginEnv *env, uint64_t seed, int64_t trigger,
+                           EpochHook **out);
+/* Whether StB selects at the start of epoch e (period 0: e == 0 only). */
+int downsampler_selects_at(const Downsampler *d, int64_t epoch);
 
 /* ---- shared by the plug-ins ---------------------------------------------- */
 

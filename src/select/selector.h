@@ -11,8 +11,9 @@
  * A strategy is created on every rank. Rank 0 feeds it the stream and asks
  * for each training set (it may ask env->pass for the model's view of the
  * data, orch/plugin_env.h). Every rank asks it for the trigger's batch
- * filter (batch-then-sample downsampling, trainer.h), which must therefore
- * depend only on the configuration and the trigger index. */
+ * filter (batch-then-sample downsampling, trainer.h) and epoch hook
+ * (sample-then-batch), which must therefore depend only on the
+ * configuration and the trigger index. */
 #ifndef MH_SELECTOR_H
 #define MH_SELECTOR_H
 
@@ -66,6 +67,11 @@ struct Selector {
    * train with (owned by the caller, batch_filter_free), or *out = NULL.
    * May be NULL: no filter. */
   int (*batch_filter)(Selector *s, int64_t trigger, BatchFilter **out);
+  /* Every rank, before training trigger `trigger`: the epoch hook to train
+   * with (owned by the caller, epoch_hook_free), or *out = NULL. It sees
+   * the set select() made (sample-then-batch downsampling selects from it
+   * at the start of epochs). May be NULL: no hook. */
+  int (*epoch_hook)(Selector *s, int64_t trigger, EpochHook **out);
   void (*destroy)(Selector *s);
 };
 

@@ -86,6 +86,7 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
   if (!rc) rc = h5_attr_write_i64(f, "stream_index", meta->stream_index);
   if (!rc) rc = h5_attr_write_i64(f, "new_samples", meta->new_samples);
   if (!rc) rc = h5_attr_write_i64(f, "samples_trained", meta->samples_trained);
+  if (!rc) rc = h5_attr_write_i64(f, "samples_scored", meta->samples_scored);
   if (!rc) rc = h5_attr_write_i64(f, "epochs", meta->epochs);
   if (!rc) rc = h5_attr_write_f64(f, "loss_first_epoch", meta->loss_first);
   if (!rc) rc = h5_attr_write_f64(f, "loss_last_epoch", meta->loss_last);
@@ -142,10 +143,12 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
   if (!rc) {
     /* Statistics are informational: files without them read as 0. */
     meta->stream_index = meta->new_samples = meta->samples_trained = meta->epochs = 0;
+    meta->samples_scored = 0;
     meta->loss_first = meta->loss_last = meta->train_seconds = 0;
     h5_attr_read_i64(f, "stream_index", &meta->stream_index);
     h5_attr_read_i64(f, "new_samples", &meta->new_samples);
     h5_attr_read_i64(f, "samples_trained", &meta->samples_trained);
+    h5_attr_read_i64(f, "samples_scored", &meta->samples_scored);
     h5_attr_read_i64(f, "epochs", &meta->epochs);
     h5_attr_read_f64(f, "loss_first_epoch", &meta->loss_first);
     h5_attr_read_f64(f, "loss_last_epoch", &meta->loss_last);

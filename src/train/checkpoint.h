@@ -8,8 +8,8 @@
  *   /buffers float32[m]  /optimizer/m, /optimizer/v (attribute step)
  *   attributes: model_id, trigger, first_timestamp, last_timestamp,
  *   parent (trigger warm-started from, -1 = none), num_samples, and the
- *   trigger's statistics stream_index, new_samples, samples_trained, epochs,
- *   loss_first_epoch, loss_last_epoch, train_seconds */
+ *   trigger's statistics stream_index, new_samples, samples_trained,
+ *   samples_scored, epochs, loss_first_epoch, loss_last_epoch, train_seconds */
 #ifndef MH_CHECKPOINT_H
 #define MH_CHECKPOINT_H
 
@@ -29,6 +29,7 @@ typedef struct {
   int64_t stream_index;     /* stream position of the trigger's last sample */
   int64_t new_samples;      /* samples since the previous trigger */
   int64_t samples_trained;  /* samples passed in training, all epochs */
+  int64_t samples_scored;   /* samples downsampling ran the model on, all epochs */
   int64_t epochs;
   double loss_first, loss_last; /* mean training loss of the first/last epoch */
   double train_seconds;

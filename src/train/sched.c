@@ -6,6 +6,28 @@
 
 #include "core/error.h"
 
+/* An integer field of the config that may be MODYN_NUM_BATCHES or
+ * MODYN_NUM_EPOCHS (the original's placeholders). */
+static int get_count(const CfgRef *c, const char *key, int required, int64_t def, double *out,
+                     SchedValue *is) {
+  static const char *const names[] = {"MODYN_NUM_BATCHES", "MODYN_NUM_EPOCHS", NULL};
+  CfgRef at;
+  *is = SCHED_FIXED;
+  if (cfg_child(c, key, &at) && at.node && at.node->kind == CFG_SCALAR && at.node->value &&
+      !strncmp(at.node->value, "MODYN_", 6)) {
+    int k = 0;
+    MH_TRY(cfg_req_enum(c, key, names, &k));
+    *is = (SchedValue)(k + 1);
+    *out = 0;
+    return MH_OK;
+  }
+  int64_t v = 0;
+  if (required) MH_TRY(cfg_req_int(c, key, 1, INT32_MAX, &v));
+  else MH_TRY(cfg_get_int(c, key, def, 1, INT32_MAX, &v));
+  *out = (double)v;
+  return MH_OK;
+}
+
 int sched_parse(const CfgRef *cfg, LrSchedule *s) {
   static const char *const keys[] = {"name", "source", "step_every", "optimizers", "config", NULL};
   static const char *const names[] = {"StepLR", "CosineAnnealingLR", "LinearLR", NULL};
@@ -23,33 +45,41 @@ int sched_parse(const CfgRef *cfg, LrSchedule *s) {
   switch (s->kind) {
     case SCHED_STEP: {
       static const char *const k[] = {"step_size", "gamma", NULL};
-      int64_t step = 0;
       MH_TRY(cfg_check_keys(&c, k));
-      MH_TRY(cfg_req_int(&c, "step_size", 1, INT32_MAX, &step));
-      s->step_size = (double)step;
+      MH_TRY(get_count(&c, "step_size", 1, 0, &s->step_size, &s->step_size_is));
       return cfg_get_double(&c, "gamma", 0.1, 0, 1e9, &s->gamma);
     }
     case SCHED_COSINE: {
       static const char *const k[] = {"T_max", "eta_min", NULL};
-      int64_t tmax = 0;
       MH_TRY(cfg_check_keys(&c, k));
-      MH_TRY(cfg_req_int(&c, "T_max", 1, INT32_MAX, &tmax));
-      s->t_max = (double)tmax;
+      MH_TRY(get_count(&c, "T_max", 1, 0, &s->t_max, &s->t_max_is));
       return cfg_get_double(&c, "eta_min", 0, 0, 1e9, &s->eta_min);
     }
     case SCHED_LINEAR: {
       static const char *const k[] = {"start_factor", "end_factor", "total_iters", NULL};
-      int64_t total = 0;
       MH_TRY(cfg_check_keys(&c, k));
       MH_TRY(cfg_get_double(&c, "start_factor", 1.0 / 3, 1e-12, 1, &s->start_factor));
       MH_TRY(cfg_get_double(&c, "end_factor", 1.0, 0, 1, &s->end_factor));
-      MH_TRY(cfg_get_int(&c, "total_iters", 5, 1, INT32_MAX, &total));
-      s->total_iters = (double)total;
-      return MH_OK;
+      return get_count(&c, "total_iters", 0, 5, &s->total_iters, &s->total_iters_is);
     }
     case SCHED_NONE: break;
   }
   return MH_OK;
+}
+
+static double resolve(double v, SchedValue is, int64_t batches, int64_t epochs) {
+  const int64_t n = is == SCHED_NUM_BATCHES ? batches : epochs;
+  if (is == SCHED_FIXED) return v;
+  return (double)(n > 1 ? n : 1);
+}
+
+LrSchedule sched_resolve(const LrSchedule *s, int64_t num_batches, int64_t num_epochs) {
+  LrSchedule r = *s;
+  r.step_size = resolve(s->step_size, s->step_size_is, num_batches, num_epochs);
+  r.t_max = resolve(s->t_max, s->t_max_is, num_batches, num_epochs);
+  r.total_iters = resolve(s->total_iters, s->total_iters_is, num_batches, num_epochs);
+  r.step_size_is = r.t_max_is = r.total_iters_is = SCHED_FIXED;
+  return r;
 }
 
 double sched_lr(const LrSchedule *s, double lr0, int64_t t) {

@@ -29,9 +29,17 @@ typedef struct {
   int64_t *keep;
   float *kweights;
   int64_t *counts;  /* [ranks] samples of each rank's share */
-  float *sx;        /* [local batch * in_elems] kept samples */
-  int32_t *slabels;
-  float *sweights;
+  /* The accumulated kept samples (see trainer.h): this rank's, in order, and
+   * for each kept sample of any rank, in global order, whether it is this
+   * rank's. Fewer than batch_size wait between steps, and a scored batch
+   * adds at most batch_size: room for 2 batch_size of each. */
+  int64_t acap;     /* samples */
+  int64_t an;       /* this rank's accumulated samples */
+  int64_t agn;      /* every rank's */
+  float *ax;        /* [acap * in_elems] */
+  int32_t *alabels; /* [acap] */
+  float *aweights;  /* [acap] */
+  unsigned char *amine; /* [acap] */
 } FilterBuffers;
 
 static void filter_buffers_free(FilterBuffers *f) {
@@ -41,9 +49,10 @@ static void filter_buffers_free(FilterBuffers *f) {
   free(f->keep);
   free(f->kweights);
   free(f->counts);
-  free(f->sx);
-  free(f->slabels);
-  free(f->sweights);
+  free(f->ax);
+  free(f->alabels);
+  free(f->aweights);
+  free(f->amine);
   memset(f, 0, sizeof *f);
 }
 
@@ -54,8 +63,8 @@ typedef struct {
   float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [nparams + 2]: gradients, the loss sum and the count of ranks
-                       that failed, reduced together */
+  float *comm;      /* [nparams + 3]: gradients, the (weighted) loss sum, the count of
+                       ranks that failed and the weight sum, reduced together */
   FilterBuffers f;  /* the batch filter's */
   /* GPU models: the step's batch on the device (uploaded through page-locked
    * staging), logits and their gradient, the optimizer's state, and the
@@ -89,12 +98,12 @@ static void buffers_free(Buffers *b) {
   gpu_free(b->dnorm);
 }
 
-/* The device side of a GPU model's training: buffers for local_batch
+/* The device side of a GPU model's training: buffers for step_cap
  * samples, and the optimizer's state uploaded (downloaded again by
  * gpu_state_pull at the end of trainer_run). */
 static int gpu_buffers_alloc(Buffers *b, const Model *m, const Optimizer *o,
-                             int64_t local_batch) {
-  const int64_t E = m->shape.in_elems, K = m->num_outputs, L = local_batch + 1;
+                             int64_t step_cap) {
+  const int64_t E = m->shape.in_elems, K = m->num_outputs, L = step_cap + 1;
   b->pin_x = gpu_host_alloc((size_t)(L * E) * sizeof(float));
   b->pin_w = gpu_host_alloc((size_t)L * sizeof(float));
   b->pin_labels = gpu_host_alloc((size_t)L * sizeof(int32_t));
@@ -121,16 +130,15 @@ static int gpu_state_pull(Buffers *b, Model *m, Optimizer *o) {
   return model_pull(m);
 }
 
-static int buffers_alloc(Buffers *b, const Model *m, int64_t n, int64_t local_batch) {
+/* Buffers for steps of up to step_cap samples on this rank. The key-list
+ * arrays (rows, order, erows, eweights) are sized by plan_pass. */
+static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
   memset(b, 0, sizeof *b);
   const int K = m->num_outputs;
-  b->rows = mh_malloc((size_t)n * sizeof(int64_t));
-  b->order = mh_malloc((size_t)n * sizeof(int64_t));
-  b->logits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
-  b->dlogits = mh_malloc((size_t)(local_batch * K) * sizeof(float));
-  b->comm = mh_malloc((size_t)(m->nparams + 2) * sizeof(float));
-  if (!b->rows || !b->order || !b->logits || !b->dlogits || !b->comm)
-    return MH_ERR;
+  b->logits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
+  b->dlogits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
+  b->comm = mh_malloc((size_t)(m->nparams + 3) * sizeof(float));
+  if (!b->logits || !b->dlogits || !b->comm) return MH_ERR;
   return MH_OK;
 }
 
@@ -178,23 +186,40 @@ static int fault_check(const Dist *d, float *loss) {
                    getenv("MODYN_FAULT"));
 }
 
+/* This rank's weight sum of a step's share: the normaliser's part (the
+ * number of samples when the batch carries no weights). */
+static double weight_sum(const float *w, int64_t n) {
+  if (!w) return (double)n;
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i++) s += w[i];
+  return s;
+}
+
+/* 1 / (global weight sum): the original's dot(loss, w / sum(w)). A sum of
+ * zero (every weight 0) leaves no gradient to scale: 1 / n then. */
+static float step_scale(double wsum, int64_t global_len) {
+  if (wsum > 0.0) return (float)(1.0 / wsum);
+  return global_len > 0 ? 1.0f / (float)global_len : 0.0f;
+}
+
 /* One global batch: forward/backward on this rank's share, one allreduce of
- * the summed gradients and loss, one identical optimizer step everywhere.
- * Forward and backward run even on an empty share: layers with global-batch
- * statistics meet the other ranks inside them. A rank that failed (failed
- * != MH_OK: its read failed; or its loss or fault check fails here) still
- * joins every collective with an empty share, and the allreduce tells
- * every rank that the step failed (*any_failed), so they all stop at the
- * same step and nobody waits. Returns this rank's own status; the global
- * loss sum goes to *loss. */
+ * the summed gradients, loss and weights, one identical optimizer step
+ * everywhere. Forward and backward run even on an empty share: layers with
+ * global-batch statistics meet the other ranks inside them. A rank that
+ * failed (failed != MH_OK: its read failed; or its loss or fault check
+ * fails here) still joins every collective with an empty share, and the
+ * allreduce tells every rank that the step failed (*any_failed), so they
+ * all stop at the same step and nobody waits. Returns this rank's own
+ * status; the global (weighted) loss sum goes to *loss and the global
+ * weight sum to *wsum. */
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
-                          int failed, double clip, int bce, double *loss, int *any_failed,
-                          TrainStats *st);
+                          int failed, double clip, int bce, double *loss, double *wsum,
+                          int *any_failed, TrainStats *st);
 
 static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
-                      int failed, double clip, int bce, double *loss, int *any_failed,
+                      int failed, double clip, int bce, double *loss, double *wsum, int *any_failed,
                       TrainStats *st) {
-  if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, any_failed, st);
+  if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, st);
   int rc = failed;
   model_zero_grad(m);
   double lsum = 0.0;
@@ -204,36 +229,40 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   const float *w = rc ? NULL : bt->weights;
   int frc = m->forward(m, x, n, b->logits, 1);
   if (!frc) {
-    int lrc = bce ? loss_bce_logits(b->logits, labels, w, n, b->dlogits, &lsum, NULL)
-                  : loss_softmax_ce(b->logits, labels, w, n, m->num_outputs, b->dlogits, &lsum,
-                                    NULL);
-    if (lrc) { /* a bad label: backward still runs (its collectives), with no gradient */
+    int lrc =
+        bce ? loss_bce_logits(b->logits, labels, w, n, b->dlogits, &lsum, NULL)
+            : loss_softmax_ce(b->logits, labels, w, n, m->num_outputs, b->dlogits, &lsum, NULL);
+    if (lrc) { /* a bad label: backward still runs (its collectives), with no
+                  gradient */
       rc = lrc;
       memset(b->dlogits, 0, (size_t)(n * m->num_outputs) * sizeof(float));
     }
     frc = m->backward(m, x, b->dlogits, n);
   }
   if (frc) rc = frc;
-  memcpy(b->comm, m->grads, (size_t)m->nparams * sizeof(float));
-  b->comm[m->nparams] = (float)lsum;
-  if (!rc) rc = fault_check(d, &b->comm[m->nparams]);
-  b->comm[m->nparams + 1] = rc ? 1.0f : 0.0f;
+  const int64_t P = m->nparams;
+  memcpy(b->comm, m->grads, (size_t)P * sizeof(float));
+  b->comm[P] = (float)lsum;
+  if (!rc) rc = fault_check(d, &b->comm[P]);
+  b->comm[P + 1] = rc ? 1.0f : 0.0f;
+  b->comm[P + 2] = rc ? 0.0f : (float)weight_sum(w, n);
   double t0 = mh_now();
-  MH_TRY(dist_allreduce_sum_f32(d, b->comm, m->nparams + 2));
+  MH_TRY(dist_allreduce_sum_f32(d, b->comm, P + 3));
   st->comm_seconds += mh_now() - t0;
-  *any_failed = b->comm[m->nparams + 1] > 0.0f;
+  *any_failed = b->comm[P + 1] > 0.0f;
   if (*any_failed) return rc;
-  const float scale = 1.0f / (float)bt->global_len;
-  for (int64_t i = 0; i < m->nparams; i++) m->grads[i] = b->comm[i] * scale;
-  *loss = b->comm[m->nparams];
+  *wsum = b->comm[P + 2];
+  const float scale = step_scale(*wsum, bt->global_len);
+  for (int64_t i = 0; i < P; i++) m->grads[i] = b->comm[i] * scale;
+  *loss = b->comm[P];
   if (clip > 0) {
     /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
     double sq = 0;
-    for (int64_t i = 0; i < m->nparams; i++) sq += (double)m->grads[i] * m->grads[i];
+    for (int64_t i = 0; i < P; i++) sq += (double)m->grads[i] * m->grads[i];
     double norm = sqrt(sq);
     if (norm > clip) {
       float f = (float)(clip / (norm + 1e-6));
-      for (int64_t i = 0; i < m->nparams; i++) m->grads[i] *= f;
+      for (int64_t i = 0; i < P; i++) m->grads[i] *= f;
     }
   }
   optim_step(o, m->params, m->grads);
@@ -245,25 +274,25 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
 static int labels_check(const int32_t *labels, int64_t n, int K, int bce) {
   for (int64_t i = 0; i < n; i++) {
     if (bce && labels[i] != 0 && labels[i] != 1)
-      return mh_errorf("label %d is not 0 or 1 (BCEWithLogitsLoss needs binary labels)",
-                       labels[i]);
+      return mh_errorf("label %d is not 0 or 1 (BCEWithLogitsLoss needs binary labels)", labels[i]);
     if (!bce && (labels[i] < 0 || labels[i] >= K))
       return mh_errorf("label %d is outside [0, %d)", labels[i], K);
   }
   return MH_OK;
 }
 
-/* train_step on the GPU: the same protocol, with the loss sum and the
- * failure count riding in the two spare floats after the device gradients
- * (one allreduce, NCCL where it is loaded), and one small download per step
- * that tells every rank the loss and whether anyone failed. */
+/* train_step on the GPU: the same protocol, with the loss sum, the failure
+ * count and the weight sum riding in the three spare floats after the
+ * device gradients (one allreduce, NCCL where it is loaded), and one small
+ * download per step that tells every rank the loss, the normaliser and
+ * whether anyone failed. */
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
-                          int failed, double clip, int bce, double *loss, int *any_failed,
-                          TrainStats *st) {
+                          int failed, double clip, int bce, double *loss, double *wsum,
+                          int *any_failed, TrainStats *st) {
   int rc = failed;
   const int64_t P = m->nparams, E = m->shape.in_elems;
   const int K = m->num_outputs;
-  if (gpu_zero(m->dgrads, (size_t)(P + 2) * sizeof(float))) rc = MH_ERR;
+  if (gpu_zero(m->dgrads, (size_t)(P + 3) * sizeof(float))) rc = MH_ERR;
   if (!rc) rc = labels_check(bt->labels, bt->n, K, bce);
   const int64_t n = rc ? 0 : bt->n;
   if (n > 0) {
@@ -281,17 +310,20 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
   int frc = m->forward(m, b->dx, nn, b->dlog, 1);
   if (!frc) {
     frc = bce ? loss_bce_logits_cuda(b->dlog, b->dlabels, w, nn, b->ddlog, NULL, m->dgrads + P)
-              : loss_softmax_ce_cuda(b->dlog, b->dlabels, w, nn, K, b->ddlog, NULL,
-                                     m->dgrads + P);
+              : loss_softmax_ce_cuda(b->dlog, b->dlabels, w, nn, K, b->ddlog, NULL, m->dgrads + P);
     int brc = m->backward(m, b->dx, b->ddlog, nn);
     if (!frc) frc = brc;
   }
   if (frc && !rc) rc = frc;
-  float tail[2] = {0.0f, 0.0f};
+  float tail[3] = {0.0f, 0.0f, 0.0f};
   if (!rc) {
     float poison = 0.0f;
     rc = fault_check(d, &poison);
     if (!rc && isnan(poison)) rc = gpu_upload(m->dgrads + P, (float[]){NAN}, sizeof(float));
+  }
+  if (!rc) { /* this rank's weight sum, from the host copy of the weights */
+    const float ws = (float)weight_sum(bt->weights, nn);
+    rc = gpu_upload(m->dgrads + P + 2, &ws, sizeof ws);
   }
   if (rc) { /* joins the allreduce with no gradient and a failure */
     tail[1] = 1.0f;
@@ -299,13 +331,14 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
     gpu_upload(m->dgrads + P, tail, sizeof tail);
   }
   double t0 = mh_now();
-  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 2, 0));
+  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 3, 0));
   MH_TRY(gpu_download(tail, m->dgrads + P, sizeof tail));
   st->comm_seconds += mh_now() - t0;
   *any_failed = tail[1] > 0.0f;
   if (*any_failed) return rc;
   *loss = tail[0];
-  float scale = 1.0f / (float)bt->global_len;
+  *wsum = tail[2];
+  float scale = step_scale(*wsum, bt->global_len);
   if (clip > 0) {
     double sq = 0.0;
     MH_TRY(sum_squares_cuda(m->dgrads, P, b->dnorm));
@@ -317,8 +350,8 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
 }
 #else
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
-                          int failed, double clip, int bce, double *loss, int *any_failed,
-                          TrainStats *st) {
+                          int failed, double clip, int bce, double *loss, double *wsum,
+                          int *any_failed, TrainStats *st) {
   *any_failed = 1;
   return mh_errorf("GPU training: built without the CUDA backend");
 }
@@ -333,59 +366,96 @@ void batch_filter_free(BatchFilter *f) {
   free(f);
 }
 
-static int filter_reserve(FilterBuffers *b, const Model *m, int ranks, int64_t global,
-                          int64_t local) {
+static int filter_reserve(FilterBuffers *b, const Model *m, int64_t global) {
   if (global <= b->gcap) return MH_OK;
   const int64_t K = m->num_outputs, D = m->embed_dim;
   /* widest per-sample record: logits, loss, pred, embedding, gradients, norm */
   const int64_t width = K + 3 + D + K * (D + 1);
-  PassBuffers keep_pass = b->pass;
-  memset(&b->pass, 0, sizeof b->pass);
-  filter_buffers_free(b);
-  b->pass = keep_pass;
+  free(b->glabels);
+  free(b->gvals);
+  free(b->keep);
+  free(b->kweights);
   b->glabels = mh_malloc((size_t)global * sizeof(int32_t));
   b->gvals = mh_malloc((size_t)(global * width) * sizeof(float));
   b->keep = mh_malloc((size_t)global * sizeof(int64_t));
   b->kweights = mh_malloc((size_t)global * sizeof(float));
-  b->sx = mh_malloc((size_t)(local * m->shape.in_elems + 1) * sizeof(float));
-  b->slabels = mh_malloc((size_t)(local + 1) * sizeof(int32_t));
-  b->sweights = mh_malloc((size_t)(local + 1) * sizeof(float));
-  b->counts = mh_malloc((size_t)ranks * sizeof(int64_t));
-  if (!b->glabels || !b->gvals || !b->keep || !b->kweights || !b->sx || !b->slabels ||
-      !b->sweights || !b->counts)
+  if (!b->glabels || !b->gvals || !b->keep || !b->kweights) {
+    b->gcap = 0;
     return MH_ERR;
+  }
   b->gcap = global;
   return MH_OK;
 }
 
+/* The accumulator, for batches of B: room for 2 B samples (see
+ * FilterBuffers); and the gathered share sizes. */
+static int accum_alloc(FilterBuffers *b, const Model *m, int64_t B, int ranks) {
+  b->acap = 2 * B;
+  b->an = b->agn = 0;
+  b->ax = mh_malloc((size_t)(b->acap * m->shape.in_elems) * sizeof(float));
+  b->alabels = mh_malloc((size_t)b->acap * sizeof(int32_t));
+  b->aweights = mh_malloc((size_t)b->acap * sizeof(float));
+  b->amine = mh_malloc((size_t)b->acap);
+  b->counts = mh_malloc((size_t)ranks * sizeof(int64_t));
+  return b->ax && b->alabels && b->aweights && b->amine && b->counts ? MH_OK : MH_ERR;
+}
+
+/* The first `take` accumulated samples (global order) as this rank's share
+ * of a step's batch. */
+static void accum_batch(const FilterBuffers *b, int64_t take, Batch *out) {
+  int64_t mine = 0;
+  for (int64_t i = 0; i < take; i++) mine += b->amine[i];
+  memset(out, 0, sizeof *out);
+  out->n = mine;
+  out->global_len = take;
+  out->x = b->ax;
+  out->labels = b->alabels;
+  out->weights = b->aweights;
+}
+
+/* Drop the first `take` accumulated samples (they trained). */
+static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
+  int64_t mine = 0;
+  for (int64_t i = 0; i < take; i++) mine += b->amine[i];
+  const int64_t E = m->shape.in_elems, rest = b->an - mine, grest = b->agn - take;
+  memmove(b->ax, b->ax + mine * E, (size_t)(rest * E) * sizeof(float));
+  memmove(b->alabels, b->alabels + mine, (size_t)rest * sizeof(int32_t));
+  memmove(b->aweights, b->aweights + mine, (size_t)rest * sizeof(float));
+  memmove(b->amine, b->amine + take, (size_t)grest);
+  b->an = rest;
+  b->agn = grest;
+}
+
 /* Score this rank's share, gather every rank's scores, let the filter pick
- * the same subset on every rank, and point *out at this rank's part of it.
- * Returns this rank's own status; *any_failed says that some rank could not
- * score (every rank then learns it from the gathered counts). */
+ * the same subset on every rank, and append the kept samples to the
+ * accumulator (this rank's own samples, and every rank's in global order).
+ * failed: this rank could not read its share; it joins with nothing.
+ * Returns this rank's own status; *any_failed says that some rank could
+ * not score (every rank learns it from the gathered counts). */
 static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
-                        int bce, int64_t step, Batch *out, int *any_failed, TrainStats *st) {
-  const int64_t G = bt->global_len;
+                        int failed, int bce, int64_t step, int *any_failed, TrainStats *st) {
   *any_failed = 0;
-  /* A share is at most ceil(G / size) samples, whatever the batch. The
-   * buffers grow at the same step on every rank (G is global): agree then,
-   * so a failed allocation leaves nobody in the gathers below. */
-  if (G > b->gcap) MH_TRY(dist_agree(d, filter_reserve(b, m, d->size, G, G / d->size + 1)));
   PassBatch mine, g;
-  /* Scoring may fail on this rank alone: it then joins the gathers with
-   * nothing. */
-  int own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
-  if (own) memset(&mine, 0, sizeof mine);
-  /* Each rank's share size once, then one gather per output. */
+  memset(&mine, 0, sizeof mine);
+  /* Scoring may fail on this rank alone: it then reports a share of -1. */
+  int own = failed;
+  if (!own) own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
+  /* Each rank's share size once (-1: failed), then one gather per output. */
   int64_t *counts = b->counts;
-  int rc = dist_allgather_i64(d, mine.n, counts);
-  if (!rc) rc = dist_allgatherv(d, bt->labels, counts, sizeof(int32_t), b->glabels);
+  MH_TRY(dist_allgather_i64(d, own ? -1 : mine.n, counts));
   /* This rank's share starts where the shares of the ranks before it end
    * (the reader cuts a global batch into contiguous slices in rank order). */
-  int64_t off = 0, total = 0;
+  int64_t off = 0, G = 0;
   for (int r = 0; r < d->size; r++) {
+    if (counts[r] < 0) *any_failed = 1;
     if (r < d->rank) off += counts[r];
-    total += counts[r];
+    G += counts[r];
   }
+  if (*any_failed) return own;
+  /* Every rank knows G now: the buffers grow at the same step everywhere,
+   * and a failed allocation leaves nobody in the gathers below. */
+  if (G > b->gcap) MH_TRY(dist_agree(d, filter_reserve(b, m, G)));
+  int rc = dist_allgatherv(d, bt->labels, counts, sizeof(int32_t), b->glabels);
   memset(&g, 0, sizeof g);
   g.n = G;
   g.K = m->num_outputs;
@@ -413,43 +483,222 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
     cur += G * cols[c].width;
   }
   MH_TRY(rc);
-  if (total != G) { /* a rank could not score: every rank sees the short total */
-    *any_failed = 1;
-    return own;
-  }
   int64_t nkeep = 0;
   MH_TRY(f->select(f, &g, step, b->keep, b->kweights, &nkeep));
   if (nkeep < 0 || nkeep > G)
     return mh_errorf("batch filter kept %lld of %lld samples", (long long)nkeep, (long long)G);
+  if (b->agn + nkeep > b->acap)
+    return mh_errorf("batch filter: %lld kept samples do not fit the accumulator (%lld)",
+                     (long long)(b->agn + nkeep), (long long)b->acap);
   st->scored += G;
-  /* This rank's kept samples, in order, with weights = the filter's times
-   * the strategy's. */
+  /* The kept samples, in order, with weights = the filter's times the
+   * strategy's: this rank's copied, every rank's marked. */
   const int64_t E = m->shape.in_elems;
-  int64_t n = 0;
   for (int64_t i = 0; i < nkeep; i++) {
     if (i > 0 && b->keep[i] <= b->keep[i - 1])
       return mh_errorf("batch filter: kept positions must increase");
-    int64_t p = b->keep[i] - off;
-    if (p < 0 || p >= bt->n) continue;
-    memcpy(b->sx + n * E, bt->x + p * E, (size_t)E * sizeof(float));
-    b->slabels[n] = bt->labels[p];
-    b->sweights[n] = b->kweights[i] * (bt->weights ? bt->weights[p] : 1.0f);
-    n++;
+    const int64_t p = b->keep[i] - off;
+    const int is_mine = p >= 0 && p < bt->n;
+    b->amine[b->agn++] = (unsigned char)is_mine;
+    if (!is_mine) continue;
+    memcpy(b->ax + b->an * E, bt->x + p * E, (size_t)E * sizeof(float));
+    b->alabels[b->an] = bt->labels[p];
+    b->aweights[b->an] = b->kweights[i] * (bt->weights ? bt->weights[p] : 1.0f);
+    b->an++;
   }
-  *out = *bt;
-  out->n = n;
-  out->global_len = nkeep;
-  out->x = b->sx;
-  out->labels = b->slabels;
-  out->weights = b->sweights;
   return MH_OK;
 }
 
+/* ---- sample-then-batch: the epoch hook -------------------------------------- */
+
+void epoch_hook_free(EpochHook *h) {
+  if (!h) return;
+  if (h->destroy) h->destroy(h);
+  free(h->impl);
+  free(h);
+}
+
+/* ---- the training loop ---------------------------------------------------------- */
+
+/* What the loop carries from batch to batch, across the reader's passes. */
+typedef struct {
+  const Dist *d;
+  Model *m;
+  Optimizer *o;
+  Buffers *b;
+  const TrainOptions *opt;
+  const TrainPlan *plan;
+  TrainStats *st;
+  LrSchedule sched;  /* plan->sched, its placeholders resolved for this run */
+  int64_t epoch;     /* the epoch of the batch at hand */
+  double epoch_loss; /* its (weighted) loss sum */
+  double epoch_wsum; /* its weight sum (samples, unweighted) */
+  int64_t visited;   /* samples of the global batches read, before any filter */
+  int any;           /* some rank failed a step: every rank stops */
+  Progress prog;
+} Loop;
+
 /* An epoch ended: count it and record its mean loss. */
-static void end_epoch(TrainStats *st, int64_t epoch, double loss_sum, int64_t samples) {
+static void end_epoch(Loop *L) {
+  TrainStats *st = L->st;
+  if (L->epoch_wsum <= 0.0) return;
   st->epochs++;
-  if (st->epochs == 1) st->first_loss = loss_sum / (double)samples;
-  st->last_loss = loss_sum / (double)samples;
+  const double mean = L->epoch_loss / L->epoch_wsum;
+  if (st->epochs == 1) st->first_loss = mean;
+  st->last_loss = mean;
+  L->epoch_loss = L->epoch_wsum = 0.0;
+}
+
+/* One optimizer step on bt (this rank's share) at the schedule's lr.
+ * Returns this rank's own status (L->any: some rank failed). */
+static int loop_step(Loop *L, const Batch *bt, int own) {
+  Optimizer *o = L->o;
+  for (int g = 0; g < o->ngroups; g++)
+    o->groups[g].lr =
+        sched_lr(&L->sched, o->groups[g].lr0, L->sched.per_batch ? L->st->steps : L->epoch);
+  double loss = 0.0, wsum = 0.0;
+  own = train_step(L->d, L->m, o, L->b, bt, own, L->opt->clip_grad_norm, L->opt->bce, &loss, &wsum,
+                   &L->any, L->st);
+  if (L->any) return own;
+  if (!isfinite(loss))
+    return mh_errorf(
+        "training loss became %s at epoch %lld, step %lld; lower the learning "
+        "rate (training.optimizers[0].param_groups[0].config.lr) or check the "
+        "data for NaN/inf features",
+        isnan(loss) ? "NaN" : "infinite", (long long)L->epoch, (long long)L->st->steps);
+  L->epoch_loss += loss;
+  L->epoch_wsum += wsum;
+  L->st->samples += bt->global_len;
+  L->st->steps++;
+  return MH_OK;
+}
+
+/* Steps on the accumulated kept samples: one per full batch (all: also
+ * the last, smaller one). */
+static int loop_drain(Loop *L, int all) {
+  FilterBuffers *f = &L->b->f;
+  const int64_t B = L->opt->batch_size;
+  while (f->agn >= B || (all && f->agn > 0)) {
+    const int64_t take = f->agn < B ? f->agn : B;
+    Batch acc;
+    accum_batch(f, take, &acc);
+    int own = loop_step(L, &acc, MH_OK);
+    if (own || L->any) return own;
+    accum_consume(f, L->m, take);
+  }
+  return MH_OK;
+}
+
+/* Train on the reader's pass; its epoch 0 is epoch e0 of the trigger.
+ * Returns this rank's own status (L->any: some rank failed). */
+static int loop_pass(Loop *L, Reader *rd, int64_t e0) {
+  const TrainPlan *plan = L->plan;
+  for (;;) {
+    Batch bt;
+    int more = reader_next(rd, &bt);
+    if (more == 0) return MH_OK;
+    int own = more < 0 ? MH_ERR : MH_OK; /* a failed read joins the step empty */
+    if (!own && e0 + bt.epoch != L->epoch) { /* an epoch ended: its mean loss */
+      end_epoch(L);
+      L->epoch = e0 + bt.epoch;
+    }
+    if (plan->filter) {
+      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, own, L->opt->bce, L->st->steps,
+                         &L->any, L->st);
+      if (own || L->any) return own; /* a failure every rank shares, or one they all saw */
+      own = loop_drain(L, 0);
+    } else {
+      own = loop_step(L, &bt, own);
+    }
+    if (own || L->any) return own;
+    L->visited += bt.global_len;
+    progress_update(&L->prog, L->visited);
+  }
+}
+
+/* Row lookups and every epoch's visiting order for one reader pass over
+ * keys[n] (epochs e0 .. e0 + epochs - 1); weights may be NULL. */
+typedef struct {
+  int64_t n, cap, ecap;
+} Sizes;
+
+static int plan_pass(Buffers *b, Sizes *z, Store *store, const int64_t *keys, const float *weights,
+                     int64_t n, int64_t e0, int64_t epochs, const TrainOptions *opt,
+                     const TrainPlan *plan) {
+  if (n > z->cap) {
+    free(b->rows);
+    free(b->order);
+    b->rows = mh_malloc((size_t)n * sizeof(int64_t));
+    b->order = mh_malloc((size_t)n * sizeof(int64_t));
+    if (!b->rows || !b->order) return MH_ERR;
+    z->cap = n;
+  }
+  if (n * epochs > z->ecap) {
+    free(b->erows);
+    free(b->eweights);
+    b->erows = mh_malloc((size_t)(n * epochs) * sizeof(int64_t));
+    b->eweights = mh_malloc((size_t)(n * epochs) * sizeof(float));
+    if (!b->erows || !b->eweights) return MH_ERR;
+    z->ecap = n * epochs;
+  }
+  z->n = n;
+  MH_TRY(store_find_rows(store, keys, n, b->rows));
+  /* shuffle: the original's order, partitions of maximum_keys_in_memory
+   * keys in random order, each shuffled (one partition: a plain shuffle). */
+  for (int64_t k = 0; k < epochs; k++) {
+    if (opt->shuffle) {
+      Rng rng;
+      rng_seed(&rng, rng_derive(plan->seed, (uint64_t)(e0 + k)));
+      MH_TRY(rng_partition_order(&rng, b->order, n, plan->io.partition_keys));
+    } else {
+      for (int64_t i = 0; i < n; i++) b->order[i] = i;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      b->erows[k * n + i] = b->rows[b->order[i]];
+      if (weights) b->eweights[k * n + i] = weights[b->order[i]];
+    }
+  }
+  return MH_OK;
+}
+
+void trainer_expected_sizes(int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                            int64_t *batches, int64_t *epochs) {
+  const int64_t B = opt->batch_size, per_epoch = n / B;
+  int64_t samples = per_epoch * B, ratio = 0, ratio_max = 0;
+  if (plan->filter && plan->filter->ratio_max > 0) {
+    ratio = plan->filter->ratio;
+    ratio_max = plan->filter->ratio_max;
+  } else if (plan->epoch_hook && plan->epoch_hook->ratio_max > 0) {
+    ratio = plan->epoch_hook->ratio;
+    ratio_max = plan->epoch_hook->ratio_max;
+  }
+  if (ratio_max > 0) {
+    samples = ratio * samples / ratio_max;
+    if (samples < 1) samples = 1;
+  }
+  *batches = samples / B * opt->epochs;
+  *epochs = opt->epochs;
+  if (opt->num_samples_to_pass > 0) {
+    *batches = (opt->num_samples_to_pass + B - 1) / B;
+    *epochs = per_epoch > 0 ? (*batches + per_epoch - 1) / per_epoch : 1;
+  }
+}
+
+/* The epoch hook's call at the start of epoch e: a GPU model's trained
+ * weights come back to the host first (the hook's passes run from them). */
+static int call_hook(const TrainPlan *plan, const EpochView *v, int64_t e, EpochSet *set,
+                     TrainStats *st) {
+  set->replaced = 0;
+  set->scored = 0;
+  /* agreed before the hook's collectives: a rank that failed must not be
+   * missing from them */
+  MH_TRY(dist_agree(v->dist, v->model->gpu ? model_pull(v->model) : MH_OK));
+  MH_TRY(plan->epoch_hook->begin_epoch(plan->epoch_hook, v, e, set));
+  if (set->replaced && set->weights.len != 0 && set->weights.len != set->keys.len)
+    return mh_errorf("epoch hook: %lld weights for %lld keys", (long long)set->weights.len,
+                     (long long)set->keys.len);
+  st->scored += set->scored;
+  return MH_OK;
 }
 
 int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64_t *keys,
@@ -460,11 +709,15 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   if (n == 0) return MH_OK;
   const int64_t B = opt->batch_size;
   const int64_t local_batch = (B + d->size - 1) / d->size;
+  /* A step trains a share of at most local_batch samples, or, on kept
+   * samples accumulated from several batches, of up to B. */
+  const int64_t step_cap = plan->filter ? B : local_batch;
   Buffers b;
   Reader *rd = NULL;
-  int rc = buffers_alloc(&b, m, n, local_batch);
-  if (!rc && m->gpu) rc = gpu_buffers_alloc(&b, m, o, local_batch);
-  if (!rc) rc = store_find_rows(store, keys, n, b.rows);
+  Sizes z = {0, 0, 0};
+  int rc = buffers_alloc(&b, m, step_cap);
+  if (!rc && m->gpu) rc = gpu_buffers_alloc(&b, m, o, step_cap);
+  if (!rc && plan->filter) rc = accum_alloc(&b.f, m, B, d->size);
   if (!rc) rc = reader_create(store, &plan->io, d->rank, d->size, &rd);
   /* epochs_per_trigger epochs, each dropping its own partial last batch
    * when drop_last_batch is set (PyTorch's DataLoader); num_samples_to_pass,
@@ -475,101 +728,84 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     limit = opt->num_samples_to_pass;
     epochs = per_epoch > 0 ? (limit + per_epoch - 1) / per_epoch : 0;
   }
-  if (per_epoch == 0) epochs = 0;
-  /* Every epoch's visiting order up front, so that the reader's prefetch
-   * threads run across epoch boundaries. */
-  if (!rc && epochs > 0) {
-    b.erows = mh_malloc((size_t)(n * epochs) * sizeof(int64_t));
-    b.eweights = weights ? mh_malloc((size_t)(n * epochs) * sizeof(float)) : NULL;
-    if (!b.erows || (weights && !b.eweights)) rc = MH_ERR;
-  }
-  /* shuffle: the original's order, partitions of maximum_keys_in_memory
-   * keys in random order, each shuffled (one partition: a plain shuffle). */
-  for (int64_t e = 0; !rc && e < epochs; e++) {
-    if (opt->shuffle) {
-      Rng rng;
-      rng_seed(&rng, rng_derive(plan->seed, (uint64_t)e));
-      rc = rng_partition_order(&rng, b.order, n, plan->io.partition_keys);
-      if (rc) break;
-    } else {
-      for (int64_t i = 0; i < n; i++) b.order[i] = i;
-    }
-    for (int64_t i = 0; i < n; i++) {
-      b.erows[e * n + i] = b.rows[b.order[i]];
-      if (weights) b.eweights[e * n + i] = weights[b.order[i]];
-    }
-  }
+  if (per_epoch == 0 && !plan->epoch_hook) epochs = 0;
+  /* Without a hook, every epoch's visiting order up front, so that the
+   * reader's prefetch threads run across epoch boundaries; with one, each
+   * epoch is a pass of its own over the set the hook leaves. */
+  if (!rc && epochs > 0 && !plan->epoch_hook)
+    rc = plan_pass(&b, &z, store, keys, weights, n, 0, epochs, opt, plan);
   /* A failed allocation or lookup on one rank must not leave the others in
    * the first step's collectives. */
   rc = dist_agree(d, rc);
-  if (!rc && epochs > 0)
+  model_set_dist(m, d);
+  Loop L;
+  memset(&L, 0, sizeof L);
+  L.d = d;
+  L.m = m;
+  L.o = o;
+  L.b = &b;
+  L.opt = opt;
+  L.plan = plan;
+  L.st = st;
+  int64_t want_batches = 0, want_epochs = 0;
+  trainer_expected_sizes(n, opt, plan, &want_batches, &want_epochs);
+  L.sched = sched_resolve(&plan->sched, want_batches, want_epochs);
+  progress_begin(&L.prog, plan->progress, "samples",
+                 plan->epoch_hook                          ? 0
+                 : limit > 0 && limit < epochs * per_epoch ? limit
+                                                           : epochs * per_epoch);
+  /* rc: this rank's own failure; L.any: some rank's (all ranks stop at the
+   * same step, then agree on the first failing rank's message). */
+  if (!rc && epochs > 0 && !plan->epoch_hook) {
     rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
                       limit);
-  model_set_dist(m, d);
-  Progress prog;
-  int64_t visited = 0; /* samples of the global batches read, before any filter */
-  progress_begin(&prog, plan->progress, "samples",
-                 limit > 0 && limit < epochs * per_epoch ? limit : epochs * per_epoch);
-  double epoch_loss = 0.0;
-  int64_t epoch_samples = 0, epoch = 0;
-  Batch bt;
-  int more = 0;
-  /* rc: this rank's own failure; any: some rank's (all ranks stop at the
-   * same step, then agree on the first failing rank's message). */
-  int any = 0;
-  while (!rc && !any && epochs > 0) {
-    more = reader_next(rd, &bt);
-    if (more == 0) break;
-    int own = more < 0 ? MH_ERR : MH_OK; /* a failed read joins the step empty */
-    if (!own && bt.epoch != epoch) { /* an epoch ended: its mean loss */
-      if (epoch_samples > 0) end_epoch(st, epoch, epoch_loss, epoch_samples);
-      epoch = bt.epoch;
-      epoch_loss = 0.0;
-      epoch_samples = 0;
-    }
-    for (int g = 0; g < o->ngroups; g++)
-      o->groups[g].lr = sched_lr(&plan->sched, o->groups[g].lr0,
-                                 plan->sched.per_batch ? st->steps : epoch);
-    Batch kept = bt;
-    const Batch *step_batch = &bt;
-    if (plan->filter && !own) {
-      own = filter_batch(d, m, plan->filter, &b.f, &bt, opt->bce, st->steps, &kept, &any, st);
-      if (any) { /* every rank saw the short gather */
-        rc = own;
-        break;
-      }
-      if (!own && kept.global_len == 0) continue; /* every rank chose the same: nothing */
-      step_batch = &kept;
-    }
-    double loss = 0.0;
-    own = train_step(d, m, o, &b, step_batch, own, opt->clip_grad_norm, opt->bce, &loss, &any, st);
-    if (any) {
-      rc = own;
-      break;
-    }
-    if (!isfinite(loss)) {
-      rc = mh_errorf("training loss became %s at epoch %lld, step %lld; lower the learning "
-                     "rate (training.optimizers[0].param_groups[0].config.lr) or check the "
-                     "data for NaN/inf features",
-                     isnan(loss) ? "NaN" : "infinite", (long long)epoch, (long long)st->steps);
-      break;
-    }
-    epoch_loss += loss;
-    epoch_samples += step_batch->global_len;
-    st->samples += step_batch->global_len;
-    st->steps++;
-    visited += bt.global_len;
-    progress_update(&prog, visited);
-  }
-  progress_end(&prog);
-  /* A step failed somewhere: every rank is here; the lowest failing rank's
-   * message becomes everyone's. */
-  if (any) rc = dist_agree(d, rc);
-  if (!rc && epoch_samples > 0) end_epoch(st, epoch, epoch_loss, epoch_samples);
-  if (epochs > 0) {
+    if (!rc) rc = loop_pass(&L, rd, 0);
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
   }
+  EpochSet set;
+  memset(&set, 0, sizeof set);
+  if (!rc && plan->epoch_hook) {
+    const EpochView v = {d, m, store, opt->bce, B, keys, weights, n};
+    const int64_t *ek = keys;
+    const float *ew = weights;
+    int64_t en = n;
+    /* num_samples_to_pass: epochs until that many samples passed */
+    for (int64_t e = 0; !rc && !L.any && (limit > 0 || e < epochs); e++) {
+      const int64_t left = limit > 0 ? limit - L.visited : -1;
+      if (limit > 0 && left <= 0) break;
+      rc = call_hook(plan, &v, e, &set, st);
+      rc = dist_agree(d, rc);
+      if (rc) break;
+      if (set.replaced) {
+        ek = set.keys.data;
+        ew = set.weights.len ? set.weights.data : NULL;
+        en = set.keys.len;
+      }
+      const int64_t passed = opt->drop_last_batch ? en / B * B : en;
+      if (passed == 0) { /* nothing to train on: so will every later epoch of a limit */
+        if (limit > 0) break;
+        continue;
+      }
+      rc = dist_agree(d, plan_pass(&b, &z, store, ek, ew, en, e, 1, opt, plan));
+      if (!rc)
+        rc =
+            reader_start(rd, b.erows, ew ? b.eweights : NULL, en, 1, B, opt->drop_last_batch, left);
+      if (!rc) rc = loop_pass(&L, rd, e);
+      st->read_seconds += reader_wait_seconds(rd);
+      reader_finish(rd);
+    }
+  }
+  i64vec_free(&set.keys);
+  f32vec_free(&set.weights);
+  /* The kept samples left over train as one last smaller step, as a
+   * partial last batch does (not with drop_last_batch). */
+  if (!rc && !L.any && plan->filter && !opt->drop_last_batch) rc = loop_drain(&L, 1);
+  progress_end(&L.prog);
+  /* A step failed somewhere: every rank is here; the lowest failing rank's
+   * message becomes everyone's. */
+  if (L.any) rc = dist_agree(d, rc);
+  if (!rc) end_epoch(&L);
   for (int g = 0; g < o->ngroups; g++) o->groups[g].lr = o->groups[g].lr0;
   if (m->gpu && b.dm) {
     int prc = gpu_state_pull(&b, m, o);

@@ -10,11 +10,25 @@
  * ranks inside forward/backward, so every rank runs them on every step,
  * even with an empty slice. Losses are weighted when weights are given.
  *
+ * Weighted losses follow the original's `dot(loss, w / sum(w))`: a step's
+ * gradient is sum_i w_i grad(l_i) / sum_i w_i over the global batch (the
+ * plain mean when there are no weights); the per-rank weight sums travel
+ * in the same allreduce as the gradients.
+ *
  * A BatchFilter (batch-then-sample downsampling) sees every global batch
  * before it trains: each rank scores its slice with the model in eval mode
  * (model_pass_batch), the scores are gathered onto every rank, every rank
  * runs the filter's selection on the same scores and so keeps the same
- * subset, and the step trains on that subset with the filter's weights.
+ * subset. As in the original, kept samples accumulate (in global order,
+ * each rank holding its own) until they fill a batch of batch_size: then
+ * one step trains on them with the filter's weights. What is left over
+ * carries into the next epoch; at the end of training it trains as one
+ * last smaller step, unless drop_last_batch.
+ *
+ * An EpochHook (sample-then-batch downsampling, RS2) is called at the start
+ * of every epoch on every rank and may replace the epoch's keys and
+ * weights, e.g. by scoring the trigger's set with the model being trained
+ * (model_pass_run) and keeping a subset.
  *
  * The trainer takes plain structs; it knows nothing of the YAML schema. */
 #ifndef MH_TRAINER_H
@@ -23,6 +37,7 @@
 #include <stdint.h>
 
 #include "core/dist.h"
+#include "core/vec.h"
 #include "data/reader.h"
 #include "data/store.h"
 #include "train/model.h"
@@ -40,7 +55,7 @@ typedef struct {
   double read_seconds;  /* this rank: waiting for features (all of the reading when
                            nothing is prefetched, only the stalls otherwise) */
   double comm_seconds;  /* this rank: allreduce */
-  int64_t scored;       /* samples scored by the batch filter (0 without one) */
+  int64_t scored;       /* samples the batch filter and the epoch hook ran the model on */
 } TrainStats;
 
 /* The training section's values the engine needs (config/ fills them). */
@@ -67,18 +82,66 @@ struct BatchFilter {
                 int64_t *nkeep);
   void (*destroy)(BatchFilter *f); /* may be NULL */
   void *impl;
+  /* The fraction it keeps, ratio / ratio_max (0: unknown), for the lr
+   * schedule's MODYN_NUM_BATCHES, which the original computes from it. */
+  int64_t ratio, ratio_max;
 };
 void batch_filter_free(BatchFilter *f);
+
+/* What an epoch hook sees: the training run's context and the set that
+ * trainer_run was given. */
+typedef struct {
+  const Dist *dist;
+  Model *model;          /* the model being trained; its host weights are current */
+  Store *store;
+  int bce;               /* the loss is BCEWithLogitsLoss */
+  int64_t batch_size;    /* the training batch (for model passes) */
+  const int64_t *keys;   /* [n] the trigger's set */
+  const float *weights;  /* [n] or NULL */
+  int64_t n;
+} EpochView;
+
+/* An epoch's set, as the hook leaves it. */
+typedef struct {
+  I64Vec keys;     /* the epoch's keys (store keys) */
+  F32Vec weights;  /* same length (weighted), or empty (unweighted) */
+  int replaced;    /* 1: the epoch trains on keys/weights; 0: on the previous epoch's set
+                      (trainer_run's set before any replacement) */
+  int64_t scored;  /* samples the hook ran the model on */
+} EpochSet;
+
+typedef struct EpochHook EpochHook;
+struct EpochHook {
+  /* Collective: every rank calls it at the start of every epoch (0, 1, ...)
+   * with the same view, and must leave the same set on every rank. out
+   * arrives with replaced = 0 and scored = 0. */
+  int (*begin_epoch)(EpochHook *h, const EpochView *v, int64_t epoch, EpochSet *out);
+  void (*destroy)(EpochHook *h); /* may be NULL */
+  void *impl;                    /* freed by epoch_hook_free */
+  int64_t ratio, ratio_max;      /* as BatchFilter's (0: unknown) */
+};
+void epoch_hook_free(EpochHook *h);
 
 /* How one trigger trains, besides the options. */
 typedef struct {
   ReaderConfig io;      /* partitions and prefetching */
-  LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call */
+  LrSchedule sched;     /* parsed training.lr_scheduler; restarts each call; its
+                           MODYN_NUM_BATCHES / MODYN_NUM_EPOCHS are this call's */
   uint64_t seed;        /* decides the shuffle order (derived per epoch) */
   BatchFilter *filter;  /* NULL: train on every batch as it is */
   const char *progress; /* label of the progress line (core/progress.h), e.g. "trigger 3:
                            training"; NULL: none */
+  EpochHook *epoch_hook; /* NULL: every epoch trains on the keys given */
 } TrainPlan;
+
+/* The batches (optimizer steps) and epochs training n samples is expected
+ * to take, as the original's trainer computes them for its lr schedule's
+ * MODYN_NUM_BATCHES / MODYN_NUM_EPOCHS: whole batches per epoch, scaled by
+ * the filter's or hook's ratio, times the epochs; or, with
+ * num_samples_to_pass, the batches that many samples make and the epochs
+ * they span. */
+void trainer_expected_sizes(int64_t n, const TrainOptions *opt, const TrainPlan *plan,
+                            int64_t *batches, int64_t *epochs);
 
 /* Collective. Train m on keys[n] (weights may be NULL). The optimizer's lr
  * follows the schedule from the configured lr; the global gradient norm is
