@@ -333,7 +333,10 @@ static void fig_scatter(FILE *fp, const RunData *runs, int nruns, int by_samples
    * value, labelled once with the policy and the number of seeds. */
   char (*key)[256] = mh_calloc((size_t)nruns + 1, sizeof *key);
   int *group = mh_calloc((size_t)nruns + 1, sizeof(int));
-  if (!key || !group) {
+  double (*boxes)[3] = mh_calloc((size_t)nruns + 1, sizeof *boxes); /* placed labels: x0, x1, y */
+  int nboxes = 0;
+  if (!key || !group || !boxes) {
+    free(boxes);
     free(key);
     free(group);
     svg_close(fp);
@@ -388,13 +391,37 @@ static void fig_scatter(FILE *fp, const RunData *runs, int nruns, int by_samples
     svg_escape(fp, tag);
     /* right of the point, or left of it in the plot's right half (inside the figure) */
     const int left_side = x > p.left + p.width / 2;
+    const double tx = left_side ? x - 9 : x + 9, tw = 6.2 * (double)strlen(tag);
+    const double bx0 = left_side ? tx - tw : tx, bx1 = left_side ? tx : tx + tw;
+    /* Labels of points that coincide or crowd would overlap: try the
+     * natural line, then lines further below and above, and join a moved
+     * label to its point with a thin line. */
+    double ty = y - 8;
+    for (int tries = 0; tries < 24; tries++) {
+      const double cand = y - 8 + 13.0 * (tries % 2 ? (tries + 1) / 2 : -(tries / 2));
+      int clash = 0;
+      for (int b = 0; b < nboxes && !clash; b++)
+        clash = bx0 < boxes[b][1] && boxes[b][0] < bx1 && fabs(cand - boxes[b][2]) < 12.0;
+      if (!clash && cand > p.top + 10 && cand < p.top + p.height + 30) {
+        ty = cand;
+        break;
+      }
+    }
+    if (nboxes < nruns + 1) {
+      boxes[nboxes][0] = bx0, boxes[nboxes][1] = bx1, boxes[nboxes][2] = ty;
+      nboxes++;
+    }
     fprintf(fp, ": %.4f (%.4f to %.4f)</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\" "
                 "font-size=\"11\"%s>",
-            sy / n, y0, y1, left_side ? x - 9 : x + 9, y - 8 - 12 * (g % 2),
-            left_side ? " text-anchor=\"end\"" : "");
+            sy / n, y0, y1, tx, ty, left_side ? " text-anchor=\"end\"" : "");
     svg_escape(fp, tag);
     fprintf(fp, "</text>\n");
+    if (fabs(ty - (y - 8)) > 1)
+      fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
+                  "stroke-width=\"0.7\"/>\n",
+              x, y, left_side ? tx + 2 : tx - 2, ty - 4);
   }
+  free(boxes);
   free(key);
   free(group);
   svg_close(fp);
