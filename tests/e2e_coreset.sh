@@ -71,7 +71,8 @@ same_models "$W/gm1" "$W/gm2"
 # input, so every trigger's choice is the same on any rank count. The
 # gradient-based ones depend on the model, which 2 ranks reproduce only
 # within rounding after the first training: trigger 0's set (scored by the
-# same initial model) must match bit for bit.
+# same initial model) must match bit for bit. StB chooses inside training, at
+# the first epoch: selection/trigger_NNNN_epoch_0000.h5 keeps that choice.
 stb() { # stb NAME "STRATEGY MAP FIELDS" all|SELECTION_FILES_TO_COMPARE
   local name=$1 t files=$3
   mapfile -t STB < <(ds "{strategy: $2, ratio: 50, sample_then_batch: true}")
@@ -89,10 +90,10 @@ half_of_presampled() { # every StB selection of run $1 keeps int(presampled / 2)
   grep '"event":"selection"' "$1/events.jsonl" | grep -o '"presampled":[0-9]*,"downsampling":"[A-Za-z]*","mode":"StB","scored":[0-9]*,"training_set":[0-9]*' | awk -F'[:,]' '{ h = int($2 / 2); if (h < 1) h = 1; print h " " $NF }' | awk '$1 != $2' | wc -l
 }
 stb KcenterGreedy "KcenterGreedy" all
-stb Submodular "Submodular, submodular_function: LogDeterminant, submodular_optimizer: LazyGreedy" trigger_0000.h5
-stb GradMatch "GradMatch, full_grad_approximation: LastLayerWithEmbedding" trigger_0000.h5
+stb Submodular "Submodular, submodular_function: LogDeterminant, submodular_optimizer: LazyGreedy" trigger_0000_epoch_0000.h5
+stb GradMatch "GradMatch, full_grad_approximation: LastLayerWithEmbedding" trigger_0000_epoch_0000.h5
 check_eq "KcenterGreedy StB trains on half of each presampled set" "$(half_of_presampled "$W/KcenterGreedy1")" 0
 check_eq "Submodular StB trains on half of each presampled set" "$(half_of_presampled "$W/Submodular1")" 0
 # GradMatch's weights are its NNLS fit: positive, not all equal
-check "GradMatch StB stores its fitted weights" bash -c "h5dump -d /weights -y -w 0 '$W/GradMatch1/selection/trigger_0000.h5' | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { n++; if (\$1 <= 0) bad = 1; if (n > 1 && \$1 != first) differ = 1; if (n == 1) first = \$1 } END { exit !(n > 0 && !bad && differ) }'"
+check "GradMatch StB stores its fitted weights" bash -c "h5dump -d /weights -y -w 0 '$W/GradMatch1/selection/trigger_0000_epoch_0000.h5' | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { n++; if (\$1 <= 0) bad = 1; if (n > 1 && \$1 != first) differ = 1; if (n == 1) first = \$1 } END { exit !(n > 0 && !bad && differ) }'"
 finish e2e_coreset

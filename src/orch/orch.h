@@ -87,6 +87,8 @@ void run_dir_event(Orch *o, const char *fmt, ...) __attribute__((format(printf, 
 /* models/trigger_NNNN.h5 and selection/trigger_NNNN.h5 of a trigger. */
 void run_dir_model_path(const Orch *o, int64_t trigger, char *path, size_t cap);
 int run_dir_write_selection(const Orch *o, int64_t trigger, const TrainingSet *set, int weighted);
+int run_dir_write_epoch_selection(const Orch *o, int64_t trigger, int64_t epoch, const char *by,
+                                  const int64_t *keys, const float *weights, int64_t n);
 int run_dir_write_triggers(const Orch *o);
 int run_dir_write_matrix(const Orch *o);
 /* eval/composite.csv and eval/score.csv; *score gets the first task's. */

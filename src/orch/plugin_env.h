@@ -58,6 +58,11 @@ struct PluginEnv {
    * resumed run give their recorded values). Cost-aware triggers fit their
    * cost model on it. NULL when there is no pipeline. */
   int (*trigger_cost)(PluginEnv *env, int64_t k, TriggerCost *out);
+  /* Rank 0 only. Keep a selection made inside training (a sample-then-batch
+   * downsampler's choice at an epoch) as selection/trigger_NNNN_epoch_EEEE.h5:
+   * /keys and /weights, with the downsampler's name. */
+  int (*record_selection)(PluginEnv *env, int64_t trigger, int64_t epoch, const char *by,
+                          const int64_t *keys, const float *weights, int64_t n);
   void *orch;             /* the orchestrator's own state */
 };
 

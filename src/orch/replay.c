@@ -59,6 +59,11 @@ static int env_trigger_cost(PluginEnv *env, int64_t k, TriggerCost *out) {
   return MH_OK;
 }
 
+static int env_record_selection(PluginEnv *env, int64_t trigger, int64_t epoch, const char *by,
+                                const int64_t *keys, const float *weights, int64_t n) {
+  return run_dir_write_epoch_selection(env->orch, trigger, epoch, by, keys, weights, n);
+}
+
 void orch_env_init(Orch *o) {
   PluginEnv *e = &o->env;
   e->dist = o->dist;
@@ -70,6 +75,7 @@ void orch_env_init(Orch *o) {
   e->pass = env_pass;
   e->event = env_event;
   e->trigger_cost = env_trigger_cost;
+  e->record_selection = env_record_selection;
   e->orch = o;
 }
 

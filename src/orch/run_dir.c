@@ -90,6 +90,27 @@ int run_dir_write_selection(const Orch *o, int64_t trigger, const TrainingSet *s
   return h5_commit(f, path);
 }
 
+/* selection/trigger_NNNN_epoch_EEEE.h5: a selection made inside training. */
+int run_dir_write_epoch_selection(const Orch *o, int64_t trigger, int64_t epoch, const char *by,
+                                  const int64_t *keys, const float *weights, int64_t n) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/selection/trigger_%04lld_epoch_%04lld.h5", o->dir,
+           (long long)trigger, (long long)epoch);
+  hid_t f = h5_create_tmp(path);
+  if (f < 0) return MH_ERR;
+  int rc = h5_attr_write_i64(f, "trigger", trigger);
+  if (!rc) rc = h5_attr_write_i64(f, "epoch", epoch);
+  if (!rc) rc = h5_attr_write_str(f, "strategy", o->cfg->selection_name);
+  if (!rc) rc = h5_attr_write_str(f, "downsampling", by);
+  if (!rc) rc = h5_write_i64(f, "keys", n, keys);
+  if (!rc) rc = h5_write_f32(f, "weights", n, weights);
+  if (rc) {
+    H5Fclose(f);
+    return mh_error_context("writing %s", path);
+  }
+  return h5_commit(f, path);
+}
+
 int run_dir_write_triggers(const Orch *o) {
   char path[1100];
   snprintf(path, sizeof path, "%s/triggers.csv", o->dir);

@@ -350,7 +350,11 @@ static int hook_begin(EpochHook *h, const EpochView *v, int64_t epoch, EpochSet 
              (unsigned long long)selection_hash(out->keys.data, out->weights.data, k));
     hi->env->event(hi->env, line);
   }
-  return MH_OK;
+  rc = MH_OK;
+  if (dist->rank == 0 && hi->env && hi->env->record_selection)
+    rc = hi->env->record_selection(hi->env, hi->trigger, epoch, d->type->name, out->keys.data,
+                                   out->weights.data, k);
+  return dist_agree(dist, rc);
 }
 
 int downsampler_epoch_hook(Downsampler *d, PluginEnv *env, uint64_t seed, int64_t trigger,
