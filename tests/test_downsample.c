@@ -806,6 +806,68 @@ static void test_coreset_filter(void) {
   }
 }
 
+/* RHOLoss: the target largest loss - irreducible loss.
+ *   loss  2.0 1.0 3.0  0.5 2.5
+ *   il    1.5 0.1 0.2  0.6 2.4
+ *   diff  0.5 0.9 2.8 -0.1 0.1
+ * target 2 -> {1, 2} (Loss's largest two would be {2, 4}); target 3 ->
+ * {0, 1, 2}; equal differences -> the lower positions. */
+static void test_rho(void) {
+  const float loss[5] = {2.0f, 1.0f, 3.0f, 0.5f, 2.5f};
+  const float il[5] = {1.5f, 0.1f, 0.2f, 0.6f, 2.4f};
+  int64_t keep[5], n = 0;
+  float w[5];
+  CHECK_OK(downsample_rho_select(loss, il, 5, 2, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 1);
+  CHECK_EQ_INT(keep[1], 2);
+  CHECK_NEAR(w[0], 1.0, 0);
+  CHECK_NEAR(w[1], 1.0, 0);
+  CHECK_OK(downsample_rho_select(loss, il, 5, 3, keep, w, &n));
+  CHECK_EQ_INT(n, 3);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 1);
+  CHECK_EQ_INT(keep[2], 2);
+  const float same[3] = {1, 1, 1}, zero[3] = {0, 0, 0};
+  CHECK_OK(downsample_rho_select(same, zero, 3, 2, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 1);
+
+  /* The plug-in as a batch filter: irreducible losses by key (keys 10..14
+   * carry the il above), the batch in another order:
+   *   keys  12   10   14   11   13
+   *   loss  3.0  2.0  2.5  1.0  0.5
+   *   diff  2.8  0.5  0.1  0.9 -0.1   ratio 50 -> target 2 -> {0, 3} */
+  Made m = make("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+                "holdout_set_strategy: Simple\nil_training_config:\n"
+                "  il_model_id: LogisticRegression\n  batch_size: 4\n"
+                "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n");
+  const int64_t tkeys[5] = {10, 11, 12, 13, 14};
+  CHECK_OK(downsample_rho_set_losses(m.d, 3, tkeys, il, 5));
+  BatchFilter *f = NULL;
+  CHECK_OK(downsampler_batch_filter(m.d, 42, 3, &f));
+  CHECK(f->outputs == PASS_LOSS);
+  const int32_t labels[5] = {0};
+  float bloss[5] = {3.0f, 2.0f, 2.5f, 1.0f, 0.5f};
+  const int64_t bkeys[5] = {12, 10, 14, 11, 13};
+  PassBatch g = {5, 1, 0, labels, NULL, NULL, bloss, NULL, NULL, NULL, bkeys};
+  CHECK_OK(f->select(f, &g, 0, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 3);
+  CHECK_NEAR(w[0], 1.0, 0);
+  CHECK_NEAR(w[1], 1.0, 0);
+  /* a key the trigger's set does not hold */
+  const int64_t bad[5] = {12, 10, 99, 11, 13};
+  g.keys = bad;
+  CHECK(f->select(f, &g, 0, keep, w, &n) == MH_ERR);
+  CHECK_STR(mh_error(), "RHOLoss downsampling: key 99 has no irreducible loss (it is not in "
+                        "trigger 3's training set)");
+  batch_filter_free(f);
+  unmake(&m);
+}
+
 static void expect_error(const char *yaml, const char *msg) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("ds.yaml", yaml, &doc));
@@ -820,11 +882,35 @@ static void expect_error(const char *yaml, const char *msg) {
 static void test_errors(void) {
   expect_error("strategy: Los\nratio: 5\n",
                "ds.yaml:1: strategy: unknown downsampling strategy \"Los\"; available: Loss, "
-               "GradNorm, Uncertainty, RS2, No, KcenterGreedy, Craig, GradMatch, Submodular");
-  expect_error("strategy: RHOLoss\nratio: 5\n",
-               "ds.yaml:1: strategy: downsampling strategy \"RHOLoss\" of the original is not "
-               "available yet; available: Loss, GradNorm, Uncertainty, RS2, No, KcenterGreedy, "
-               "Craig, GradMatch, Submodular");
+               "GradNorm, Uncertainty, RS2, No, KcenterGreedy, Craig, GradMatch, Submodular, "
+               "RHOLoss");
+  expect_error("strategy: TokenUncertainty\nratio: 5\n",
+               "ds.yaml:1: strategy: downsampling strategy \"TokenUncertainty\" of the original "
+               "is not available yet; available: Loss, GradNorm, Uncertainty, RS2, No, "
+               "KcenterGreedy, Craig, GradMatch, Submodular, RHOLoss");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\nholdout_set_strategy: "
+               "Simple\n",
+               "ds.yaml:1: il_training_config: missing required field");
+  expect_error("strategy: RHOLoss\nratio: 50\nsample_then_batch: true\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\n",
+               "ds.yaml:3: sample_then_batch: RHOLoss runs batch-then-sample only (as in the "
+               "original)");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 30\n"
+               "holdout_set_strategy: Twin\n",
+               "ds.yaml:3: holdout_set_ratio: the Twin strategy splits the new data in halves: "
+               "holdout_set_ratio must be half of holdout_set_ratio_max (100), got 30");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 101\n"
+               "holdout_set_strategy: Simple\n",
+               "ds.yaml:3: holdout_set_ratio: must be in [0, 100], got 101");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  batch_size: 4\n",
+               "ds.yaml:6: il_training_config.il_model_id: missing required field");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  il_model_id: "
+               "LogisticRegression\n  batch_size: 4\n  num_samples_to_pass: 5\n"
+               "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n",
+               "ds.yaml:8: il_training_config.num_samples_to_pass: the IL model trains "
+               "epochs_per_trigger epochs (the original allows only null here)");
   expect_error("strategy: Submodular\nratio: 5\n",
                "ds.yaml:1: submodular_function: missing required field");
   expect_error("strategy: Submodular\nratio: 5\nsubmodular_function: Facility\n",
@@ -887,6 +973,7 @@ int main(void) {
   test_submodular_vs_naive();
   test_submodular_plugin();
   test_coreset_filter();
+  test_rho();
   test_errors();
   return test_finish("test_downsample");
 }
