@@ -880,6 +880,10 @@ static void expect_error(const char *yaml, const char *msg) {
 }
 
 static void test_errors(void) {
+  char unknown_model[512];
+  snprintf(unknown_model, sizeof unknown_model,
+           "ds.yaml:6: il_training_config.il_model_id: unknown model \"Logistic\"; available: %s",
+           model_list());
   expect_error("strategy: Los\nratio: 5\n",
                "ds.yaml:1: strategy: unknown downsampling strategy \"Los\"; available: Loss, "
                "GradNorm, Uncertainty, RS2, No, KcenterGreedy, Craig, GradMatch, Submodular, "
@@ -902,6 +906,11 @@ static void test_errors(void) {
   expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 101\n"
                "holdout_set_strategy: Simple\n",
                "ds.yaml:3: holdout_set_ratio: must be in [0, 100], got 101");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  il_model_id: Logistic\n"
+               "  batch_size: 4\n"
+               "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n",
+               unknown_model);
   expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
                "holdout_set_strategy: Simple\nil_training_config:\n  batch_size: 4\n",
                "ds.yaml:6: il_training_config.il_model_id: missing required field");

@@ -384,6 +384,10 @@ static int rho_create(const CfgRef *cfg, const DownsampleCommon *c, Downsampler 
   CfgRef il;
   cfg_child(cfg, "il_training_config", &il);
   MH_TRY(pipeline_parse_il_training(&il, &r->il));
+  /* the model's own fields are checked when it is made (it needs the store's shape) */
+  if (!model_find(r->il.model_id))
+    return cfg_errorf(&r->il.model_id_ref, "unknown model \"%s\"; available: %s",
+                      r->il.model_id, model_list());
   return sched_parse(&r->il.training.lr_scheduler, &r->sched);
 }
 
