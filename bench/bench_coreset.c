@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < K * (D + 1); k++)
       grad[i * K * (D + 1) + k] = 0.1f * (float)rng_normal(&rng);
   }
-  PassBatch g = {n, K, D, labels, logits, NULL, NULL, emb, grad, NULL};
+  PassBatch g = {n, K, D, labels, logits, NULL, NULL, emb, grad, NULL, NULL};
   printf("# n = %lld, K = %d, D = %d, ratio 50, sample_then_batch, batch_size 64\n", (long long)n,
          K, D);
   printf("# %8s %10s %9s  %s\n", "kept", "sum_w", "seconds", "downsampling_config");

@@ -55,7 +55,7 @@ static void test_uncertainty(void) {
       2.0f, -1.f, -1.f, /* 5: sure-ish */
   };
   const int32_t labels[] = {0, 1, 2, 0, 1, 2};
-  PassBatch g = {6, 3, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL};
+  PassBatch g = {6, 3, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL, NULL};
   int64_t keep[6], n = 0;
   float w[6];
   Rng rng;
@@ -110,7 +110,7 @@ static void test_uncertainty(void) {
   /* One-output (BCE) model: LeastConfidence is |logit|. */
   const float z[] = {-3.0f, 0.1f, 2.0f, -0.2f};
   const int32_t y[] = {0, 1, 1, 0};
-  PassBatch b = {4, 1, 0, y, (float *)z, NULL, NULL, NULL, NULL, NULL};
+  PassBatch b = {4, 1, 0, y, (float *)z, NULL, NULL, NULL, NULL, NULL, NULL};
   m = make("strategy: Uncertainty\nscore_metric: LeastConfidence\nratio: 50\n");
   CHECK_OK(downsampler_run(m.d, &b, &rng, keep, w, &n));
   CHECK(n == 2 && keep[0] == 1 && keep[1] == 3);
@@ -123,7 +123,7 @@ static void test_uncertainty(void) {
 static void test_loss_frequencies(void) {
   float loss[4] = {1, 2, 3, 4};
   const int32_t labels[4] = {0};
-  PassBatch g = {4, 1, 0, labels, NULL, NULL, loss, NULL, NULL, NULL};
+  PassBatch g = {4, 1, 0, labels, NULL, NULL, loss, NULL, NULL, NULL, NULL};
   int64_t keep[4], n = 0;
   float w[4];
   const int seeds = 40000;
@@ -155,7 +155,7 @@ static void test_loss_frequencies(void) {
   unmake(&m2);
   /* All losses zero: a uniform draw, weights 1. */
   float zero[4] = {0, 0, 0, 0};
-  PassBatch gz = {4, 1, 0, labels, NULL, NULL, zero, NULL, NULL, NULL};
+  PassBatch gz = {4, 1, 0, labels, NULL, NULL, zero, NULL, NULL, NULL, NULL};
   m = make("strategy: Loss\nratio: 50\n");
   Rng rng;
   rng_seed(&rng, 3);
@@ -169,7 +169,7 @@ static void test_loss_frequencies(void) {
 static void test_gradnorm(void) {
   const float logits[] = {2.0f, 0.0f, 0.0f, 2.0f};
   const int32_t labels[] = {0, 0};
-  PassBatch g = {2, 2, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL};
+  PassBatch g = {2, 2, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL, NULL};
   const double q = 1.0 / (1.0 + exp(-2.0)); /* softmax of the larger logit */
   const double s0 = sqrt(2.0) * (1.0 - q), s1 = sqrt(2.0) * q;
   const double p0 = s0 / (s0 + s1);
@@ -242,7 +242,7 @@ static void test_rs2(void) {
   Made m = make("strategy: RS2\nratio: 25\nwith_replacement: false\n");
   CHECK(m.d && m.d->common.sample_then_batch == 1 && m.d->outputs == 0);
   const int32_t labels[12] = {0};
-  PassBatch g = {12, 0, 0, labels, NULL, NULL, NULL, NULL, NULL, NULL};
+  PassBatch g = {12, 0, 0, labels, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   float w[12];
   int64_t keep[12];
   CHECK_OK(downsampler_run(m.d, &g, &rng, keep, w, &n));
@@ -255,7 +255,7 @@ static void test_filter(void) {
   float loss[64];
   int32_t labels[64] = {0};
   for (int i = 0; i < 64; i++) loss[i] = 0.1f + (float)(i % 7);
-  PassBatch g = {64, 1, 0, labels, NULL, NULL, loss, NULL, NULL, NULL};
+  PassBatch g = {64, 1, 0, labels, NULL, NULL, loss, NULL, NULL, NULL, NULL};
   Made m = make("strategy: Loss\nratio: 50\n");
   BatchFilter *f = NULL, *f2 = NULL;
   CHECK_OK(downsampler_batch_filter(m.d, 42, 3, &f));
@@ -324,7 +324,7 @@ static void test_kcenter_hand(void) {
   const float emb[] = {0, 0, 1, 0, 5, 0, 6, 0, 10, 0};
   const int32_t labels[5] = {0};
   const int64_t want[5][3] = {{0, 2, 4}, {1, 2, 4}, {0, 2, 4}, {0, 3, 4}, {0, 2, 4}};
-  PassBatch g = {5, 1, 2, labels, NULL, NULL, NULL, (float *)emb, NULL, NULL};
+  PassBatch g = {5, 1, 2, labels, NULL, NULL, NULL, (float *)emb, NULL, NULL, NULL};
   Made m = make("strategy: KcenterGreedy\nratio: 60\n");
   CHECK_EQ_INT(m.d->outputs, PASS_EMBED);
   int seen[5] = {0};
@@ -381,7 +381,7 @@ static void test_kcenter_radius(void) {
                              (e == (labels[i] + 1) % D ? 20.0 * (labels[i] / D) : 0.0) +
                              rng_normal(&rng));
   }
-  PassBatch g = {N, 1, D, labels, NULL, NULL, NULL, x, NULL, NULL};
+  PassBatch g = {N, 1, D, labels, NULL, NULL, NULL, x, NULL, NULL, NULL};
   Made m = make("strategy: KcenterGreedy\nratio: 2\n");
   int64_t keep[N], n = 0;
   float w[N];
@@ -422,7 +422,7 @@ static void test_kcenter_radius(void) {
 static void test_craig_hand(void) {
   const float grad[] = {0, 0, 1, 0, 2, 0, 10, 0, 11, 0, 12, 0, 13, 0};
   const int32_t labels[7] = {0};
-  PassBatch g = {7, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL};
+  PassBatch g = {7, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL, NULL};
   static const char *const greedy[] = {"NaiveGreedy", "LazyGreedy", "ApproximateLazyGreedy"};
   for (int o = 0; o < 3; o++) {
     char yaml[256];
@@ -451,7 +451,7 @@ static void test_craig_hand(void) {
    * 1 + 3 = 4 (position 2) and 1 + 1 = 2 (position 3). */
   const float g2[] = {0, 0, 1, 0, 0.1f, 0, 5, 0};
   const int32_t l2[] = {0, 0, 1, 1};
-  PassBatch b = {4, 1, 1, l2, NULL, NULL, NULL, NULL, (float *)g2, NULL};
+  PassBatch b = {4, 1, 1, l2, NULL, NULL, NULL, NULL, (float *)g2, NULL, NULL};
   Made m = make("strategy: Craig\nratio: 50\nfull_grad_approximation: LastLayerWithEmbedding\n");
   Rng rng;
   rng_seed(&rng, 3);
@@ -471,7 +471,7 @@ static void test_craig_hand(void) {
   {
     const float g3[] = {1, 1, 1, 1, 1, 1, 0, 0, 0.0015f, 0};
     const int32_t l3[] = {0, 0, 0, 1, 1};
-    PassBatch b3 = {5, 1, 1, l3, NULL, NULL, NULL, NULL, (float *)g3, NULL};
+    PassBatch b3 = {5, 1, 1, l3, NULL, NULL, NULL, NULL, (float *)g3, NULL, NULL};
     Made m3 = make("strategy: Craig\nratio: 20\nfull_grad_approximation: LastLayerWithEmbedding\n");
     CHECK_OK(downsampler_run(m3.d, &b3, &rng, keep, w, &n));
     CHECK(n == 1 && keep[0] == 0 && w[0] == 6.0f);
@@ -492,7 +492,7 @@ static void test_craig_hand(void) {
 static void test_craig_last_layer(void) {
   const float logits[] = {0, 0, 0, 0, 0, 0, (float)log(3.0), 0};
   const int32_t labels[] = {0, 0, 1, 1};
-  PassBatch g = {4, 2, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL};
+  PassBatch g = {4, 2, 0, labels, (float *)logits, NULL, NULL, NULL, NULL, NULL, NULL};
   Made m = make("strategy: Craig\nratio: 50\n");
   CHECK_EQ_INT(m.d->outputs, PASS_LOGITS);
   Rng rng;
@@ -525,7 +525,7 @@ static void test_craig_last_layer(void) {
 static void test_gradmatch_hand(void) {
   const float grad[] = {4, 0, 0, 4, 4, 4, -4, 0};
   const int32_t labels[4] = {0};
-  PassBatch g = {4, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL};
+  PassBatch g = {4, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL, NULL};
   Made m =
       make("strategy: GradMatch\nratio: 50\nfull_grad_approximation: LastLayerWithEmbedding\n");
   CHECK_EQ_INT(m.d->outputs, PASS_GRAD);
@@ -736,7 +736,7 @@ static void test_submodular_vs_naive(void) {
 static void test_submodular_plugin(void) {
   const float grad[] = {1, 0, 1, 0.05f, 0, 1, -1, 0.02f};
   const int32_t labels[4] = {0};
-  PassBatch g = {4, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL};
+  PassBatch g = {4, 1, 1, labels, NULL, NULL, NULL, NULL, (float *)grad, NULL, NULL};
   Made m = make("strategy: Submodular\nratio: 50\nsubmodular_function: LogDeterminant\n"
                 "full_grad_approximation: LastLayerWithEmbedding\n");
   CHECK_EQ_INT(m.d->outputs, PASS_GRAD);
@@ -773,7 +773,7 @@ static void test_coreset_filter(void) {
     grad[2 * i] = (float)rng_normal(&rng);
     grad[2 * i + 1] = (float)rng_normal(&rng);
   }
-  PassBatch g = {N, 1, D, labels, NULL, NULL, NULL, emb, grad, NULL};
+  PassBatch g = {N, 1, D, labels, NULL, NULL, NULL, emb, grad, NULL, NULL};
   static const char *const yaml[] = {
       "strategy: KcenterGreedy\nratio: 25\n",
       "strategy: Craig\nratio: 25\nfull_grad_approximation: LastLayerWithEmbedding\n"
@@ -806,6 +806,68 @@ static void test_coreset_filter(void) {
   }
 }
 
+/* RHOLoss: the target largest loss - irreducible loss.
+ *   loss  2.0 1.0 3.0  0.5 2.5
+ *   il    1.5 0.1 0.2  0.6 2.4
+ *   diff  0.5 0.9 2.8 -0.1 0.1
+ * target 2 -> {1, 2} (Loss's largest two would be {2, 4}); target 3 ->
+ * {0, 1, 2}; equal differences -> the lower positions. */
+static void test_rho(void) {
+  const float loss[5] = {2.0f, 1.0f, 3.0f, 0.5f, 2.5f};
+  const float il[5] = {1.5f, 0.1f, 0.2f, 0.6f, 2.4f};
+  int64_t keep[5], n = 0;
+  float w[5];
+  CHECK_OK(downsample_rho_select(loss, il, 5, 2, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 1);
+  CHECK_EQ_INT(keep[1], 2);
+  CHECK_NEAR(w[0], 1.0, 0);
+  CHECK_NEAR(w[1], 1.0, 0);
+  CHECK_OK(downsample_rho_select(loss, il, 5, 3, keep, w, &n));
+  CHECK_EQ_INT(n, 3);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 1);
+  CHECK_EQ_INT(keep[2], 2);
+  const float same[3] = {1, 1, 1}, zero[3] = {0, 0, 0};
+  CHECK_OK(downsample_rho_select(same, zero, 3, 2, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 1);
+
+  /* The plug-in as a batch filter: irreducible losses by key (keys 10..14
+   * carry the il above), the batch in another order:
+   *   keys  12   10   14   11   13
+   *   loss  3.0  2.0  2.5  1.0  0.5
+   *   diff  2.8  0.5  0.1  0.9 -0.1   ratio 50 -> target 2 -> {0, 3} */
+  Made m = make("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+                "holdout_set_strategy: Simple\nil_training_config:\n"
+                "  il_model_id: LogisticRegression\n  batch_size: 4\n"
+                "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n");
+  const int64_t tkeys[5] = {10, 11, 12, 13, 14};
+  CHECK_OK(downsample_rho_set_losses(m.d, 3, tkeys, il, 5));
+  BatchFilter *f = NULL;
+  CHECK_OK(downsampler_batch_filter(m.d, 42, 3, &f));
+  CHECK(f->outputs == PASS_LOSS);
+  const int32_t labels[5] = {0};
+  float bloss[5] = {3.0f, 2.0f, 2.5f, 1.0f, 0.5f};
+  const int64_t bkeys[5] = {12, 10, 14, 11, 13};
+  PassBatch g = {5, 1, 0, labels, NULL, NULL, bloss, NULL, NULL, NULL, bkeys};
+  CHECK_OK(f->select(f, &g, 0, keep, w, &n));
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(keep[0], 0);
+  CHECK_EQ_INT(keep[1], 3);
+  CHECK_NEAR(w[0], 1.0, 0);
+  CHECK_NEAR(w[1], 1.0, 0);
+  /* a key the trigger's set does not hold */
+  const int64_t bad[5] = {12, 10, 99, 11, 13};
+  g.keys = bad;
+  CHECK(f->select(f, &g, 0, keep, w, &n) == MH_ERR);
+  CHECK_STR(mh_error(), "RHOLoss downsampling: key 99 has no irreducible loss (it is not in "
+                        "trigger 3's training set)");
+  batch_filter_free(f);
+  unmake(&m);
+}
+
 static void expect_error(const char *yaml, const char *msg) {
   CfgDoc doc;
   CHECK_OK(cfg_load_string("ds.yaml", yaml, &doc));
@@ -818,13 +880,46 @@ static void expect_error(const char *yaml, const char *msg) {
 }
 
 static void test_errors(void) {
+  char unknown_model[512];
+  snprintf(unknown_model, sizeof unknown_model,
+           "ds.yaml:6: il_training_config.il_model_id: unknown model \"Logistic\"; available: %s",
+           model_list());
   expect_error("strategy: Los\nratio: 5\n",
                "ds.yaml:1: strategy: unknown downsampling strategy \"Los\"; available: Loss, "
-               "GradNorm, Uncertainty, RS2, No, KcenterGreedy, Craig, GradMatch, Submodular");
-  expect_error("strategy: RHOLoss\nratio: 5\n",
-               "ds.yaml:1: strategy: downsampling strategy \"RHOLoss\" of the original is not "
-               "available yet; available: Loss, GradNorm, Uncertainty, RS2, No, KcenterGreedy, "
-               "Craig, GradMatch, Submodular");
+               "GradNorm, Uncertainty, RS2, No, KcenterGreedy, Craig, GradMatch, Submodular, "
+               "RHOLoss");
+  expect_error("strategy: TokenUncertainty\nratio: 5\n",
+               "ds.yaml:1: strategy: downsampling strategy \"TokenUncertainty\" of the original "
+               "is not available yet; available: Loss, GradNorm, Uncertainty, RS2, No, "
+               "KcenterGreedy, Craig, GradMatch, Submodular, RHOLoss");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\nholdout_set_strategy: "
+               "Simple\n",
+               "ds.yaml:1: il_training_config: missing required field");
+  expect_error("strategy: RHOLoss\nratio: 50\nsample_then_batch: true\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\n",
+               "ds.yaml:3: sample_then_batch: RHOLoss runs batch-then-sample only (as in the "
+               "original)");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 30\n"
+               "holdout_set_strategy: Twin\n",
+               "ds.yaml:3: holdout_set_ratio: the Twin strategy splits the new data in halves: "
+               "holdout_set_ratio must be half of holdout_set_ratio_max (100), got 30");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 101\n"
+               "holdout_set_strategy: Simple\n",
+               "ds.yaml:3: holdout_set_ratio: must be in [0, 100], got 101");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  il_model_id: Logistic\n"
+               "  batch_size: 4\n"
+               "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n",
+               unknown_model);
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  batch_size: 4\n",
+               "ds.yaml:6: il_training_config.il_model_id: missing required field");
+  expect_error("strategy: RHOLoss\nratio: 50\nholdout_set_ratio: 10\n"
+               "holdout_set_strategy: Simple\nil_training_config:\n  il_model_id: "
+               "LogisticRegression\n  batch_size: 4\n  num_samples_to_pass: 5\n"
+               "  optimizers: [{algorithm: SGD, param_groups: [{config: {lr: 0.1}}]}]\n",
+               "ds.yaml:8: il_training_config.num_samples_to_pass: the IL model trains "
+               "epochs_per_trigger epochs (the original allows only null here)");
   expect_error("strategy: Submodular\nratio: 5\n",
                "ds.yaml:1: submodular_function: missing required field");
   expect_error("strategy: Submodular\nratio: 5\nsubmodular_function: Facility\n",
@@ -887,6 +982,7 @@ int main(void) {
   test_submodular_vs_naive();
   test_submodular_plugin();
   test_coreset_filter();
+  test_rho();
   test_errors();
   return test_finish("test_downsample");
 }

@@ -7,6 +7,8 @@
  *     exact number of optimizer steps, samples trained and scored for given
  *     n, ratio, batch size, epochs and drop_last_batch; 1 and 2 ranks
  *     train the same model within 1e-4;
+ *   - a batch filter sees each sample's store key (PassBatch.keys): every
+ *     key once per epoch, with its own label;
  *   - the lr schedule's MODYN_NUM_BATCHES is the original's expected
  *     number of batches (downsampling ratio included);
  *   - sample-then-batch selects at the start of every `period`-th epoch
@@ -191,6 +193,61 @@ static void test_accumulation(const Dist *d, float *params_c) {
   }
 }
 
+/* ---- the filter sees each sample's key ------------------------------------------------ */
+
+typedef struct {
+  int64_t seen[N]; /* times each key (100 + i) was in a scored batch */
+  int64_t wrong;   /* keys outside the set, or whose label is not the store's */
+} KeyCheck;
+
+static int keycheck_select(BatchFilter *f, const PassBatch *g, int64_t step, int64_t *keep,
+                           float *weights, int64_t *nkeep) {
+  (void)step;
+  KeyCheck *kc = f->impl;
+  for (int64_t i = 0; i < g->n; i++) {
+    const int64_t k = g->keys ? g->keys[i] - 100 : -1;
+    if (k < 0 || k >= N || g->labels[i] != k % K) {
+      kc->wrong++;
+      continue;
+    }
+    kc->seen[k]++;
+  }
+  for (int64_t i = 0; i < g->n; i++) {
+    keep[i] = i;
+    weights[i] = 1.0f;
+  }
+  *nkeep = g->n;
+  return MH_OK;
+}
+
+/* PassBatch.keys: the global batch's store keys, on every rank: each key of
+ * the set once per epoch (drop_last: the 32 of the 4 whole batches), each
+ * with its own label (label = key % K in the store). */
+static void test_filter_keys(const Dist *d) {
+  for (int drop = 0; drop < 2; drop++) {
+    BatchFilter *f = mh_calloc(1, sizeof *f);
+    KeyCheck *kc = mh_calloc(1, sizeof *kc);
+    f->impl = kc;
+    f->outputs = PASS_LOSS;
+    f->select = keycheck_select;
+    Run r = {36, 8, 3, drop, NULL, f, NULL, 0.1};
+    TrainStats st;
+    train(d, &r, &st, NULL);
+    int64_t total = 0, max = 0;
+    for (int i = 0; i < N; i++) {
+      total += kc->seen[i];
+      if (kc->seen[i] > max) max = kc->seen[i];
+    }
+    CHECK_EQ_INT(kc->wrong, 0);
+    CHECK_EQ_INT(total, drop ? 3 * 32 : 3 * 36);
+    CHECK_EQ_INT(max, 3);
+    for (int i = 36; i < N; i++) CHECK_EQ_INT(kc->seen[i], 0);
+    if (!drop)
+      for (int i = 0; i < 36; i++) CHECK_EQ_INT(kc->seen[i], 3);
+    batch_filter_free(f);
+  }
+}
+
 /* ---- the lr schedule's MODYN_NUM_BATCHES ----------------------------------------------- */
 
 /* The original's expected sizes: n / B whole batches per epoch, scaled by
@@ -371,6 +428,7 @@ int main(int argc, char **argv) {
     CHECK_OK(dist_init(&d, comm));
     test_weighted_gradient(&d);
     test_accumulation(&d, pc[g]);
+    test_filter_keys(&d);
     test_stb_period(&d);
     test_rs2(&d);
     MPI_Comm_free(&comm);

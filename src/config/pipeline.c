@@ -325,9 +325,9 @@ int64_t pipeline_samples_to_pass(const TrainingConfig *t, int64_t trigger) {
   return trigger >= 0 && trigger < t->num_samples_to_pass_len ? t->num_samples_to_pass[trigger] : 0;
 }
 
-static int parse_training(const CfgRef *root, TrainingConfig *t) {
-  CfgRef sec;
-  MH_TRY(req_section(root, "training", k_training, &sec));
+/* The fields of a training map (its keys checked by the caller). */
+static int parse_training_map(const CfgRef *sec_in, TrainingConfig *t) {
+  const CfgRef sec = *sec_in;
   MH_TRY(get_device(&sec, "device", "cpu", t->device, sizeof t->device));
   MH_TRY(cfg_req_int(&sec, "batch_size", 1, MAX_BATCH, &t->batch_size));
   MH_TRY(cfg_get_bool(&sec, "drop_last_batch", 0, &t->drop_last_batch));
@@ -367,6 +367,53 @@ static int parse_training(const CfgRef *root, TrainingConfig *t) {
                      &t->parallel_prefetch_requests));
   MH_TRY(opt_section(&sec, "lr_scheduler", NULL, &t->lr_scheduler));
   return opt_section(&sec, "checkpointing", NULL, &t->checkpointing);
+}
+
+static int parse_training(const CfgRef *root, TrainingConfig *t) {
+  CfgRef sec;
+  MH_TRY(req_section(root, "training", k_training, &sec));
+  return parse_training_map(&sec, t);
+}
+
+/* ILTrainingConfig: a training map plus the model's id and config. The
+ * original's fields that mean nothing here are accepted silently, as in
+ * the training section (its warning lists the top-level ones). */
+static const char *const k_il_training[] = {
+    "device", "batch_size", "drop_last_batch", "shuffle", "epochs_per_trigger",
+    "num_samples_to_pass", "use_previous_model", "initial_model", "initial_model_path", "seed",
+    "amp", "optimizers", "optimization_criterion", "record_loss_every",
+    "num_prefetched_partitions", "parallel_prefetch_requests", "lr_scheduler", "checkpointing",
+    "clip_grad_norm", "il_model_id", "il_model_config", "gpus", "dataloader_workers",
+    "enable_accurate_gpu_measurements", "grad_scaler_config", "initial_model_id", NULL};
+
+int pipeline_parse_il_training(const CfgRef *sec, IlTrainingConfig *il) {
+  memset(il, 0, sizeof *il);
+  if (cfg_is_null(sec)) return cfg_errorf(sec, "missing required field");
+  MH_TRY(cfg_expect_map(sec));
+  MH_TRY(cfg_check_keys(sec, k_il_training));
+  MH_TRY(req_name(sec, "il_model_id", il->model_id, sizeof il->model_id));
+  cfg_child(sec, "il_model_id", &il->model_id_ref);
+  MH_TRY(opt_section(sec, "il_model_config", NULL, &il->model_config));
+  int rc = parse_training_map(sec, &il->training);
+  if (!rc && il->training.num_samples_to_pass) {
+    CfgRef r;
+    cfg_child(sec, "num_samples_to_pass", &r);
+    rc = cfg_errorf(&r, "the IL model trains epochs_per_trigger epochs (the original allows "
+                        "only null here)");
+  }
+  if (!rc && strcmp(il->training.initial_model, "random") != 0) {
+    CfgRef r;
+    cfg_child(sec, "initial_model", &r);
+    rc = cfg_errorf(&r, "the IL model starts random (the original allows only random here)");
+  }
+  if (rc) pipeline_il_training_free(il);
+  return rc;
+}
+
+void pipeline_il_training_free(IlTrainingConfig *il) {
+  if (!il) return;
+  free(il->training.num_samples_to_pass);
+  il->training.num_samples_to_pass = NULL;
 }
 
 static int parse_data(const CfgRef *root, const char *data_dir, DataConfig *d) {

@@ -83,6 +83,21 @@ typedef struct {
                                 "PATH (line N), ..." ("" when none): warn once */
 } PipelineConfig;
 
+/* A downsampler's `il_training_config` (RHOLoss: the irreducible-loss
+ * model), the original's ILTrainingConfig: a training map (same fields,
+ * same defaults, as `training`) plus il_model_id and il_model_config. The
+ * CfgRefs point into the caller's document. */
+typedef struct {
+  char model_id[CFG_NAME]; /* il_model_id (required) */
+  CfgRef model_id_ref;     /* for model_create's messages */
+  CfgRef model_config;     /* il_model_config (may be absent) */
+  TrainingConfig training;
+} IlTrainingConfig;
+
+/* Parse and check il_training_config (errors name file:line and field). */
+int pipeline_parse_il_training(const CfgRef *sec, IlTrainingConfig *il);
+void pipeline_il_training_free(IlTrainingConfig *il);
+
 /* Parse text (already read; name is used in messages) with overrides
  * ("a.b=v", applied in order before validation) into cfg. Validates the
  * sections listed above; unknown keys anywhere in them are errors, except

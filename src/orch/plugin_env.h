@@ -43,6 +43,10 @@ struct PluginEnv {
   const int *models_done; /* completed triggers so far (models 0 .. *models_done - 1) */
   int bce;                /* the loss is BCEWithLogitsLoss (PASS_LOSS follows it) */
   int64_t batch_size;     /* the pass's batch (the training batch size) */
+  const char *run_dir;    /* the run directory (every rank; "" when validating): a plug-in
+                             that trains a model of its own (RHOLoss's irreducible-loss
+                             model) checkpoints it under RUN/aux/, beside models/, so that
+                             `modyn resume` finds it */
   /* Rank 0 only. Run model `which` (PASS_MODEL_CURRENT or a trigger index)
    * over keys[n] of the training store on every rank; out gets the PASS_*
    * outputs per sample in key order (pass_result_free it). */

@@ -72,6 +72,7 @@ void orch_env_init(Orch *o) {
   e->models_done = &o->nmodels;
   e->bce = o->topt.bce;
   e->batch_size = o->topt.batch_size;
+  e->run_dir = o->dir;
   e->pass = env_pass;
   e->event = env_event;
   e->trigger_cost = env_trigger_cost;

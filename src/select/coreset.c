@@ -76,6 +76,11 @@ static int cs_select(Selector *s, int64_t trigger, TrainingSet *out) {
   Rng shuffle;
   rng_seed(&shuffle, trigger_seed(s, trigger, STREAM_SHUFFLE));
   MH_TRY(set_shuffle_partitions(out, s->common.maximum_keys_in_memory, &shuffle));
+  if (d && d->prepare && s->env) {
+    const int64_t new_begin = key_state_window_begin(ks, trigger, 0);
+    MH_TRY(d->prepare(d, s->env, trigger, trigger_seed(s, trigger, STREAM_DOWNSAMPLE),
+                      ks->keys + new_begin, ks->n - new_begin, out));
+  }
   if (s->env && s->env->event) {
     char line[512];
     snprintf(line, sizeof line,
@@ -90,11 +95,20 @@ static int cs_select(Selector *s, int64_t trigger, TrainingSet *out) {
   return MH_OK;
 }
 
+/* Every rank: the downsampler's own collective work before training. */
+static int before_training(Selector *s, Downsampler *d, int64_t trigger) {
+  if (!d->before_training) return MH_OK;
+  if (!s->env)
+    return mh_errorf("%s downsampling needs the run's environment", d->common.strategy);
+  return d->before_training(d, s->env, trigger);
+}
+
 static int cs_batch_filter(Selector *s, int64_t trigger, BatchFilter **out) {
   Coreset *cs = s->impl;
   *out = NULL;
   Downsampler *d = downsampler_of(cs, trigger);
   if (!d || d->common.sample_then_batch) return MH_OK;
+  MH_TRY(before_training(s, d, trigger));
   return downsampler_batch_filter(d, (uint64_t)s->common.seed, trigger, out);
 }
 
@@ -103,6 +117,7 @@ static int cs_epoch_hook(Selector *s, int64_t trigger, EpochHook **out) {
   *out = NULL;
   Downsampler *d = downsampler_of(cs, trigger);
   if (!d || !d->common.sample_then_batch) return MH_OK;
+  MH_TRY(before_training(s, d, trigger));
   return downsampler_epoch_hook(d, s->env, trigger_seed(s, trigger, STREAM_DOWNSAMPLE), trigger,
                                 out);
 }

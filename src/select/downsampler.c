@@ -17,7 +17,7 @@ const char *const downsampler_common_keys[] = {"strategy", "sample_then_batch", 
                                                "ratio_max", "period", NULL};
 
 /* Downsamplers of the original that this version does not offer yet. */
-static const char *const not_yet[] = {"RHOLoss", "TokenUncertainty", NULL};
+static const char *const not_yet[] = {"TokenUncertainty", NULL};
 
 Downsampler *downsampler_alloc(const DownsampleCommon *c, unsigned outputs,
                                int (*choose)(Downsampler *, const PassBatch *, int64_t, Rng *,
@@ -311,7 +311,8 @@ static int hook_begin(EpochHook *h, const EpochView *v, int64_t epoch, EpochSet 
   /* Rank 0 chooses; every rank gets the choice. */
   int64_t k = 0;
   if (dist->rank == 0) {
-    PassBatch g = {n, r.K, r.D, hi->labels, r.logits, r.pred, r.loss, r.embed, r.grad, r.gradnorm};
+    PassBatch g = {n,      r.K,     r.D,    hi->labels, r.logits, r.pred,
+                   r.loss, r.embed, r.grad, r.gradnorm, NULL};
     d->batch_size = v->batch_size; /* GradMatch and Craig scale by it, as the original */
     Rng rng;
     rng_seed(&rng, rng_derive(hi->seed, (uint64_t)epoch));

@@ -73,6 +73,19 @@ struct Downsampler {
   int (*choose_epoch)(Downsampler *d, const PassBatch *g, int64_t target, int64_t epoch,
                       void **state, Rng *rng, int64_t *keep, float *weights, int64_t *nkeep);
   void (*state_free)(void *state);
+  /* Optional (NULL: none). Rank 0, when trigger `trigger`'s set is chosen
+   * (the strategy's select()): new_keys[n_new] are the keys that arrived
+   * since the previous trigger, set the training set just made; seed is
+   * the trigger's own. Keeps what the trigger's training will need
+   * (RHOLoss: the holdout and the set's keys). */
+  int (*prepare)(Downsampler *d, PluginEnv *env, int64_t trigger, uint64_t seed,
+                 const int64_t *new_keys, int64_t n_new, const TrainingSet *set);
+  /* Optional. Collective: every rank, before trigger `trigger` trains (when
+   * its batch filter or epoch hook is made), with the same arguments. May
+   * broadcast what rank 0's prepare kept, train a model of its own
+   * (trainer_run) and run passes (model_pass_run): RHOLoss trains its
+   * irreducible-loss model here and scores the set with it. */
+  int (*before_training)(Downsampler *d, PluginEnv *env, int64_t trigger);
 };
 
 /* Keys every downsampler accepts. */
@@ -114,6 +127,16 @@ int downsample_importance(const float *score, int64_t n, int64_t target, Rng *rn
 /* The `target` smallest scores (ties: lower position first), weights 1. */
 int downsample_smallest(const float *score, int64_t n, int64_t target, int64_t *keep,
                         float *weights, int64_t *nkeep);
+
+/* RHOLoss's choice: the `target` largest loss[i] - il[i] (the reducible
+ * holdout loss; ties: lower position first), weights 1. */
+int downsample_rho_select(const float *loss, const float *il, int64_t n, int64_t target,
+                          int64_t *keep, float *weights, int64_t *nkeep);
+/* A RHOLoss downsampler's irreducible losses of trigger `trigger` (what its
+ * before_training computes), set directly: for tests and embedding
+ * programs. */
+int downsample_rho_set_losses(Downsampler *d, int64_t trigger, const int64_t *keys,
+                              const float *il, int64_t n);
 
 /* RS2's subsets, epoch after epoch, over n samples (n >= 1): with
  * replacement a fresh uniform subset of `target` each epoch; without, a

@@ -3,7 +3,7 @@
 
 extern const DownsamplerType downsampler_loss, downsampler_gradnorm, downsampler_uncertainty,
     downsampler_rs2, downsampler_no, downsampler_kcenter, downsampler_craig, downsampler_gradmatch,
-    downsampler_submodular;
+    downsampler_submodular, downsampler_rho;
 
 const DownsamplerType *const downsampler_registry[] = {
     &downsampler_loss,
@@ -15,5 +15,6 @@ const DownsamplerType *const downsampler_registry[] = {
     &downsampler_craig,
     &downsampler_gradmatch,
     &downsampler_submodular,
+    &downsampler_rho,
     NULL,
 };

@@ -61,6 +61,9 @@ typedef struct {
   float *embed;           /* [n * D] */
   float *grad;            /* [n * K * (D + 1)] */
   float *gradnorm;        /* [n] */
+  const int64_t *keys;    /* [n] the samples' store keys: set by the trainer for a batch
+                             filter (a plug-in may keep per-key state, e.g. RHOLoss's
+                             irreducible losses); NULL elsewhere */
 } PassBatch;
 
 /* Scratch for model_pass_batch, grown to the largest batch seen. */

@@ -25,6 +25,7 @@ typedef struct {
   PassBuffers pass;
   int64_t gcap;
   int32_t *glabels;
+  int64_t *gkeys;   /* the global batch's store keys */
   float *gvals;     /* gathered per-sample outputs, one block per output */
   int64_t *keep;
   float *kweights;
@@ -45,6 +46,7 @@ typedef struct {
 static void filter_buffers_free(FilterBuffers *f) {
   pass_buffers_free(&f->pass);
   free(f->glabels);
+  free(f->gkeys);
   free(f->gvals);
   free(f->keep);
   free(f->kweights);
@@ -372,14 +374,16 @@ static int filter_reserve(FilterBuffers *b, const Model *m, int64_t global) {
   /* widest per-sample record: logits, loss, pred, embedding, gradients, norm */
   const int64_t width = K + 3 + D + K * (D + 1);
   free(b->glabels);
+  free(b->gkeys);
   free(b->gvals);
   free(b->keep);
   free(b->kweights);
   b->glabels = mh_malloc((size_t)global * sizeof(int32_t));
+  b->gkeys = mh_malloc((size_t)global * sizeof(int64_t));
   b->gvals = mh_malloc((size_t)(global * width) * sizeof(float));
   b->keep = mh_malloc((size_t)global * sizeof(int64_t));
   b->kweights = mh_malloc((size_t)global * sizeof(float));
-  if (!b->glabels || !b->gvals || !b->keep || !b->kweights) {
+  if (!b->glabels || !b->gkeys || !b->gvals || !b->keep || !b->kweights) {
     b->gcap = 0;
     return MH_ERR;
   }
@@ -429,11 +433,14 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
 /* Score this rank's share, gather every rank's scores, let the filter pick
  * the same subset on every rank, and append the kept samples to the
  * accumulator (this rank's own samples, and every rank's in global order).
+ * rows: the global batch's store rows (every rank knows the visiting
+ * order), whose keys the filter sees.
  * failed: this rank could not read its share; it joins with nothing.
  * Returns this rank's own status; *any_failed says that some rank could
  * not score (every rank learns it from the gathered counts). */
 static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
-                        int failed, int bce, int64_t step, int *any_failed, TrainStats *st) {
+                        const Store *store, const int64_t *rows, int failed, int bce, int64_t step,
+                        int *any_failed, TrainStats *st) {
   *any_failed = 0;
   PassBatch mine, g;
   memset(&mine, 0, sizeof mine);
@@ -461,6 +468,8 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
   g.K = m->num_outputs;
   g.D = m->embed_dim;
   g.labels = b->glabels;
+  for (int64_t i = 0; i < G; i++) b->gkeys[i] = store->keys[rows[i]];
+  g.keys = b->gkeys;
   float *cur = b->gvals;
   struct {
     unsigned flag;
@@ -534,6 +543,11 @@ typedef struct {
   double epoch_loss; /* its (weighted) loss sum */
   double epoch_wsum; /* its weight sum (samples, unweighted) */
   int64_t visited;   /* samples of the global batches read, before any filter */
+  Store *store;
+  const int64_t *erows; /* the reader pass's visiting order: epoch e's rows at e * en */
+  int64_t en;           /* samples per epoch of the pass */
+  int64_t cur_epoch;    /* the pass's epoch of the last global batch, and where the */
+  int64_t cur_off;      /* next global batch starts in it */
   int any;           /* some rank failed a step: every rank stops */
   Progress prog;
 } Loop;
@@ -591,8 +605,12 @@ static int loop_drain(Loop *L, int all) {
 
 /* Train on the reader's pass; its epoch 0 is epoch e0 of the trigger.
  * Returns this rank's own status (L->any: some rank failed). */
-static int loop_pass(Loop *L, Reader *rd, int64_t e0) {
+static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int64_t en) {
   const TrainPlan *plan = L->plan;
+  L->erows = erows;
+  L->en = en;
+  L->cur_epoch = -1;
+  L->cur_off = 0;
   for (;;) {
     Batch bt;
     int more = reader_next(rd, &bt);
@@ -603,8 +621,15 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0) {
       L->epoch = e0 + bt.epoch;
     }
     if (plan->filter) {
-      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, own, L->opt->bce, L->st->steps,
-                         &L->any, L->st);
+      /* the batch's rows: the reader cuts each epoch's order into batches */
+      if (!own && bt.epoch != L->cur_epoch) {
+        L->cur_epoch = bt.epoch;
+        L->cur_off = 0;
+      }
+      const int64_t *rows = L->erows + L->cur_epoch * L->en + L->cur_off;
+      if (!own) L->cur_off += bt.global_len;
+      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, own,
+                         L->opt->bce, L->st->steps, &L->any, L->st);
       if (own || L->any) return own; /* a failure every rank shares, or one they all saw */
       own = loop_drain(L, 0);
     } else {
@@ -747,6 +772,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   L.opt = opt;
   L.plan = plan;
   L.st = st;
+  L.store = store;
   int64_t want_batches = 0, want_epochs = 0;
   trainer_expected_sizes(n, opt, plan, &want_batches, &want_epochs);
   L.sched = sched_resolve(&plan->sched, want_batches, want_epochs);
@@ -759,7 +785,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   if (!rc && epochs > 0 && !plan->epoch_hook) {
     rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
                       limit);
-    if (!rc) rc = loop_pass(&L, rd, 0);
+    if (!rc) rc = loop_pass(&L, rd, 0, b.erows, n);
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
   }
@@ -791,7 +817,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
       if (!rc)
         rc =
             reader_start(rd, b.erows, ew ? b.eweights : NULL, en, 1, B, opt->drop_last_batch, left);
-      if (!rc) rc = loop_pass(&L, rd, e);
+      if (!rc) rc = loop_pass(&L, rd, e, b.erows, en);
       st->read_seconds += reader_wait_seconds(rd);
       reader_finish(rd);
     }

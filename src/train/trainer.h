@@ -74,7 +74,8 @@ typedef struct BatchFilter BatchFilter;
 struct BatchFilter {
   unsigned outputs; /* PASS_* the selection needs */
   /* Called on every rank with the same global batch (scores in global
-   * batch order; step counts the trigger's steps). Write the kept positions
+   * batch order, g->keys the samples' store keys; step counts the
+   * trigger's steps). Write the kept positions
    * (increasing, in [0, g->n)) to keep and their loss weights to weights
    * (both have room for g->n), and their number to *nkeep. Must depend on
    * nothing but its arguments and the filter's own deterministic state. */
