@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -878,7 +879,9 @@ void store_set_read_buffer(Store *s, int64_t bytes) {
   if (pv) pv->staging_bytes = bytes > 0 ? bytes : STAGING_BYTES;
 }
 
-int store_refresh(Store *s, int64_t *added) {
+int store_refresh(Store *s, int64_t *added) { return store_refresh_to(s, INT_MAX, added); }
+
+int store_refresh_to(Store *s, int max_shards, int64_t *added) {
   *added = 0;
   char **names;
   int count;
@@ -902,13 +905,38 @@ int store_refresh(Store *s, int64_t *added) {
       break;
     }
   }
-  if (!rc && first_new < count) {
+  int upto = count;
+  if (!rc && max_shards < INT_MAX) {
+    /* shards that arrived since the caller counted them wait for the next call */
+    upto = first_new + (max_shards - s->nshards);
+    if (upto > count)
+      rc = mh_errorf("%s: %d shard files were expected, but only %d are there; was a shard "
+                     "removed while a pipeline ran?",
+                     s->dir, max_shards, s->nshards + count - first_new);
+    if (upto < first_new) upto = first_new;
+  }
+  if (!rc && first_new < upto) {
     int64_t before = s->n;
-    rc = add_shards(s, names + first_new, count - first_new);
+    rc = add_shards(s, names + first_new, upto - first_new);
     if (!rc) *added = s->n - before;
   }
   free_names(names, count);
   return rc;
+}
+
+int store_unloaded_shards(const Store *s, int *count) {
+  *count = 0;
+  char **names;
+  int n;
+  MH_TRY(list_shards(s->dir, &names, &n));
+  for (int i = 0; i < n; i++) {
+    int known = 0;
+    for (int j = 0; j < s->nshards && !known; j++)
+      known = !strcmp(strrchr(s->shards[j].path, '/') + 1, names[i]);
+    *count += !known;
+  }
+  free_names(names, n);
+  return MH_OK;
 }
 
 static int key_missing(const Store *s, int64_t key) {
