@@ -50,7 +50,7 @@ static const CliSpec run_spec = {
     run_opts};
 
 int cmd_run(const Dist *d, int argc, char **argv) {
-  RunArgs ra = {.common = {.command = "modyn run"}, .run = {.stall_s = -1}};
+  RunArgs ra = {.common = {.command = "modyn run"}, .run = {{0, -1, -1}, -1}};
   int first = 0;
   int rc = cli_parse(&run_spec, argc, argv, run_opt, &ra, &first);
   if (rc == CLI_HELP) return 0;
@@ -77,7 +77,7 @@ int cmd_run(const Dist *d, int argc, char **argv) {
     }
   }
   if (dist_bcast(d, dir, sizeof dir, MPI_CHAR)) mh_fatal_last();
-  if ((ra.run.run.poll_s > 0 || ra.run.run.idle_s > 0) && !ra.run.run.follow)
+  if ((ra.run.run.poll_s > 0 || ra.run.run.idle_s >= 0) && !ra.run.run.follow)
     LOG0("# note: --poll and --follow-until-idle apply only with --follow\n");
   rc = cli_run_and_report_with(d, &cfg, dir, 0, ra.common.quiet, &ra.run, NULL);
   pipeline_free(&cfg);
@@ -120,14 +120,14 @@ static void recorded_follow(const char *run_dir, int argc, char **argv, CliRunOp
   double poll = 0, idle = 0;
   if (fscanf(fp, "%lf %lf", &poll, &idle) == 2) {
     if (!told) ro->run.follow = 1;
-    if (ro->run.poll_s <= 0) ro->run.poll_s = poll;
-    if (ro->run.idle_s <= 0) ro->run.idle_s = idle;
+    if (ro->run.poll_s < 0) ro->run.poll_s = poll; /* < 0: not on the command line */
+    if (ro->run.idle_s < 0) ro->run.idle_s = idle;
   }
   fclose(fp);
 }
 
 int cmd_resume(const Dist *d, int argc, char **argv) {
-  RunArgs ra = {.common = {.command = "modyn resume"}, .run = {.stall_s = -1}};
+  RunArgs ra = {.common = {.command = "modyn resume"}, .run = {{0, -1, -1}, -1}};
   CliCommon *a = &ra.common;
   int first = 0;
   int rc = cli_parse(&resume_spec, argc, argv, run_opt, &ra, &first);

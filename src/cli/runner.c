@@ -81,7 +81,10 @@ int cli_run_and_report_with(const Dist *d, PipelineConfig *cfg, const char *dir,
   mh_signals_install(); /* a signal stops at the next safe point, not mid-write */
   RunSummary sum;
   const double stall = opt && opt->stall_s >= 0 ? opt->stall_s : stall_default();
-  if (watchdog_start(d, stall, "--stall-timeout")) mh_fatal_last();
+  char hint[1200];
+  snprintf(hint, sizeof hint,
+           "The completed triggers are kept: continue the run with 'modyn resume %s'", dir);
+  if (watchdog_start(d, stall, "--stall-timeout", hint)) mh_fatal_last();
   int rc = pipeline_run_with(d, cfg, dir, resume, opt ? &opt->run : NULL, &sum);
   /* a failed run ends the job below (MPI_Abort); a watchdog that stopped
    * beating first could name a rank that is merely on its way there */

@@ -26,6 +26,7 @@ typedef struct {
   double timeout;       /* seconds without a beat that end the job */
   double period;        /* seconds between beats */
   const char *what;     /* the option, for messages */
+  char hint[1200];      /* what to do next, for the message */
   Peer *peers;          /* [size] who each rank is, for the message */
   double *heard;        /* [size] when a beat from each rank last came (mh_now) */
   MPI_Request *sreq;    /* [size] the beat in flight to each rank */
@@ -55,10 +56,10 @@ static _Noreturn void stalled(Watchdog *w, const int *late, int nlate, double no
   double silent = now - w->heard[late[0]];
   fflush(stdout);
   fprintf(stderr,
-          "modyn: error [rank %d of %d on %s]: %s made no progress for %.0f s: no heartbeat "
-          "(stopped, frozen or its node hung); ending the job (%s %g). The completed "
-          "triggers are kept: 'modyn resume RUN_DIR' continues the run\n",
-          w->rank, w->size, w->peers[w->rank].host, who, silent, w->what, w->timeout);
+          "modyn: error [rank %d of %d on %s]: %s %s not responded for %.0f s (stopped, "
+          "frozen, or its node hung): ending the job (%s %g)%s%s\n",
+          w->rank, w->size, w->peers[w->rank].host, who, nlate == 1 ? "has" : "have", silent,
+          w->what, w->timeout, *w->hint ? "\n" : "", w->hint);
   fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 1);
   _exit(1);
@@ -80,8 +81,15 @@ static void *watch(void *arg) {
   /* The lowest rank speaks first when rank 0 is the one that stopped: the
    * others wait a little longer, so the user reads one message. */
   const double grace = w->rank > 1 ? 2.0 * w->period : 0.0;
+  double last = mh_now();
   while (!atomic_load(&w->stop)) {
     double now = mh_now();
+    /* This process itself did not run for a while (it was stopped, and the
+     * job is ending it now; or the system starved it): the silence of the
+     * others says nothing then. */
+    if (now - last > 3 * w->period + 1.0)
+      for (int r = 0; r < w->size; r++) w->heard[r] = now;
+    last = now;
     if (now >= next) {
       seq++;
       if (w->rank == 0)
@@ -112,7 +120,7 @@ static void *watch(void *arg) {
   return NULL;
 }
 
-int watchdog_start(const Dist *d, double timeout_s, const char *what) {
+int watchdog_start(const Dist *d, double timeout_s, const char *what, const char *hint) {
   Watchdog *w = &g_wd;
   if (w->running || d->size == 1 || timeout_s <= 0) return MH_OK;
   int level = MPI_THREAD_SINGLE;
@@ -124,6 +132,7 @@ int watchdog_start(const Dist *d, double timeout_s, const char *what) {
   w->timeout = timeout_s;
   w->period = timeout_s / 10 < 1.0 ? timeout_s / 10 : 1.0;
   w->what = what;
+  snprintf(w->hint, sizeof w->hint, "%s", hint ? hint : "");
   w->peers = mh_calloc((size_t)d->size, sizeof *w->peers);
   w->heard = mh_calloc((size_t)d->size, sizeof *w->heard);
   w->sreq = mh_calloc((size_t)d->size, sizeof *w->sreq);

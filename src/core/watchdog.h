@@ -26,8 +26,9 @@
 
 /* Collective. Start the heartbeat thread on every rank of d (timeout_s <= 0:
  * off). Returns MH_OK, or an error (every rank agrees) when it cannot start.
- * what names the option in messages ("--stall-timeout"). */
-int watchdog_start(const Dist *d, double timeout_s, const char *what);
+ * what names the option in messages ("--stall-timeout"); hint (may be NULL)
+ * is a line added to the message: what the user can do next. */
+int watchdog_start(const Dist *d, double timeout_s, const char *what, const char *hint);
 /* Collective. Meet every rank, then stop the thread (nothing when off). */
 void watchdog_stop(const Dist *d);
 

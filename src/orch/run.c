@@ -212,6 +212,7 @@ int pipeline_run_with(const Dist *d, const PipelineConfig *cfg, const char *run_
   o.cfg = cfg;
   if (opt) o.run = *opt;
   if (o.run.poll_s <= 0) o.run.poll_s = RUN_DEFAULT_POLL;
+  if (o.run.idle_s < 0) o.run.idle_s = 0;
   /* Rank 0 prepares the directory; every rank learns how many triggers a
    * resumed run restores. */
   int64_t done = 0;

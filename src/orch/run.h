@@ -30,8 +30,8 @@ typedef struct {
 typedef struct {
   int follow;          /* 1: when the replay reaches the end of the store, wait for new
                           shards (--follow) and replay them; else stop there */
-  double poll_s;       /* seconds between looks at the store directory */
-  double idle_s;       /* > 0: end the run when no shard arrived for this long */
+  double poll_s;       /* seconds between looks at the store directory (<= 0: the default) */
+  double idle_s;       /* > 0: end the run when no shard arrived for this long; <= 0: never */
 } RunOptions;
 
 /* --poll's default, seconds. */
