@@ -436,10 +436,29 @@ static void test_refresh_and_append(void) {
   fclose(f);
   const int64_t more[] = {3, 5};
   write_store(dir, &sc, more, 2, 1, 10);
+  int unloaded = -1;
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 2);
+  /* Up to 3 shards: the fourth waits (every rank of a followed run loads
+   * the shards rank 0 saw, not one that came since). */
+  CHECK_OK(store_refresh_to(&s, 3, &added));
+  CHECK_EQ_INT(added, 3);
+  CHECK_EQ_INT(s.nshards, 3);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 1);
   CHECK_OK(store_refresh(&s, &added));
-  CHECK_EQ_INT(added, 8);
+  CHECK_EQ_INT(added, 5);
   CHECK_EQ_INT(s.n, 18);
   CHECK_EQ_INT(s.nshards, 4);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 0);
+  /* More shards than there are: one was removed. */
+  CHECK(store_refresh_to(&s, 5, &added) == MH_ERR);
+  snprintf(want, sizeof want,
+           "%s: 5 shard files were expected, but only 4 are there; was a shard removed while a "
+           "pipeline ran?",
+           dir);
+  CHECK_STR(mh_error(), want);
   CHECK_EQ_INT(s.shards[3].first_row, 13);
   check_meta(&s, 0);
   check_reads(&s, 4);
