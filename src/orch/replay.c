@@ -217,8 +217,9 @@ static int follow_wait(Orch *o, I64Vec *rows, int *stop) {
       char d1[32], d2[32];
       const int k = s->nshards - shards0;
       LOG0("# store grew: %d new shard%s (%s%s%s), %lld sample%s; %lld to replay\n", k,
-           mh_plural(k), shard_name(s, n0), k > 1 ? " to " : "", k > 1 ? shard_name(s, s->n - 1) : "",
-           (long long)added, mh_plural(added), (long long)(rows->len - before));
+           mh_plural(k), shard_name(s, n0), k > 1 ? " to " : "",
+           k > 1 ? shard_name(s, s->n - 1) : "", (long long)added, mh_plural(added),
+           (long long)(rows->len - before));
       run_dir_event(o, "{\"event\":\"store_grew\",\"shards\":%d,\"samples\":%lld,"
                        "\"replayed\":%lld,\"late\":%lld,\"store_shards\":%d,"
                        "\"store_samples\":%lld}",
