@@ -1,8 +1,8 @@
 # e2e_follow.sh - a growing store: `modyn run --follow` on 2 ranks while a
 # writer appends shards with `modyn ingest --append`. Every sample is trained
 # on exactly once, in stream order, and the evaluation matrix equals a run
-# on the final store; `modyn resume` of the followed run follows again; a
-# signal ends a followed run cleanly; a shard older than the replay is
+# on the final store; a signal ends a followed run cleanly; `modyn resume`
+# of the followed run follows again (until idle); a shard older than the replay is
 # skipped with a warning; a run without --follow reports the shards that
 # came too late for it.
 . "$(dirname "$0")/lib.sh"
@@ -42,21 +42,26 @@ grew() { [ "$(grep -c '"event":"store_grew"' "$1/events.jsonl" 2> /dev/null)" -g
 keys() { h5dump -d /keys -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}' | tr ',' '\n' | awk 'NF { print $1 }'; }
 
 # ---- follow while a writer appends years 1, 2, 3 --------------------------
-mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/follow" "${SETS[@]}" --follow \
-  --poll 0.2 --follow-until-idle 5 > "$W/follow.out" 2> "$W/follow.err" &
+# mpirun itself in the background ($! is its pid), so that it gets the signal
+"$MPIEXEC" -n 2 --oversubscribe "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/follow" \
+  "${SETS[@]}" --follow --poll 0.2 > "$W/follow.out" 2> "$W/follow.err" &
 pid=$!
-check "follow: says it follows" wait_for 120 grep -q "^# following .*every 0.2 s" "$W/follow.out"
+check "follow: says it follows" wait_for 120 grep -q "^# following .*every 0.2 s$" "$W/follow.out"
 for y in 1 2 3; do # one shard at a time: each is seen on its own
   ingest "$W/y$y.csv" "$W/d/quickstart/train" --append
   check "follow: year $y picked up" wait_for 120 grew "$W/follow" "$y"
 done
+# trigger 2 (year 2, closed by year 3) done: the run waits for data again
+check "follow: trigger 2 reported" wait_for 120 grep -q '^2,' "$W/follow/triggers.csv"
+kill -USR1 "$pid" # the normal end of a followed run; mpirun forwards SIGUSR1 to every rank
 wait "$pid"
-check_eq "follow: exit status" "$?" 0
+check_eq "follow: stopped by a signal while following: exit status" "$?" 0
 cat "$W/follow.err" >&2
+check "follow: says how to go on" grep -q "^# stopped by SIGUSR1 while following .*; continue following with 'modyn resume $W/follow'$" "$W/follow.out"
+check "follow: results table printed" grep -q "^# results of pipeline quickstart (2 ranks)" "$W/follow.out"
 check_eq "follow: 3 'store grew' lines" "$(grep -c '^# store grew: 1 new shard (shard_0000[123].h5), 300 samples; 300 to replay$' "$W/follow.out")" 3
 check_eq "follow: events say 1 shard, 300 samples, none late, each time" \
   "$(grep -c '"event":"store_grew","shards":1,"samples":300,"replayed":300,"late":0' "$W/follow/events.jsonl")" 3
-check "follow: ends when idle" grep -q "^# no new shard for 5 s: the run ends" "$W/follow.out"
 # years 0, 1, 2 trained (year 3 waits for a later sample to close it)
 check_eq "follow: 3 triggers" "$(ls "$W/follow/models" | wc -l)" 3
 # each sample once, in stream order: ingest gives keys in timestamp order
@@ -73,21 +78,14 @@ check "follow: same training sets as a run on the final store" cmp "$W/follow.ke
 check "follow: same matrix as a run on the final store" cmp "$W/follow/eval/matrix.csv" "$W/whole/eval/matrix.csv"
 check "follow: recorded for resume" test -s "$W/follow/follow"
 
-# ---- resume follows again; a signal ends it cleanly -----------------------
+# ---- resume follows again, until idle -------------------------------------
 ingest "$W/y4.csv" "$W/d/quickstart/train" --append # closes year 3
-# mpirun itself in the background ($! is its pid), so that it gets the signal
-"$MPIEXEC" -n 2 --oversubscribe "$MODYN_BIN" resume "$W/follow" --follow-until-idle 0 \
-  > "$W/resume.out" 2> "$W/resume.err" &
-pid=$!
-check "resume: trains the new year, then follows" wait_for 120 grep -q "^# following " "$W/resume.out"
-check "resume: trigger 3 trained" wait_for 120 test -f "$W/follow/models/trigger_0003.h5"
-sleep 1
-kill -USR1 "$pid" # mpirun forwards SIGUSR1 to every rank
-wait "$pid"
-check_eq "resume: stopped by a signal while following: exit status" "$?" 0
+mpi 2 "$MODYN_BIN" resume "$W/follow" --follow-until-idle 2 > "$W/resume.out" 2> "$W/resume.err"
+check_eq "resume: exit status" "$?" 0
 cat "$W/resume.err" >&2
-check "resume: says how to go on" grep -q "^# stopped by SIGUSR1 while following .*; continue following with 'modyn resume $W/follow'$" "$W/resume.out"
-check "resume: results table printed" grep -q "^# results of pipeline quickstart" "$W/resume.out"
+check "resume: follows with the recorded poll" grep -q "^# following .*every 0.2 s, until none came for --follow-until-idle$" "$W/resume.out"
+check_eq "resume: 3 triggers restored, 1 trained" "$(grep -c '(restored)$' "$W/resume.out") $(ls "$W/follow/models" | wc -l)" "3 4"
+check "resume: ends when idle" grep -q "^# no new shard for 2 s: the run ends (--follow-until-idle)$" "$W/resume.out"
 mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/whole5" "${SETS[@]}" --quiet > /dev/null
 check "resume: same matrix as a run on the final store" cmp "$W/follow/eval/matrix.csv" "$W/whole5/eval/matrix.csv"
 check "resume: same composite as a run on the final store" cmp "$W/follow/eval/composite.csv" "$W/whole5/eval/composite.csv"
@@ -99,7 +97,7 @@ cp -r "$W/d/quickstart/test" "$W/d/late/test"
 LATE=(--set data.dataset_id=late/train --set 'evaluation.handlers[0].datasets=[late/test]'
       --set evaluation.datasets[0].dataset_id=late/test)
 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/late" "${SETS[@]}" "${LATE[@]}" --follow \
-  --poll 0.2 --follow-until-idle 4 > "$W/late.out" 2> "$W/late.err" &
+  --poll 0.2 > "$W/late.out" 2> "$W/late.err" &
 pid=$!
 check "late: follows" wait_for 120 grep -q "^# following " "$W/late.out"
 year_csv 0 50 3 "$W/old.csv" # 50 samples of year 0: the replay is in year 1 already
@@ -107,6 +105,8 @@ ingest "$W/old.csv" "$W/d/late/train" --append
 check "late: seen" wait_for 120 grew "$W/late" 1
 ingest "$W/y2.csv" "$W/d/late/train" --append
 check "late: the next shard seen" wait_for 120 grew "$W/late" 2
+check "late: trigger 1 reported" wait_for 120 grep -q '^1,' "$W/late/triggers.csv"
+kill -TERM "$pid"
 wait "$pid"
 check_eq "late: exit status" "$?" 0
 check "late: warns and names the shard" grep -q "^# warning: 50 samples of the new shards (the first in shard_00002.h5, at 1970-01-01) sort before the last one replayed (1971-12-3[01]): a followed stream cannot go back, so they are skipped$" "$W/late.out"
