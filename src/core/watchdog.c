@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/timing.h"
 
 #define TAG_BEAT 1
@@ -125,7 +126,11 @@ int watchdog_start(const Dist *d, double timeout_s, const char *what, const char
   if (w->running || d->size == 1 || timeout_s <= 0) return MH_OK;
   int level = MPI_THREAD_SINGLE;
   MPI_CHECK(MPI_Query_thread(&level));
-  if (level < MPI_THREAD_MULTIPLE) return MH_OK; /* the same answer on every rank */
+  if (level < MPI_THREAD_MULTIPLE) { /* the same answer on every rank */
+    LOG0("# note: this MPI library does not run threads that call MPI "
+         "(MPI_THREAD_MULTIPLE), so %s is off: a stopped rank is not detected\n", what);
+    return MH_OK;
+  }
   memset(w, 0, sizeof *w);
   w->rank = d->rank;
   w->size = d->size;
