@@ -486,6 +486,43 @@ static void test_refresh_and_append(void) {
   store_close(&s);
 }
 
+/* A new shard must sort after the loaded ones; a loaded shard that is gone
+ * from the directory is not an error (its rows stay). */
+static void test_refresh_order(void) {
+  const char *dir = path_in("order");
+  StoreSchema sc = {FEAT_F32, 1, {2}, 5};
+  const int64_t sizes[] = {2, 3, 4};
+  write_store(dir, &sc, sizes, 3, 0, 0);
+  char one[600], held[600], zero[600];
+  snprintf(one, sizeof one, "%s/shard_00001.h5", dir);
+  snprintf(held, sizeof held, "%s/held.h5", dir);
+  snprintf(zero, sizeof zero, "%s/shard_00000.h5", dir);
+  CHECK(rename(one, held) == 0);
+  Store s;
+  CHECK_OK(store_open(dir, &s));
+  CHECK_EQ_INT(s.nshards, 2);
+  CHECK(rename(held, one) == 0);
+  int64_t added = -1;
+  int unloaded = -1;
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 1);
+  CHECK(store_refresh(&s, &added) == MH_ERR);
+  char want[1200];
+  snprintf(want, sizeof want,
+           "%s: new shard shard_00001.h5 sorts before shard_00002.h5, which is already loaded; "
+           "new shards must continue the numbering (modyn ingest --append does)",
+           dir);
+  CHECK_STR(mh_error(), want);
+  CHECK(remove(one) == 0);
+  CHECK(remove(zero) == 0);
+  CHECK_OK(store_refresh(&s, &added));
+  CHECK_EQ_INT(added, 0);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 0);
+  CHECK_EQ_INT(s.n, 6);
+  store_close(&s);
+}
+
 static void test_writer_errors(void) {
   const char *dir = path_in("werr");
   StoreSchema sc = {FEAT_F32, 1, {1}, 2};
@@ -557,6 +594,7 @@ int main(void) {
   test_foreign_layouts();
   test_schema_errors();
   test_refresh_and_append();
+  test_refresh_order();
   test_writer_errors();
   return test_finish("test_store");
 }
