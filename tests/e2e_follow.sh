@@ -26,6 +26,16 @@ ingest() { # ingest CSV STORE [--append]
   "$MODYN_BIN" ingest --format csv --input "$1" --label-column label --timestamp-column ts \
     --num-classes 4 --out "$2" "${@:3}" > /dev/null
 }
+# option errors: exit 2, one message
+for bad in "--poll abc" "--poll 0" "--stall-timeout -3" "--follow-until-idle x"; do
+  "$MODYN_BIN" run $bad "$CFG" > /dev/null 2> "$W/opt.err"
+  check_eq "'$bad': exit" "$?" 2
+done
+check_eq "--follow-until-idle x: message" "$(head -1 "$W/opt.err")" \
+  'modyn run: --follow-until-idle expects seconds (a number >= 0), got "x"'
+"$MODYN_BIN" run --poll 0 "$CFG" 2>&1 > /dev/null | head -1 > "$W/opt.err"
+check_eq "--poll 0: message" "$(cat "$W/opt.err")" "modyn run: --poll must be > 0"
+
 for y in 0 1 2 3 4; do year_csv $y 300 0 "$W/y$y.csv"; done
 # the evaluation store: years 0..4, 100 samples each
 for y in 0 1 2 3 4; do year_csv $y 100 7 "$W/t$y.csv"; done

@@ -33,6 +33,9 @@ typedef struct {
   CliRunOptions run;
 } RunArgs;
 
+/* < 0: not given on the command line (the default, or what a resumed run recorded) */
+#define RUN_ARGS_UNSET {.run = {.poll_s = -1, .idle_s = -1}, .stall_s = -1}
+
 static int run_opt(void *ctx, const char *name, const char *value) {
   RunArgs *a = ctx;
   int rc = cli_run_opt(a->common.command, &a->run, name, value);
@@ -50,7 +53,7 @@ static const CliSpec run_spec = {
     run_opts};
 
 int cmd_run(const Dist *d, int argc, char **argv) {
-  RunArgs ra = {.common = {.command = "modyn run"}, .run = {{0, -1, -1}, -1}};
+  RunArgs ra = {.common = {.command = "modyn run"}, .run = RUN_ARGS_UNSET};
   int first = 0;
   int rc = cli_parse(&run_spec, argc, argv, run_opt, &ra, &first);
   if (rc == CLI_HELP) return 0;
@@ -127,7 +130,7 @@ static void recorded_follow(const char *run_dir, int argc, char **argv, CliRunOp
 }
 
 int cmd_resume(const Dist *d, int argc, char **argv) {
-  RunArgs ra = {.common = {.command = "modyn resume"}, .run = {{0, -1, -1}, -1}};
+  RunArgs ra = {.common = {.command = "modyn resume"}, .run = RUN_ARGS_UNSET};
   CliCommon *a = &ra.common;
   int first = 0;
   int rc = cli_parse(&resume_spec, argc, argv, run_opt, &ra, &first);
