@@ -123,7 +123,10 @@ static void *watch(void *arg) {
 
 int watchdog_start(const Dist *d, double timeout_s, const char *what, const char *hint) {
   Watchdog *w = &g_wd;
-  if (w->running || d->size == 1 || timeout_s <= 0) return MH_OK;
+  if (w->running || d->size == 1) return MH_OK;
+  /* rank 0's value: an environment variable may not reach every node */
+  MH_TRY(dist_bcast_f64(d, &timeout_s, 1));
+  if (timeout_s <= 0) return MH_OK;
   int level = MPI_THREAD_SINGLE;
   MPI_CHECK(MPI_Query_thread(&level));
   if (level < MPI_THREAD_MULTIPLE) { /* the same answer on every rank */

@@ -24,8 +24,8 @@
 /* The default of --stall-timeout, seconds. */
 #define WATCHDOG_DEFAULT_TIMEOUT 300.0
 
-/* Collective. Start the heartbeat thread on every rank of d (timeout_s <= 0:
- * off). Returns MH_OK, or an error (every rank agrees) when it cannot start.
+/* Collective. Start the heartbeat thread on every rank of d with rank 0's
+ * timeout_s (<= 0: off). Returns MH_OK, or an error (every rank agrees) when it cannot start.
  * what names the option in messages ("--stall-timeout"); hint (may be NULL)
  * is a line added to the message: what the user can do next. */
 int watchdog_start(const Dist *d, double timeout_s, const char *what, const char *hint);
