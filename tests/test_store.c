@@ -436,10 +436,29 @@ static void test_refresh_and_append(void) {
   fclose(f);
   const int64_t more[] = {3, 5};
   write_store(dir, &sc, more, 2, 1, 10);
+  int unloaded = -1;
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 2);
+  /* Up to 3 shards: the fourth waits (every rank of a followed run loads
+   * the shards rank 0 saw, not one that came since). */
+  CHECK_OK(store_refresh_to(&s, 3, &added));
+  CHECK_EQ_INT(added, 3);
+  CHECK_EQ_INT(s.nshards, 3);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 1);
   CHECK_OK(store_refresh(&s, &added));
-  CHECK_EQ_INT(added, 8);
+  CHECK_EQ_INT(added, 5);
   CHECK_EQ_INT(s.n, 18);
   CHECK_EQ_INT(s.nshards, 4);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 0);
+  /* More shards than there are: one was removed. */
+  CHECK(store_refresh_to(&s, 5, &added) == MH_ERR);
+  snprintf(want, sizeof want,
+           "%s: 5 shard files were expected, but only 4 are there; was a shard removed while a "
+           "pipeline ran?",
+           dir);
+  CHECK_STR(mh_error(), want);
   CHECK_EQ_INT(s.shards[3].first_row, 13);
   check_meta(&s, 0);
   check_reads(&s, 4);
@@ -464,6 +483,43 @@ static void test_refresh_and_append(void) {
   CHECK_EQ_INT(s.n, 18);
   CHECK_EQ_INT(s.nshards, 4);
   check_reads(&s, 5);
+  store_close(&s);
+}
+
+/* A new shard must sort after the loaded ones; a loaded shard that is gone
+ * from the directory is not an error (its rows stay). */
+static void test_refresh_order(void) {
+  const char *dir = path_in("order");
+  StoreSchema sc = {FEAT_F32, 1, {2}, 5};
+  const int64_t sizes[] = {2, 3, 4};
+  write_store(dir, &sc, sizes, 3, 0, 0);
+  char one[600], held[600], zero[600];
+  snprintf(one, sizeof one, "%s/shard_00001.h5", dir);
+  snprintf(held, sizeof held, "%s/held.h5", dir);
+  snprintf(zero, sizeof zero, "%s/shard_00000.h5", dir);
+  CHECK(rename(one, held) == 0);
+  Store s;
+  CHECK_OK(store_open(dir, &s));
+  CHECK_EQ_INT(s.nshards, 2);
+  CHECK(rename(held, one) == 0);
+  int64_t added = -1;
+  int unloaded = -1;
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 1);
+  CHECK(store_refresh(&s, &added) == MH_ERR);
+  char want[1200];
+  snprintf(want, sizeof want,
+           "%s: new shard shard_00001.h5 sorts before shard_00002.h5, which is already loaded; "
+           "new shards must continue the numbering (modyn ingest --append does)",
+           dir);
+  CHECK_STR(mh_error(), want);
+  CHECK(remove(one) == 0);
+  CHECK(remove(zero) == 0);
+  CHECK_OK(store_refresh(&s, &added));
+  CHECK_EQ_INT(added, 0);
+  CHECK_OK(store_unloaded_shards(&s, &unloaded));
+  CHECK_EQ_INT(unloaded, 0);
+  CHECK_EQ_INT(s.n, 6);
   store_close(&s);
 }
 
@@ -538,6 +594,7 @@ int main(void) {
   test_foreign_layouts();
   test_schema_errors();
   test_refresh_and_append();
+  test_refresh_order();
   test_writer_errors();
   return test_finish("test_store");
 }

@@ -54,8 +54,11 @@ static void save_environment(void) {
 int main(int argc, char **argv) {
   save_environment();
   int provided = 0;
-  /* FUNNELED: only the main thread calls MPI; prefetch threads only do I/O. */
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+  /* MULTIPLE for the watchdog's heartbeat thread (core/watchdog.h), which
+   * talks on a communicator of its own; the work's MPI calls stay on the
+   * main thread, and prefetch threads only do I/O. With less, the watchdog
+   * is off. */
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "modyn: error: MPI_Init failed\n");
     return 1;
   }

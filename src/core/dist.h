@@ -50,6 +50,13 @@ int dist_bcast(const Dist *d, void *buf, int64_t n, MPI_Datatype type);
 int dist_bcast_f32(const Dist *d, float *buf, int64_t n);
 int dist_bcast_f64(const Dist *d, double *buf, int64_t n);
 int dist_bcast_i64(const Dist *d, int64_t *buf, int64_t n);
+/* The same for a short message that ranks may wait long for (rank 0's next
+ * command): a non-blocking broadcast that the waiting ranks test with
+ * growing pauses (none in the first millisecond, then up to 20 ms), so an
+ * idle rank does not burn a core the way a blocking one (busy-polling)
+ * does. Every rank must call this one for the same message (a non-blocking
+ * collective never matches a blocking one). n must fit an int. */
+int dist_bcast_i64_idle(const Dist *d, int64_t *buf, int64_t n);
 /* In-place sum over ranks. */
 int dist_allreduce_sum_f32(const Dist *d, float *buf, int64_t n);
 int dist_allreduce_sum_f64(const Dist *d, double *buf, int64_t n);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -878,7 +879,25 @@ void store_set_read_buffer(Store *s, int64_t bytes) {
   if (pv) pv->staging_bytes = bytes > 0 ? bytes : STAGING_BYTES;
 }
 
-int store_refresh(Store *s, int64_t *added) {
+int store_refresh(Store *s, int64_t *added) { return store_refresh_to(s, INT_MAX, added); }
+
+/* Whether shard file `name` is loaded. Both lists are in shard order, so
+ * one pass over them (*j: the loaded shard to compare next) does it, not a
+ * search per name: a store of 10^4 shards is looked at every few seconds
+ * when a run follows it. */
+static int shard_loaded(const Store *s, int *j, const char *name) {
+  const char *have = NULL;
+  while (*j < s->nshards) {
+    have = strrchr(s->shards[*j].path, '/') + 1;
+    if (shard_name_cmp(&have, &name) >= 0) break;
+    (*j)++; /* a loaded shard that is gone from the directory */
+  }
+  if (*j == s->nshards || strcmp(have, name)) return 0;
+  (*j)++;
+  return 1;
+}
+
+int store_refresh_to(Store *s, int max_shards, int64_t *added) {
   *added = 0;
   char **names;
   int count;
@@ -887,11 +906,8 @@ int store_refresh(Store *s, int64_t *added) {
    * files must sort after the last one we have. */
   int first_new = 0, rc = MH_OK;
   const char *last = s->nshards ? strrchr(s->shards[s->nshards - 1].path, '/') + 1 : NULL;
-  for (int i = 0; i < count; i++) {
-    int known = 0;
-    for (int j = 0; j < s->nshards && !known; j++)
-      known = !strcmp(strrchr(s->shards[j].path, '/') + 1, names[i]);
-    if (known) {
+  for (int i = 0, j = 0; i < count; i++) {
+    if (shard_loaded(s, &j, names[i])) {
       first_new = i + 1;
       continue;
     }
@@ -902,13 +918,33 @@ int store_refresh(Store *s, int64_t *added) {
       break;
     }
   }
-  if (!rc && first_new < count) {
+  int upto = count;
+  if (!rc && max_shards < INT_MAX) {
+    /* shards that arrived since the caller counted them wait for the next call */
+    upto = first_new + (max_shards - s->nshards);
+    if (upto > count)
+      rc = mh_errorf("%s: %d shard files were expected, but only %d are there; was a shard "
+                     "removed while a pipeline ran?",
+                     s->dir, max_shards, s->nshards + count - first_new);
+    if (upto < first_new) upto = first_new;
+  }
+  if (!rc && first_new < upto) {
     int64_t before = s->n;
-    rc = add_shards(s, names + first_new, count - first_new);
+    rc = add_shards(s, names + first_new, upto - first_new);
     if (!rc) *added = s->n - before;
   }
   free_names(names, count);
   return rc;
+}
+
+int store_unloaded_shards(const Store *s, int *count) {
+  *count = 0;
+  char **names;
+  int n;
+  MH_TRY(list_shards(s->dir, &names, &n));
+  for (int i = 0, j = 0; i < n; i++) *count += !shard_loaded(s, &j, names[i]);
+  free_names(names, n);
+  return MH_OK;
 }
 
 static int key_missing(const Store *s, int64_t key) {

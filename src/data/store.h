@@ -67,6 +67,12 @@ void store_close(Store *s);
 /* Pick up shard files that appeared since open (the dataset grew). Sets
  * *added to the number of new samples. */
 int store_refresh(Store *s, int64_t *added);
+/* The same, loading new shards only until s holds max_shards (so that every
+ * rank of a job loads the shards rank 0 saw, even if more arrived since). */
+int store_refresh_to(Store *s, int max_shards, int64_t *added);
+/* Shard files in the directory that s has not loaded (they arrived after
+ * open or the last refresh). */
+int store_unloaded_shards(const Store *s, int *count);
 
 /* Cap the staging buffer store_read_features_f32 reads through (default
  * 64 MiB; one sample is always staged). bytes <= 0 restores the default. */

@@ -14,6 +14,7 @@
 #include "data/store.h"
 #include "eval/evaluation.h"
 #include "orch/plugin_env.h"
+#include "orch/run.h"
 #include "select/selector.h"
 #include "train/checkpoint.h"
 #include "train/model.h"
@@ -55,6 +56,8 @@ typedef struct {
   int collective_failed;  /* rank 0: a command failed (on every rank) */
   int replaying_restored; /* rank 0: the replay is still before a resumed run's last
                              restored trigger (plug-ins' events are not written again) */
+  RunOptions run;         /* following a growing store (run.h) */
+  int stopped_by;         /* rank 0: the signal that ended a followed run while it waited */
   double t_start;
 } Orch;
 

@@ -8,8 +8,10 @@
 
 _Static_assert(sizeof(CmdHeader) == 16 * sizeof(int64_t), "a command header is 16 int64 values");
 
+/* Ranks may wait long for the next command (rank 0 selecting, or following
+ * a store that does not grow): they wait without burning a core. */
 static int bcast_header(Orch *o, CmdHeader *h) {
-  return dist_bcast_i64(o->dist, (int64_t *)h, (int64_t)(sizeof *h / sizeof(int64_t)));
+  return dist_bcast_i64_idle(o->dist, (int64_t *)h, (int64_t)(sizeof *h / sizeof(int64_t)));
 }
 
 int proto_issue(Orch *o, Cmd *c) {

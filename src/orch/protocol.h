@@ -21,6 +21,7 @@ typedef enum {
   CMD_TRAIN,     /* train (or restore) one trigger's model, rank 0 checkpoints it */
   CMD_EVALUATE,  /* evaluate the newest model on its after_training handlers */
   CMD_PASS,      /* run a model over keys for a plug-in (model_pass.h) */
+  CMD_REFRESH,   /* the training store grew: load its new shards (following) */
   CMD_NTYPES
 } CmdType;
 
@@ -44,10 +45,16 @@ typedef struct {
 } PassArgs;
 
 typedef struct {
+  int64_t nshards;     /* shards rank 0 holds now: every rank loads up to these */
+  int64_t nsamples;    /* samples they hold, a check */
+} RefreshArgs;
+
+typedef struct {
   int64_t type;        /* CmdType */
   union {
     TrainArgs train;
     PassArgs pass;
+    RefreshArgs refresh;
     int64_t raw[15];
   } a;
 } CmdHeader;

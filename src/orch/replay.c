@@ -166,40 +166,159 @@ static int fire(Orch *o, int64_t trigger, int64_t index, Pending *p, TrainingSet
 
 /* ---- the replay --------------------------------------------------------------------- */
 
-int orch_replay(Orch *o) {
+/* Rows [from, s->n) of the store that the replay window admits, in
+ * (timestamp, key) order, appended to rows. When rows already holds a
+ * replayed stream (following), new rows that sort before its last one
+ * cannot join it: they are counted in *late and left out. */
+static int add_rows(const Orch *o, int64_t from, I64Vec *rows, int64_t *late,
+                    int64_t *first_late) {
   const Store *s = &o->train;
   const ExperimentConfig *ex = &o->cfg->experiment;
-  int64_t *order = mh_malloc((size_t)(s->n + 1) * sizeof(int64_t));
+  *late = 0;
+  *first_late = -1;
+  MH_TRY(i64vec_reserve(rows, rows->len + (s->n - from) + 1));
+  int64_t *add = rows->data + rows->len, n = 0;
+  for (int64_t i = from; i < s->n; i++)
+    if (s->timestamps[i] >= ex->start_replay_at && s->timestamps[i] < ex->stop_replay_at)
+      add[n++] = i;
+  store_sort_rows_by_time(s, add, n);
+  int64_t skip = 0;
+  if (rows->len > 0) {
+    const int64_t last = rows->data[rows->len - 1];
+    const int64_t lt = s->timestamps[last], lk = s->keys[last];
+    while (skip < n && (s->timestamps[add[skip]] < lt ||
+                        (s->timestamps[add[skip]] == lt && s->keys[add[skip]] < lk)))
+      skip++;
+  }
+  if (skip > 0) {
+    *first_late = add[0];
+    memmove(add, add + skip, (size_t)(n - skip) * sizeof *add);
+  }
+  *late = skip;
+  rows->len += n - skip;
+  return MH_OK;
+}
+
+/* The shard holding global row r. */
+static const char *shard_name(const Store *s, int64_t r) {
+  int i = 0;
+  while (i + 1 < s->nshards && s->shards[i + 1].first_row <= r) i++;
+  const char *slash = strrchr(s->shards[i].path, '/');
+  return slash ? slash + 1 : s->shards[i].path;
+}
+
+static void sleep_s(double sec) {
+  struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+/* Following: wait for new shards; when some came, every rank loads them
+ * and their rows join `rows`. *stop = 1 ends the run cleanly: a stop
+ * signal (o->stopped_by), or no shard for idle_s seconds. */
+static int follow_wait(Orch *o, I64Vec *rows, int *stop) {
+  Store *s = &o->train;
+  const RunOptions *ro = &o->run;
+  const double since = mh_now();
+  for (;;) {
+    const int64_t n0 = s->n;
+    const int shards0 = s->nshards;
+    int64_t added = 0;
+    if (store_refresh(s, &added)) return mh_error_context("following the training store");
+    if (s->nshards > shards0) {
+      Cmd c;
+      memset(&c, 0, sizeof c);
+      c.h.type = CMD_REFRESH;
+      c.h.a.refresh.nshards = s->nshards;
+      c.h.a.refresh.nsamples = s->n;
+      MH_TRY(proto_issue(o, &c));
+      const int64_t before = rows->len;
+      int64_t late = 0, first_late = -1;
+      MH_TRY(add_rows(o, n0, rows, &late, &first_late));
+      char d1[32], d2[32];
+      const int k = s->nshards - shards0;
+      LOG0("# store grew: %d new shard%s (%s%s%s), %lld sample%s; %lld to replay\n", k,
+           mh_plural(k), shard_name(s, n0), k > 1 ? " to " : "",
+           k > 1 ? shard_name(s, s->n - 1) : "", (long long)added, mh_plural(added),
+           (long long)(rows->len - before));
+      run_dir_event(o, "{\"event\":\"store_grew\",\"shards\":%d,\"samples\":%lld,"
+                       "\"replayed\":%lld,\"late\":%lld,\"store_shards\":%d,"
+                       "\"store_samples\":%lld}",
+                    k, (long long)added, (long long)(rows->len - before),
+                    (long long)late, s->nshards, (long long)s->n);
+      if (late > 0) {
+        const int64_t last = rows->data[before - 1];
+        LOG0("# warning: %lld sample%s of the new shards (the first in %s, at %s) sort before "
+             "the last one replayed (%s): a followed stream cannot go back, so they are "
+             "skipped\n",
+             (long long)late, mh_plural(late), shard_name(s, first_late),
+             fmt_ts(s->timestamps[first_late], d1, sizeof d1),
+             fmt_ts(s->timestamps[last], d2, sizeof d2));
+        run_dir_event(o, "{\"event\":\"late_samples\",\"skipped\":%lld,\"first_timestamp\":%lld,"
+                         "\"replay_timestamp\":%lld}",
+                      (long long)late, (long long)s->timestamps[first_late],
+                      (long long)s->timestamps[last]);
+      }
+      return MH_OK;
+    }
+    if (ro->idle_s > 0 && mh_now() - since >= ro->idle_s) {
+      LOG0("# no new shard for %g s: the run ends (--follow-until-idle)\n", ro->idle_s);
+      *stop = 1;
+      return MH_OK;
+    }
+    /* sleep until the next look, hearing a stop signal within 50 ms */
+    for (double end = mh_now() + ro->poll_s; mh_now() < end;) {
+      if (mh_stop_signal()) {
+        o->stopped_by = mh_stop_signal();
+        *stop = 1;
+        return MH_OK;
+      }
+      double left = end - mh_now();
+      sleep_s(left < 0.05 ? (left > 0 ? left : 0) : 0.05);
+    }
+  }
+}
+
+int orch_replay(Orch *o) {
+  const ExperimentConfig *ex = &o->cfg->experiment;
   int64_t *ck = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
   int64_t *ct = mh_malloc(REPLAY_CHUNK * sizeof(int64_t));
   int32_t *cl = mh_malloc(REPLAY_CHUNK * sizeof(int32_t));
+  I64Vec rows = {0}; /* the stream: store rows in replay order (grows when following) */
   I64Vec fired = {0};
   TrainingSet set = {0};
-  int rc = (!order || !ck || !ct || !cl) ? MH_ERR : MH_OK;
-  int64_t n = 0;
-  for (int64_t i = 0; !rc && i < s->n; i++)
-    if (s->timestamps[i] >= ex->start_replay_at && s->timestamps[i] < ex->stop_replay_at)
-      order[n++] = i;
-  if (!rc) store_sort_rows_by_time(s, order, n);
+  int rc = (!ck || !ct || !cl) ? MH_ERR : MH_OK;
+  int64_t late = 0, first_late = -1;
+  if (!rc) rc = add_rows(o, 0, &rows, &late, &first_late);
 
   Pending p = {0, 0, INT64_MIN};
   int64_t triggers = 0;
   int stop = 0;
-  for (int64_t c0 = 0, cn = 0; !rc && !stop && c0 < n; c0 += cn) {
+  for (int64_t c0 = 0, cn = 0; !rc && !stop;) {
+    if (c0 == rows.len) { /* the end of the store */
+      if (!o->run.follow) break;
+      rc = follow_wait(o, &rows, &stop);
+      continue;
+    }
+    /* The store's pointers may have moved (following): read them each chunk. */
+    const Store *s = &o->train;
     if (mh_stop_signal()) {
+      if (o->run.follow) { /* a followed run ends this way: between triggers, cleanly */
+        o->stopped_by = mh_stop_signal();
+        break;
+      }
       rc = mh_errorf("stopped by %s after %lld trigger%s", mh_signal_name(mh_stop_signal()),
                      (long long)triggers, mh_plural(triggers));
       break;
     }
-    cn = n - c0 < REPLAY_CHUNK ? n - c0 : REPLAY_CHUNK;
+    cn = rows.len - c0 < REPLAY_CHUNK ? rows.len - c0 : REPLAY_CHUNK;
     if (o->trigger->max_chunk) {
       int64_t lim = o->trigger->max_chunk(o->trigger);
       if (lim > 0 && lim < cn) cn = lim;
     }
     for (int64_t i = 0; i < cn; i++) {
-      ck[i] = s->keys[order[c0 + i]];
-      ct[i] = s->timestamps[order[c0 + i]];
-      cl[i] = s->labels[order[c0 + i]];
+      ck[i] = s->keys[rows.data[c0 + i]];
+      ct[i] = s->timestamps[rows.data[c0 + i]];
+      cl[i] = s->labels[rows.data[c0 + i]];
     }
     StreamChunk chunk = {ck, ct, cl, cn};
     fired.len = 0;
@@ -227,6 +346,7 @@ int orch_replay(Orch *o) {
         break;
       }
     }
+    c0 += cn;
   }
   /* A failure of rank 0 alone (the trigger's, the strategy's, a file it
    * writes) must still release the workers: DONE tells them it failed,
@@ -242,7 +362,7 @@ int orch_replay(Orch *o) {
   }
   training_set_free(&set);
   i64vec_free(&fired);
-  free(order);
+  i64vec_free(&rows);
   free(ck);
   free(ct);
   free(cl);

@@ -199,12 +199,20 @@ static int finish(Orch *o, RunSummary *sum) {
 
 int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, int resume,
                  RunSummary *sum) {
+  return pipeline_run_with(d, cfg, run_dir, resume, NULL, sum);
+}
+
+int pipeline_run_with(const Dist *d, const PipelineConfig *cfg, const char *run_dir, int resume,
+                      const RunOptions *opt, RunSummary *sum) {
   Orch o;
   memset(&o, 0, sizeof o);
   memset(sum, 0, sizeof *sum);
   o.dist = d;
   o.t_start = mh_now();
   o.cfg = cfg;
+  if (opt) o.run = *opt;
+  if (o.run.poll_s <= 0) o.run.poll_s = RUN_DEFAULT_POLL;
+  if (o.run.idle_s < 0) o.run.idle_s = 0;
   /* Rank 0 prepares the directory; every rank learns how many triggers a
    * resumed run restores. */
   int64_t done = 0;
@@ -240,6 +248,9 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
        mh_plural(o.train.nshards), o.ev.ntasks, mh_plural(o.ev.ntasks), (long long)o.total_iv,
        mh_plural(o.total_iv));
   LOG0("# run directory %s\n", run_dir);
+  if (o.run.follow)
+    LOG0("# following %s: new shards are looked for every %g s%s\n", cfg->data.path,
+         o.run.poll_s, o.run.idle_s > 0 ? ", until none came for --follow-until-idle" : "");
   if (resume)
     LOG0("# resuming: %lld completed trigger%s restored from checkpoints; the replay goes on "
          "after the last one\n",
@@ -252,6 +263,11 @@ int pipeline_run(const Dist *d, const PipelineConfig *cfg, const char *run_dir, 
                 (long long)o.train.n, (long long)o.resume_upto);
 
   if (!rc) rc = d->rank == 0 ? orch_replay(&o) : orch_worker_loop(&o);
+  /* Shards that came during a run that did not follow them: say so. */
+  if (!rc && d->rank == 0 && !o.run.follow &&
+      store_unloaded_shards(&o.train, &sum->unused_shards) == MH_OK && sum->unused_shards > 0)
+    run_dir_event(&o, "{\"event\":\"unused_shards\",\"shards\":%d}", sum->unused_shards);
+  sum->stopped_by = o.stopped_by;
   /* Every rank leaves the loop knowing whether the run failed; this carries
    * the failing rank's message to all of them. */
   rc = dist_agree(d, rc);

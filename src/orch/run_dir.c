@@ -35,6 +35,18 @@ static int64_t completed_triggers(const Orch *o) {
   }
 }
 
+/* RUN_DIR/follow: a followed run's poll interval and idle limit (seconds),
+ * so that `modyn resume` follows the store again. */
+static int write_follow(const Orch *o, const char *run_dir) {
+  if (!o->run.follow) return MH_OK;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/follow", run_dir);
+  AtomicFile f;
+  MH_TRY(atomic_open(&f, path));
+  fprintf(f.fp, "%g %g\n", o->run.poll_s, o->run.idle_s);
+  return atomic_commit(&f);
+}
+
 int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   char path[1100];
   snprintf(o->dir, sizeof o->dir, "%s", run_dir);
@@ -51,7 +63,7 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
     snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
     o->events = fopen(path, "a");
     if (!o->events) return mh_errorf("cannot append to %s", path);
-    return MH_OK;
+    return write_follow(o, run_dir);
   }
   static const char *const sub[] = {"models", "eval", "selection"};
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
@@ -69,7 +81,7 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
   o->events = fopen(path, "w");
   if (!o->events) return mh_errorf("cannot write %s", path);
-  return MH_OK;
+  return write_follow(o, run_dir);
 }
 
 /* selection/trigger_NNNN.h5: the trigger's training set as the strategy

@@ -220,6 +220,26 @@ static int handle_pass(Orch *o, Cmd *c) {
   return rc;
 }
 
+/* ---- CMD_REFRESH ---------------------------------------------------------------- */
+
+/* Rank 0 loaded the store's new shards before it issued this; the others
+ * load the same ones (not any that arrived since). */
+static int handle_refresh(Orch *o, Cmd *c) {
+  const RefreshArgs *a = &c->h.a.refresh;
+  Store *s = &o->train;
+  int rc = MH_OK;
+  if (o->dist->rank != 0) {
+    int64_t added = 0;
+    rc = store_refresh_to(s, (int)a->nshards, &added);
+    if (!rc && (s->nshards != a->nshards || s->n != a->nsamples))
+      rc = mh_errorf("%s: rank 0 loaded %lld shards with %lld samples, this rank %d with %lld; "
+                     "do all ranks see the same store directory?",
+                     s->dir, (long long)a->nshards, (long long)a->nsamples, s->nshards,
+                     (long long)s->n);
+  }
+  return dist_agree(o->dist, rc);
+}
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
 /* raw[0] = 1: rank 0 failed on its own; the run's final handshake carries
@@ -236,6 +256,7 @@ static const CmdHandler handlers[CMD_NTYPES] = {
     [CMD_TRAIN] = handle_train,
     [CMD_EVALUATE] = handle_evaluate,
     [CMD_PASS] = handle_pass,
+    [CMD_REFRESH] = handle_refresh,
 };
 
 int proto_dispatch(Orch *o, Cmd *c) { return handlers[c->h.type](o, c); }
