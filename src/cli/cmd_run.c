@@ -20,6 +20,7 @@ static const CliOpt run_opts[] = {
     {"out", "DIR", "run directory (default: runs/<pipeline.name>-<UTC date-time>)"},
     {"data-dir", "DIR", "where data.dataset_id names are looked up (default: $MODYN_DATA_DIR or ./data)"},
     {"quiet", NULL, "print only the final table"},
+    {"verify", NULL, "first verify the checksum of every shard of the stores the pipeline reads (as modyn check does; the ranks share the work)"},
     {NULL, NULL, NULL},
 };
 
@@ -32,6 +33,17 @@ static const CliSpec run_spec = {
     "Multi-process: mpirun -np N modyn run pipeline.yaml",
     run_opts};
 
+/* --verify: the training store and every evaluation store, before the run
+ * starts (a damaged shard ends it here, named). */
+static int verify_stores(const Dist *d, const PipelineConfig *cfg, int quiet) {
+  const char *dirs[1 + EVAL_MAX_DATASETS];
+  int n = 0;
+  dirs[n++] = cfg->data.path;
+  for (int i = 0; i < cfg->evaluation.num_datasets && n < 1 + EVAL_MAX_DATASETS; i++)
+    dirs[n++] = cfg->evaluation.datasets[i].path;
+  return check_stores(d, dirs, n, !quiet, 0);
+}
+
 int cmd_run(const Dist *d, int argc, char **argv) {
   CliCommon a = {.command = "modyn run"};
   int first = 0;
@@ -42,6 +54,10 @@ int cmd_run(const Dist *d, int argc, char **argv) {
     return cli_arg_error("modyn run", "expected one pipeline file, got %d arguments", argc - first) + 1;
   PipelineConfig cfg;
   if (cli_load_pipeline(d, argv[first], a.sets, a.nsets, a.data_dir, &cfg)) return 1;
+  if (a.verify && verify_stores(d, &cfg, a.quiet)) {
+    pipeline_free(&cfg);
+    return 1;
+  }
 
   /* Rank 0 names the run directory (clocks of ranks may differ). */
   char dir[1024] = "";
@@ -68,6 +84,7 @@ int cmd_run(const Dist *d, int argc, char **argv) {
 static const CliOpt resume_opts[] = {
     {"data-dir", "DIR", "where data.dataset_id names are looked up (default: $MODYN_DATA_DIR, else the folder the run used, recorded in RUN_DIR/data_dir)"},
     {"quiet", NULL, "print only the final table"},
+    {"verify", NULL, "first verify the checksum of every shard of the stores the pipeline reads"},
     {NULL, NULL, NULL},
 };
 
@@ -104,6 +121,10 @@ int cmd_resume(const Dist *d, int argc, char **argv) {
   if (cli_load_pipeline(d, path, NULL, 0, a.data_dir ? a.data_dir : recorded[0] ? recorded : NULL,
                         &cfg))
     return 1;
+  if (a.verify && verify_stores(d, &cfg, a.quiet)) {
+    pipeline_free(&cfg);
+    return 1;
+  }
   rc = cli_run_and_report(d, &cfg, argv[first], 1, a.quiet, NULL);
   pipeline_free(&cfg);
   return rc;
