@@ -115,7 +115,7 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     if (g >= 0) H5Gclose(g);
   }
   if (rc) {
-    H5Fclose(f);
+    h5_abandon(f, path);
     return mh_error_context("writing checkpoint %s", path);
   }
   if (h5_commit(f, path)) return mh_error_context("writing checkpoint %s", path);
