@@ -26,9 +26,13 @@ best() { # best of 3 wall times of "$@", in seconds
   echo "$b"
 }
 tc=$(best bash -c "cat '$S'/train/shard_*.h5 > /dev/null")
-tm=$(best "$BIN" check "$S/train" --quiet)
 echo "# store $S/train: $(ls "$S"/train/shard_*.h5 | wc -l) shards, $bytes bytes (page cache warm)"
-printf '%-34s %8s %10s\n' "reader" "s" "MB/s"
-printf '%-34s %8.3f %10.0f\n' "cat shard_*.h5 > /dev/null" "$tc" "$(echo "$bytes / 1000000 / $tc" | bc -l)"
-printf '%-34s %8.3f %10.0f\n' "modyn check --quiet (1 rank)" "$tm" "$(echo "$bytes / 1000000 / $tm" | bc -l)"
-printf '# ratio modyn check / cat: %.2f\n' "$(echo "$tc / $tm" | bc -l)"
+echo "# whole command (start, open: keys, timestamps, labels, checks; verify) and verify phase"
+printf '%-40s %8s %10s %16s\n' "reader" "s" "MB/s" "verify MB/s"
+printf '%-40s %8.3f %10.0f %16s\n' "cat shard_*.h5 > /dev/null" "$tc" "$(echo "$bytes / 1000000 / $tc" | bc -l)" "-"
+for th in 1 "$(nproc)"; do
+  tm=$(MODYN_THREADS=$th best "$BIN" check "$S/train" --quiet)
+  vm=$(MODYN_THREADS=$th "$BIN" check "$S/train" --quiet | sed -n 's/.*(\([0-9]*\) MB\/s).*/\1/p')
+  printf '%-40s %8.3f %10.0f %16s\n' "modyn check --quiet (1 rank, $th thread(s))" "$tm" \
+    "$(echo "$bytes / 1000000 / $tm" | bc -l)" "$vm"
+done

@@ -115,8 +115,8 @@ typedef enum {
 /* Verify shard i of an open store: read its features (keys, timestamps and
  * labels are the ones store_open loaded) and compare with the stored
  * checksum. *bytes gets the bytes of the shard's datasets. On SHARD_BAD
- * returns MH_ERR with a message naming the shard and what to do. Safe to
- * call from one thread at a time per store. */
+ * returns MH_ERR with a message naming the shard and what to do. Several
+ * threads may verify different shards of one store at once. */
 int store_verify_shard(Store *s, int i, ShardCheck *status, uint64_t *stored, uint64_t *computed,
                        int64_t *bytes);
 
