@@ -91,7 +91,8 @@ int main(int argc, char **argv) {
     for (hsize_t i = 0; i < n; i++) {
       if (t == H5T_NATIVE_INT8) ((int8_t *)buf)[i] = (int8_t)(i % 7);
       else if (t == H5T_NATIVE_INT32) ((int32_t *)buf)[i] = (int32_t)(i % 7);
-      else if (t == H5T_NATIVE_INT64 || t == H5T_NATIVE_UINT64) ((int64_t *)buf)[i] = (int64_t)(i % 7);
+      else if (t == H5T_NATIVE_INT64 || t == H5T_NATIVE_UINT64)
+        ((int64_t *)buf)[i] = (int64_t)(i % 7);
       else if (t == H5T_NATIVE_FLOAT) ((float *)buf)[i] = (float)(i % 7);
       else if (t == H5T_NATIVE_DOUBLE) ((double *)buf)[i] = (double)(i % 7);
       else buf[i * sz] = 'a';

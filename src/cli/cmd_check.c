@@ -155,7 +155,8 @@ int cmd_check(const Dist *d, int argc, char **argv) {
   int rc = cli_parse(&check_spec, argc, argv, on_option, &quiet, &first);
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
-  if (first >= argc) return 2 * cli_arg_error("modyn check", "expected one or more store directories");
+  if (first >= argc)
+    return 2 * cli_arg_error("modyn check", "expected one or more store directories");
   int bad = 0;
   /* Every store is checked, even after a damaged one; the exit code says
    * whether any was. */
