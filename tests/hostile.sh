@@ -359,7 +359,7 @@ KREF=$W/kref/eval/matrix.csv
 stop_case() { # stop_case CLASS SIGNAL TARGET
   local cls=$1 sig=$2 target=$3 ms pid mp="" kids="" victim=""
   rm -rf "$W/krun"
-  rnd 3500; ms=$RN
+  rnd 2500; ms=$RN
   timeout -k 5 "$TMO" "$MPIEXEC" -n 2 --oversubscribe "$M" run "$CFG" --data-dir "$KD" \
     --out "$W/krun" --quiet "${KSETS[@]}" > "$W/kill.out" 2> "$W/kill.err" &
   pid=$!
