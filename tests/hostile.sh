@@ -19,7 +19,7 @@
 #
 # CTest runs a quick variant (HOSTILE_N=1: 1 to 9 cases per class, no stop
 # cases);
-# the README's table comes from HOSTILE_N=10, by hand (about 5 minutes):
+# the README's table comes from HOSTILE_N=10, by hand (about 6 minutes):
 #   MODYN_BIN=build/modyn MODYN_SOURCE_DIR=. HOSTILE_H5=build/tests/hostile_h5 \
 #     HOSTILE_N=10 nice bash tests/hostile.sh
 # prints the table (Markdown, as in the README) and writes every case to

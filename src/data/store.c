@@ -10,7 +10,9 @@
  * Writing: each shard goes to NAME.tmp, is flushed to disk and renamed, so a
  * reader (possibly another job following the store) never sees a
  * half-written shard. We write /features contiguous (no chunking): a later
- * fast read path locates rows with H5Dget_offset and reads them with pread. */
+ * fast read path locates rows with H5Dget_offset and reads them with pread.
+ * Each shard records a checksum of its contents (modyn_checksum), computed
+ * from the buffers as they are written; store_verify_shard checks it. */
 #include "data/store.h"
 
 #include <dirent.h>
