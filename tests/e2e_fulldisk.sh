@@ -22,6 +22,7 @@ check "a full disk fails the run" test $? -ne 0
 check_eq "one message" "$(grep -c '^modyn: error' "$W/full.err")" 1
 check "it names the cause" grep -q "No space left on device" "$W/full.err"
 check "it says what to do" grep -q "Free some space, then continue the run with 'modyn resume $W/disk/run'" "$W/full.err"
+check_eq "the failed write left no temporary file" "$(find "$W/disk/run" -name '*.tmp' | wc -l)" 0
 kept=$(ls "$W/disk/run/models" | grep -c '^trigger_....\.h5$')
 check "some triggers completed before the disk filled ($kept)" test "$kept" -ge 1
 check "more space" mount -o remount,size=1m "$W/disk"

@@ -13,7 +13,13 @@ check "uninterrupted run" run run "$CFG" --out "$W/full"
 MODYN_FAULT=1:90:exit run run "$CFG" --out "$W/crashed"
 check "the faulty run fails" test $? -ne 0
 check_eq "completed triggers before the crash" "$(ls "$W/crashed/models" | grep -c '^trigger_....\.h5$')" 3
+# What a kill mid-write would leave (the crash above exits between writes):
+# temporary files, removed by resume; a partial one never counts.
+echo partial > "$W/crashed/models/trigger_0003.h5.tmp"
+echo partial > "$W/crashed/eval/matrix.csv.tmp"
 check "resume" run resume "$W/crashed"
+check "resume removes stale temporary files" grep -q "removed 2 temporary files left by the interrupted run" "$W/last.log"
+check_eq "no temporary files left" "$(find "$W/crashed" -name '*.tmp' | wc -l)" 0
 check "resume says what it restored" grep -q "resuming: 3 completed triggers restored" "$W/last.log"
 check_eq "checkpoints after resume" "$(ls "$W/crashed/models" | grep -c '^trigger_....\.h5$')" 6
 check "same evaluation matrix as the uninterrupted run" cmp "$W/full/eval/matrix.csv" "$W/crashed/eval/matrix.csv"

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "data/ingest.h"
@@ -130,6 +132,56 @@ static void test_idx(void) {
   /* (written in shards of 2: the third shard's keys would wrap) */
   CHECK_STR(mh_error(), "the keys from 9223372036854775807 on would pass the largest key "
                         "(9223372036854775807) within 2 samples; choose a smaller --key-start");
+  /* All or nothing: the first two shards were written before the third
+   * failed, yet nothing is left (not even the directory this call made). */
+  CHECK(access(path_in("idx_key_overflow"), F_OK) != 0);
+
+  /* The same into an existing store (--append): it stays as it was. */
+  o.out = path_in("idx_store");
+  o.append = 1;
+  CHECK(ingest_run("idx", &o, &res) == MH_ERR);
+  CHECK_EQ_INT(res.shards, 0);
+  CHECK_OK(store_open(path_in("idx_store"), &s));
+  CHECK_EQ_INT(s.n, 5);
+  CHECK_EQ_INT(s.nshards, 3);
+  store_close(&s);
+  char staging[600];
+  snprintf(staging, sizeof staging, "%s/.ingest.tmp", path_in("idx_store"));
+  CHECK(access(staging, F_OK) != 0);
+  /* A truncated image file (the header promises 5 images, 3 are there):
+   * the store keeps its 5 samples. */
+  char trunc[512];
+  snprintf(trunc, sizeof trunc, "%s", path_in("images_trunc"));
+  write_bytes(trunc, img, 16 + 3 * 6);
+  ingest_set(&o, "images", trunc);
+  o.key_start = 100;
+  CHECK(ingest_run("idx", &o, &res) == MH_ERR);
+  snprintf(want, sizeof want,
+           "%s: the IDX header promises 46 bytes but the file has 34; the file is truncated",
+           trunc);
+  CHECK_STR(mh_error(), want);
+  CHECK_OK(store_open(path_in("idx_store"), &s));
+  CHECK_EQ_INT(s.n, 5);
+  CHECK_EQ_INT(s.nshards, 3);
+  store_close(&s);
+  /* Leftovers of a killed ingest are removed by the next one; a
+   * successful append publishes shards 3 and 4 with keys 100..104. */
+  CHECK(mkdir(staging, 0777) == 0);
+  char junk[700];
+  snprintf(junk, sizeof junk, "%s/shard_00000.h5", staging);
+  write_text(junk, "half a shard");
+  ingest_set(&o, "images", ipath);
+  CHECK_OK(ingest_run("idx", &o, &res));
+  CHECK_EQ_INT(res.shards, 3);
+  CHECK(access(staging, F_OK) != 0);
+  CHECK_OK(store_open(path_in("idx_store"), &s));
+  CHECK_EQ_INT(s.n, 10);
+  CHECK_EQ_INT(s.nshards, 6);
+  CHECK_EQ_INT(s.keys[5], 100);
+  CHECK_EQ_INT(s.keys[9], 104);
+  CHECK(strstr(s.shards[5].path, "/shard_00005.h5") != NULL);
+  store_close(&s);
+  o.append = 0;
   o.key_start = 50;
 
   /* Image and label files swapped. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/rng.h"
 #include "data/store.h"
 #include "testutil.h"
@@ -583,6 +584,166 @@ static void test_writer_errors(void) {
   free(ff);
 }
 
+/* The documented checksum, built here from the test's own arrays: the
+ * bytes of keys, timestamps, labels and features, then the schema as int64
+ * {type code, num_classes, k, d1..dk}. */
+static uint64_t expected_checksum(const StoreSchema *sc, int64_t n, int64_t row0) {
+  int64_t E = 1;
+  for (int i = 0; i < sc->ndims; i++) E *= sc->dims[i];
+  int64_t *k = malloc((size_t)n * 8), *t = malloc((size_t)n * 8);
+  int32_t *l = malloc((size_t)n * 4);
+  float *f = malloc((size_t)(n * E * 4));
+  for (int64_t i = 0; i < n; i++) {
+    k[i] = key_of(row0 + i);
+    t[i] = ts_of(row0 + i);
+    l[i] = label_of(row0 + i);
+    for (int64_t j = 0; j < E; j++) f[i * E + j] = f32_of(row0 + i, j);
+  }
+  uint64_t h = mh_checksum(k, (size_t)n * 8, 0);
+  h = mh_checksum(t, (size_t)n * 8, h);
+  h = mh_checksum(l, (size_t)n * 4, h);
+  h = mh_checksum(f, (size_t)(n * E * 4), h);
+  int64_t rec[3 + STORE_MAX_DIMS] = {sc->type, sc->num_classes, sc->ndims};
+  for (int i = 0; i < sc->ndims; i++) rec[3 + i] = sc->dims[i];
+  h = mh_checksum(rec, (size_t)(3 + sc->ndims) * 8, h);
+  free(k);
+  free(t);
+  free(l);
+  free(f);
+  return h;
+}
+
+/* Verify every shard; statuses into st[], the stored sums into sum[]. */
+static void verify_all(const char *dir, int n, ShardCheck *st, uint64_t *sum, char *first_err,
+                       size_t cap) {
+  Store s;
+  CHECK_OK(store_open(dir, &s));
+  CHECK_EQ_INT(s.nshards, n);
+  first_err[0] = '\0';
+  for (int i = 0; i < n && i < s.nshards; i++) {
+    uint64_t computed;
+    int64_t bytes;
+    int rc = store_verify_shard(&s, i, &st[i], &sum[i], &computed, &bytes);
+    CHECK_EQ_INT(rc, st[i] == SHARD_BAD ? MH_ERR : MH_OK);
+    CHECK_EQ_INT(bytes, s.shards[i].nrows * (20 + 4 * s.feat_elems));
+    if (st[i] == SHARD_OK) CHECK(computed == sum[i]);
+    if (rc && !first_err[0]) snprintf(first_err, cap, "%s", mh_error());
+  }
+  store_close(&s);
+}
+
+/* Byte offset of a dataset's first element in a contiguous shard. */
+static int64_t dset_offset(const char *path, const char *name) {
+  hid_t f, d;
+  H5OK(f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
+  H5OK(d = H5Dopen2(f, name, H5P_DEFAULT));
+  haddr_t off = H5Dget_offset(d);
+  H5Dclose(d);
+  H5Fclose(f);
+  return (int64_t)off;
+}
+
+static void flip_byte(const char *path, int64_t off) {
+  FILE *fp = fopen(path, "r+b");
+  CHECK(fp != NULL);
+  if (!fp) return;
+  fseek(fp, (long)off, SEEK_SET);
+  int c = fgetc(fp);
+  fseek(fp, (long)off, SEEK_SET);
+  fputc(c ^ 0x10, fp);
+  fclose(fp);
+}
+
+/* Shard checksums: written with the documented value, verified on both
+ * read paths, a flipped feature byte or a changed num_classes found and the
+ * shard named, stores without the attribute still open. */
+static void test_checksums(void) {
+  StoreSchema sc = {.type = FEAT_F32, .ndims = 1, .dims = {3}, .num_classes = 6};
+  const int64_t sizes[] = {4, 3};
+  const char *dir = path_in("sums");
+  char cmd[600], err[2048], p1[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+  write_store(dir, &sc, sizes, 2, 0, 0);
+  ShardCheck st[2];
+  uint64_t sum[2];
+  verify_all(dir, 2, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_OK);
+  CHECK_EQ_INT(st[1], SHARD_OK);
+  CHECK(sum[0] == expected_checksum(&sc, 4, 0));
+  CHECK(sum[1] == expected_checksum(&sc, 3, 4));
+
+  /* A flipped bit in row 1 of shard 1's features: the store still opens
+   * (features are not read at open), verification names the shard. */
+  snprintf(p1, sizeof p1, "%s/shard_00001.h5", dir);
+  flip_byte(p1, dset_offset(p1, "features") + 1 * 12 + 5);
+  verify_all(dir, 2, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_OK);
+  CHECK_EQ_INT(st[1], SHARD_BAD);
+  char want[2048];
+  snprintf(want, sizeof want, "%s is damaged: its contents give checksum", p1);
+  CHECK(strncmp(err, want, strlen(want)) == 0);
+  CHECK(strstr(err, "restore the file from a copy") != NULL);
+  flip_byte(p1, dset_offset(p1, "features") + 1 * 12 + 5); /* undo */
+
+  /* num_classes 6 -> 7 (labels still in range, so the store opens): the
+   * schema is part of the checksum. */
+  hid_t f, a;
+  int32_t seven = 7;
+  H5OK(f = H5Fopen(p1, H5F_ACC_RDWR, H5P_DEFAULT));
+  H5OK(a = H5Aopen(f, "num_classes", H5P_DEFAULT));
+  H5OK(H5Awrite(a, H5T_NATIVE_INT32, &seven));
+  H5Aclose(a);
+  H5Fclose(f);
+  snprintf(cmd, sizeof cmd, "rm -f '%s/shard_00000.h5'", dir); /* the schemas differ now */
+  CHECK(system(cmd) == 0);
+  verify_all(dir, 1, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_BAD);
+
+  /* No attribute (a store from before checksums): opens, not verified. */
+  H5OK(f = H5Fopen(p1, H5F_ACC_RDWR, H5P_DEFAULT));
+  H5OK(H5Adelete(f, STORE_CHECKSUM_ATTR));
+  H5Fclose(f);
+  verify_all(dir, 1, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_NO_CHECKSUM);
+
+  /* Another tool's chunked, compressed shard (the HDF5 read path) with the
+   * documented checksum added: verifies; a wrong value does not. */
+  Raw r = {.n = 10, .key0 = 0, .chunked = 1};
+  const char *rdir = raw_store("sums_raw", &r, 1);
+  int64_t keys[10], ts[10];
+  int32_t labels[10];
+  float feats[30];
+  for (int i = 0; i < 10; i++) {
+    keys[i] = i;
+    ts[i] = 10 * i;
+    labels[i] = i % 3;
+    for (int j = 0; j < 3; j++) feats[i * 3 + j] = (float)(i + 0.5 * j);
+  }
+  uint64_t h = mh_checksum(keys, sizeof keys, 0);
+  h = mh_checksum(ts, sizeof ts, h);
+  h = mh_checksum(labels, sizeof labels, h);
+  h = mh_checksum(feats, sizeof feats, h);
+  int64_t rec[4] = {FEAT_F32, 3, 1, 3};
+  h = mh_checksum(rec, sizeof rec, h);
+  char rp[700];
+  snprintf(rp, sizeof rp, "%s/shard_00000.h5", rdir);
+  H5OK(f = H5Fopen(rp, H5F_ACC_RDWR, H5P_DEFAULT));
+  raw_attr(f, STORE_CHECKSUM_ATTR, H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &h);
+  H5Fclose(f);
+  verify_all(rdir, 1, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_OK);
+  CHECK(sum[0] == h);
+  h ^= 1;
+  H5OK(f = H5Fopen(rp, H5F_ACC_RDWR, H5P_DEFAULT));
+  H5OK(a = H5Aopen(f, STORE_CHECKSUM_ATTR, H5P_DEFAULT));
+  H5OK(H5Awrite(a, H5T_NATIVE_UINT64, &h));
+  H5Aclose(a);
+  H5Fclose(f);
+  verify_all(rdir, 1, st, sum, err, sizeof err);
+  CHECK_EQ_INT(st[0], SHARD_BAD);
+}
+
 int main(void) {
   mh_hdf5_quiet();
   test_set_root(test_tmpdir("store"));
@@ -596,5 +757,6 @@ int main(void) {
   test_refresh_and_append();
   test_refresh_order();
   test_writer_errors();
+  test_checksums();
   return test_finish("test_store");
 }

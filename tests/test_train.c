@@ -209,6 +209,20 @@ static void test_checkpoint(void) {
     CHECK(strncmp(mh_error(), want, strlen(want)) == 0);
     if (strncmp(mh_error(), want, strlen(want))) fprintf(stderr, "got: %s\n", mh_error());
   }
+  /* A changed metadata attribute (last_timestamp decides the evaluation
+   * intervals a model serves): the read fails too. */
+  CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t at = H5Aopen(f, "last_timestamp", H5P_DEFAULT);
+  int64_t later = 299;
+  H5Awrite(at, H5T_NATIVE_INT64, &later);
+  H5Aclose(at);
+  H5Fclose(f);
+  CHECK(checkpoint_read(path, b, &ob, &back, NULL) == MH_ERR);
+  char want[256];
+  snprintf(want, sizeof want, "checkpoint %s: damaged file: its meta_checksum (", path);
+  CHECK(strncmp(mh_error(), want, strlen(want)) == 0);
+  if (strncmp(mh_error(), want, strlen(want))) fprintf(stderr, "got: %s\n", mh_error());
   optim_free(&oa);
   optim_free(&ob);
   model_free(a);

@@ -86,6 +86,8 @@ int cli_common_opt(void *ctx, const char *name, const char *value) {
     a->quiet = 1;
   } else if (!strcmp(name, "syntax-only")) {
     a->syntax_only = 1;
+  } else if (!strcmp(name, "verify")) {
+    a->verify = 1;
   }
   return 0;
 }

@@ -46,6 +46,7 @@ typedef struct {
   const char *config;               /* --config */
   int quiet;                        /* --quiet */
   int syntax_only;                  /* --syntax-only */
+  int verify;                       /* --verify */
 } CliCommon;
 
 int cli_common_opt(void *ctx, const char *name, const char *value);

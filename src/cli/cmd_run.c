@@ -24,6 +24,7 @@ static const CliOpt run_opts[] = {
     {"poll", "SECONDS", "with --follow: seconds between looks for new shards (default 2)"},
     {"follow-until-idle", "SECONDS", "with --follow: end the run when no shard arrived for SECONDS (default: never)"},
     {"stall-timeout", "SECONDS", "end the job, naming the rank, when a rank has not responded for SECONDS (default $MODYN_STALL_TIMEOUT, else 300; 0: off)"},
+    {"verify", NULL, "first verify the checksum of every shard of the stores the pipeline reads (as modyn check does; the ranks share the work)"},
     {NULL, NULL, NULL},
 };
 
@@ -52,6 +53,17 @@ static const CliSpec run_spec = {
     "Multi-process: mpirun -np N modyn run pipeline.yaml",
     run_opts};
 
+/* --verify: the training store and every evaluation store, before the run
+ * starts (a damaged shard ends it here, named). */
+static int verify_stores(const Dist *d, const PipelineConfig *cfg, int quiet) {
+  const char *dirs[1 + EVAL_MAX_DATASETS];
+  int n = 0;
+  dirs[n++] = cfg->data.path;
+  for (int i = 0; i < cfg->evaluation.num_datasets && n < 1 + EVAL_MAX_DATASETS; i++)
+    dirs[n++] = cfg->evaluation.datasets[i].path;
+  return check_stores(d, dirs, n, !quiet, 0);
+}
+
 int cmd_run(const Dist *d, int argc, char **argv) {
   RunArgs ra = {.common = {.command = "modyn run"}, .run = RUN_ARGS_UNSET};
   int first = 0;
@@ -64,6 +76,10 @@ int cmd_run(const Dist *d, int argc, char **argv) {
   if (cli_load_pipeline(d, argv[first], ra.common.sets, ra.common.nsets, ra.common.data_dir,
                         &cfg))
     return 1;
+  if (ra.common.verify && verify_stores(d, &cfg, ra.common.quiet)) {
+    pipeline_free(&cfg);
+    return 1;
+  }
 
   /* Rank 0 names the run directory (clocks of ranks may differ). */
   char dir[1024] = "";
@@ -97,6 +113,7 @@ static const CliOpt resume_opts[] = {
     {"poll", "SECONDS", "with --follow: seconds between looks for new shards (default: the run's, else 2)"},
     {"follow-until-idle", "SECONDS", "with --follow: end when no shard arrived for SECONDS (default: the run's)"},
     {"stall-timeout", "SECONDS", "end the job, naming the rank, when a rank has not responded for SECONDS (default $MODYN_STALL_TIMEOUT, else 300; 0: off)"},
+    {"verify", NULL, "first verify the checksum of every shard of the stores the pipeline reads"},
     {NULL, NULL, NULL},
 };
 
@@ -155,6 +172,10 @@ int cmd_resume(const Dist *d, int argc, char **argv) {
   if (cli_load_pipeline(d, path, NULL, 0, a->data_dir ? a->data_dir : recorded[0] ? recorded : NULL,
                         &cfg))
     return 1;
+  if (a->verify && verify_stores(d, &cfg, a->quiet)) {
+    pipeline_free(&cfg);
+    return 1;
+  }
   rc = cli_run_and_report_with(d, &cfg, argv[first], 1, a->quiet, &ra.run, NULL);
   pipeline_free(&cfg);
   return rc;

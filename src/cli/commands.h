@@ -15,6 +15,14 @@ int cmd_ingest(const Dist *d, int argc, char **argv);
 int cmd_eval(const Dist *d, int argc, char **argv);
 int cmd_report(const Dist *d, int argc, char **argv);
 int cmd_sweep(const Dist *d, int argc, char **argv);
+int cmd_check(const Dist *d, int argc, char **argv);
+
+/* Collective: open every store in dirs (a directory named twice is checked
+ * once) and verify its shards' checksums, the shards shared out over the
+ * ranks. verbose: rank 0 prints a summary line per store (table: and one
+ * line per shard). Returns 0, or 1 after the first failing store with its
+ * error printed once (the first damaged shard named). */
+int check_stores(const Dist *d, const char *const *dirs, int n, int verbose, int table);
 
 /* The environment as the process started, before MPI_Init added its
  * runtime variables (an MPI singleton's PMIX_*, OMPI_MCA_ess, ...): what a

@@ -53,6 +53,17 @@ static void save_environment(void) {
 
 int main(int argc, char **argv) {
   save_environment();
+  /* HDF5 1.10 can crash in its cleanup after a failed write (a full disk):
+   * closing the file again in H5F__close_cb. That cleanup runs at exit and,
+   * when HDF5 starts after MPI, from an attribute it hangs on MPI_COMM_SELF
+   * that MPI_Finalize deletes. We close our handles ourselves, so skip both:
+   * no atexit cleanup, and start HDF5 before MPI so that it hangs nothing
+   * on MPI_COMM_SELF. */
+  H5dont_atexit();
+  if (H5open() < 0) {
+    fprintf(stderr, "modyn: error: the HDF5 library did not start\n");
+    return 1;
+  }
   int provided = 0;
   /* MULTIPLE for the watchdog's heartbeat thread (core/watchdog.h), which
    * talks on a communicator of its own; the work's MPI calls stay on the
@@ -72,9 +83,6 @@ int main(int argc, char **argv) {
   if (dist_init(&dist, MPI_COMM_WORLD)) mh_fatal_last();
   mh_log_init(&dist);
   mh_hdf5_quiet();
-  /* HDF5 1.10 can crash in its atexit cleanup after a failed write (a full
-   * disk); we close our handles ourselves, so skip that cleanup. */
-  H5dont_atexit();
   set_threads(&dist);
 
   int rc = 0;

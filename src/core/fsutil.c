@@ -56,9 +56,18 @@ int atomic_commit(AtomicFile *f) {
     mh_error_mark_no_space(err);
     return MH_ERR;
   }
-  if (rename(f->tmp, f->path) != 0)
-    return mh_errorf("cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
+  if (rename(f->tmp, f->path) != 0) {
+    err = errno;
+    unlink(f->tmp);
+    return mh_errorf("cannot rename %s to %s: %s", f->tmp, f->path, strerror(err));
+  }
   return MH_OK;
+}
+
+void atomic_abort(AtomicFile *f) {
+  if (f->fp) fclose(f->fp);
+  f->fp = NULL;
+  unlink(f->tmp);
 }
 
 int mh_read_file(const char *path, char **text, size_t *len) {

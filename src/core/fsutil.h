@@ -18,8 +18,11 @@ typedef struct {
 } AtomicFile;
 
 int atomic_open(AtomicFile *f, const char *path);
-/* Flush, fsync, close and rename; a write error (full disk) is reported here. */
+/* Flush, fsync, close and rename; a write error (full disk) is reported here
+ * and NAME.tmp removed. */
 int atomic_commit(AtomicFile *f);
+/* Close and remove NAME.tmp (an error before the commit). */
+void atomic_abort(AtomicFile *f);
 /* Read a whole file into a NUL-terminated malloc'd buffer. */
 int mh_read_file(const char *path, char **text, size_t *len);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -14,9 +15,18 @@ hid_t h5_create_tmp(const char *path) {
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
     mh_h5_error("H5Fcreate", __FILE__, __LINE__);
-    return mh_error_context("cannot create %s (is the directory writable, is the disk full?)", tmp);
+    unlink(tmp); /* H5Fcreate may have made the file before its first write failed */
+    mh_error_context("cannot create %s (is the directory writable, is the disk full?)", tmp);
   }
   return f;
+}
+
+void h5_abandon(hid_t file, const char *path) {
+  char tmp[2048];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  H5Fclose(file);
+  H5Eclear2(H5E_DEFAULT);
+  unlink(tmp);
 }
 
 int h5_commit(hid_t file, const char *path) {
@@ -24,17 +34,23 @@ int h5_commit(hid_t file, const char *path) {
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   if (H5Fclose(file) < 0) {
     mh_h5_error("H5Fclose", __FILE__, __LINE__);
+    unlink(tmp);
     return mh_error_context("cannot finish writing %s (is the disk full?)", tmp);
   }
   /* durable before it takes the real name, and the name durable after */
   if (mh_fsync_path(tmp, 0) != 0) {
     int err = errno;
+    unlink(tmp);
+    mh_errorf("cannot write %s: fsync failed: %s%s", tmp, strerror(err),
+              err == ENOSPC ? " (is the disk full?)" : "");
     mh_error_mark_no_space(err);
-    return mh_errorf("cannot write %s: fsync failed: %s%s", tmp, strerror(err),
-                     err == ENOSPC ? " (is the disk full?)" : "");
+    return MH_ERR;
   }
-  if (rename(tmp, path) != 0)
-    return mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+  if (rename(tmp, path) != 0) {
+    int err = errno;
+    unlink(tmp);
+    return mh_errorf("cannot rename %s to %s: %s", tmp, path, strerror(err));
+  }
   char dir[2048];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');

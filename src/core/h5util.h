@@ -7,9 +7,12 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-/* Create path.tmp for writing; h5_commit closes it and renames it to path. */
+/* Create path.tmp for writing; h5_commit closes it and renames it to path
+ * (on failure path.tmp is removed: a full disk leaves no temporary file);
+ * h5_abandon closes and removes it after an error while writing. */
 hid_t h5_create_tmp(const char *path);
 int h5_commit(hid_t file, const char *path);
+void h5_abandon(hid_t file, const char *path);
 hid_t h5_open_ro(const char *path);
 
 int h5_write_f32(hid_t loc, const char *name, int64_t n, const float *data);

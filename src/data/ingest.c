@@ -2,13 +2,17 @@
  * that turns rows into shards. */
 #include "data/ingest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 
 extern const IngestFormat ingest_format_idx; /* ingest_idx.c */
 extern const IngestFormat ingest_format_csv; /* ingest_csv.c */
@@ -71,6 +75,48 @@ static int format_has(const IngestFormat *f, const char *name) {
   return 0;
 }
 
+/* Remove OUT/.ingest.tmp and what is in it (only shard files and their
+ * temporaries are ever written there). */
+static void remove_staging(const char *staging) {
+  DIR *d = opendir(staging);
+  if (!d) return;
+  struct dirent *e;
+  char p[1400];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", staging, e->d_name);
+    unlink(p);
+  }
+  closedir(d);
+  rmdir(staging);
+}
+
+/* After the format ran: on success rename the staged shards into the
+ * store, in order, and make the renames durable; on failure drop them. */
+static int publish(const char *out, IngestResult *res, int rc) {
+  for (int i = 0; !rc && i < res->shards; i++) {
+    char from[1400], to[1400];
+    snprintf(from, sizeof from, "%s/shard_%05d.h5", res->staging, i);
+    snprintf(to, sizeof to, "%s/shard_%05d.h5", out, res->first_shard + i);
+    if (rename(from, to) != 0) {
+      rc = mh_errorf("cannot rename %s to %s: %s", from, to, strerror(errno));
+      /* Take back the ones already published: all or nothing. */
+      for (int j = i - 1; j >= 0; j--) {
+        snprintf(to, sizeof to, "%s/shard_%05d.h5", out, res->first_shard + j);
+        unlink(to);
+      }
+    }
+  }
+  remove_staging(res->staging);
+  if (!rc) mh_fsync_path(out, 1); /* best effort, as for single shards */
+  if (rc) {
+    res->samples = 0;
+    res->shards = 0;
+  }
+  res->staging[0] = '\0';
+  return rc;
+}
+
 int ingest_run(const char *format, const IngestOptions *o, IngestResult *res) {
   memset(res, 0, sizeof *res);
   const IngestFormat *f = format ? ingest_find(format) : NULL;
@@ -96,7 +142,19 @@ int ingest_run(const char *format, const IngestOptions *o, IngestResult *res) {
                        f->name);
     return mh_errorf("--%s is not an option of --format %s", o->args[i].name, f->name);
   }
-  return f->run(o, res);
+  struct stat st;
+  int existed = stat(o->out, &st) == 0;
+  int rc = f->run(o, res);
+  if (res->staging[0]) rc = publish(o->out, res, rc);
+  if (rc && !existed) {
+    /* The store did not exist: leave nothing behind (rmdir keeps a
+     * directory someone else put files into). */
+    char p[1100];
+    snprintf(p, sizeof p, "%s/labels.txt", o->out);
+    unlink(p);
+    rmdir(o->out);
+  }
+  return rc;
 }
 
 int ingest_sink_open(IngestSink *k, const IngestOptions *o, const StoreSchema *schema,
@@ -113,6 +171,15 @@ int ingest_sink_open(IngestSink *k, const IngestOptions *o, const StoreSchema *s
     }
     return MH_ERR;
   }
+  /* Stage the shards in OUT/.ingest.tmp, numbered from 0; leftovers of an
+   * ingest that was killed are removed first. */
+  char staging[1100];
+  if ((size_t)snprintf(staging, sizeof staging, "%s/.ingest.tmp", k->w.dir) >= sizeof staging)
+    return mh_errorf("store path %s is too long", k->w.dir);
+  remove_staging(staging);
+  MH_TRY(store_writer_open(staging, schema, 0, &k->stage));
+  snprintf(res->staging, sizeof res->staging, "%s", staging);
+  res->first_shard = k->w.next_shard;
   /* Continue after the largest key already in the store. */
   if (o->append && !o->has_key_start && k->w.max_key != INT64_MIN) k->next_key = k->w.max_key + 1;
   res->num_classes = schema->num_classes;
@@ -137,7 +204,7 @@ int ingest_sink_write(IngestSink *k, int64_t n, const int64_t *timestamps, const
   for (int64_t r0 = 0; r0 < n && !rc; r0 += cap) {
     int64_t len = n - r0 < cap ? n - r0 : cap;
     for (int64_t i = 0; i < len; i++) keys[i] = k->next_key + i;
-    rc = store_write_shard(&k->w, len, keys, timestamps + r0, labels + r0,
+    rc = store_write_shard(&k->stage, len, keys, timestamps + r0, labels + r0,
                            (const unsigned char *)features + (size_t)r0 * row_bytes);
     if (!rc) {
       k->next_key += len;

@@ -44,6 +44,9 @@ typedef struct {
   int shards;       /* shard files written */
   int num_classes;  /* class count of the store */
   int64_t first_key;
+  /* Where the sink stages the shards until ingest_run publishes them. */
+  char staging[1100]; /* OUT/.ingest.tmp ("" before ingest_sink_open) */
+  int first_shard;    /* number the first staged shard takes in OUT */
 } IngestResult;
 
 /* One option of a format (cmd_ingest turns these into its CLI table). */
@@ -73,13 +76,19 @@ const char *ingest_get(const IngestOptions *o, const char *name);
 int ingest_get_i64(const IngestOptions *o, const char *name, int64_t def, int64_t *out);
 
 /* Check the options against the format (required --out, options that belong
- * to another format) and run it. */
+ * to another format) and run it. All or nothing: the shards are written to
+ * OUT/.ingest.tmp/ and renamed into OUT only when the whole input has been
+ * converted; on any error they are removed (and OUT too, when this call
+ * created it and nothing else is in it), so a failed ingest leaves the
+ * store as it was. Leftovers of a killed ingest (OUT/.ingest.tmp) are
+ * removed by the next ingest into OUT. One ingest at a time per store. */
 int ingest_run(const char *format, const IngestOptions *o, IngestResult *res);
 
 /* Writing rows: open once with the schema, write any number of rows (in
  * timestamp order across calls), close. */
 typedef struct {
-  StoreWriter w;
+  StoreWriter w;      /* the target store: schema, numbering, largest key */
+  StoreWriter stage;  /* writes go here (OUT/.ingest.tmp) until ingest_run publishes */
   int64_t shard_size;
   int64_t next_key;
   IngestResult *res;

@@ -10,7 +10,9 @@
  * Writing: each shard goes to NAME.tmp, is flushed to disk and renamed, so a
  * reader (possibly another job following the store) never sees a
  * half-written shard. We write /features contiguous (no chunking): a later
- * fast read path locates rows with H5Dget_offset and reads them with pread. */
+ * fast read path locates rows with H5Dget_offset and reads them with pread.
+ * Each shard records a checksum of its contents (modyn_checksum), computed
+ * from the buffers as they are written; store_verify_shard checks it. */
 #include "data/store.h"
 
 #include <dirent.h>
@@ -1183,6 +1185,91 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Verifying                                                                */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t checksum_schema(const StoreSchema *sc, uint64_t h);
+
+/* The stored checksum of an open shard: 1 found, 0 none, MH_ERR. */
+static int read_checksum(hid_t file, const char *path, uint64_t *v) {
+  htri_t ex = H5Aexists(file, STORE_CHECKSUM_ATTR);
+  if (ex < 0) {
+    mh_h5_error("H5Aexists", __FILE__, __LINE__);
+    return mh_error_context("%s", path);
+  }
+  if (ex == 0) return 0;
+  hid_t a = H5Aopen(file, STORE_CHECKSUM_ATTR, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a);
+  hid_t sp = a < 0 ? -1 : H5Aget_space(a);
+  int rc = 1;
+  if (a < 0 || t < 0 || sp < 0) {
+    rc = mh_h5_error("H5Aopen", __FILE__, __LINE__);
+  } else if (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 8 ||
+             H5Sget_simple_extent_npoints(sp) != 1) {
+    rc = mh_errorf("attribute %s must be one 64-bit integer", STORE_CHECKSUM_ATTR);
+  } else if (H5Aread(a, H5T_NATIVE_UINT64, v) < 0) {
+    rc = mh_h5_error("H5Aread", __FILE__, __LINE__);
+  }
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  if (rc < 0) mh_error_context("%s", path);
+  return rc;
+}
+
+int store_verify_shard(Store *s, int i, ShardCheck *status, uint64_t *stored, uint64_t *computed,
+                       int64_t *bytes) {
+  StorePriv *pv = s->priv;
+  ShardHandles *h = &pv->h[i];
+  const StoreShard *sh = &s->shards[i];
+  const int64_t n = sh->nrows, r0 = sh->first_row;
+  const int64_t row_bytes = s->feat_elems * feat_type_size(s->schema.type);
+  *status = SHARD_BAD;
+  *stored = *computed = 0;
+  *bytes = n * (8 + 8 + 4 + row_bytes);
+  pthread_mutex_lock(&g_h5_lock);
+  int has = read_checksum(h->file, sh->path, stored);
+  pthread_mutex_unlock(&g_h5_lock);
+  if (has < 0) return MH_ERR;
+  if (has == 0) {
+    *status = SHARD_NO_CHECKSUM;
+    return MH_OK;
+  }
+  uint64_t c = mh_checksum(s->keys + r0, (size_t)n * 8, 0);
+  c = mh_checksum(s->timestamps + r0, (size_t)n * 8, c);
+  c = mh_checksum(s->labels + r0, (size_t)n * 4, c);
+  if (h->feat) {
+    /* Direct path: the features are in the mapping already. */
+    c = mh_checksum(h->feat, (size_t)(n * row_bytes), c);
+  } else {
+    /* Any layout: blocks of rows through HDF5, in their stored type. */
+    int64_t block = STAGING_BYTES / row_bytes;
+    if (block < 1) block = 1;
+    if (block > n) block = n;
+    unsigned char *buf = mh_malloc((size_t)(block * row_bytes));
+    if (!buf) return MH_ERR;
+    int rc = MH_OK;
+    for (int64_t a = 0; a < n && !rc; a += block) {
+      int64_t len = n - a < block ? n - a : block;
+      pthread_mutex_lock(&g_h5_lock);
+      rc = read_run(s, i, a, len, buf);
+      pthread_mutex_unlock(&g_h5_lock);
+      if (!rc) c = mh_checksum(buf, (size_t)(len * row_bytes), c);
+    }
+    free(buf);
+    if (rc) return mh_error_context("verifying %s", sh->path);
+  }
+  c = checksum_schema(&s->schema, c);
+  *computed = c;
+  if (c != *stored)
+    return mh_errorf("%s is damaged: its contents give checksum %016llx but the shard records "
+                     "%016llx; restore the file from a copy or write the store again (modyn "
+                     "ingest / modyn synth)",
+                     sh->path, (unsigned long long)c, (unsigned long long)*stored);
+  *status = SHARD_OK;
+  return MH_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -1304,9 +1391,38 @@ static int reserve_space(const char *path, int64_t bytes) {
   return MH_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Checksums                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The shard checksum (README, "Store layout"): mh_checksum chained over the
+ * bytes of /keys, /timestamps, /labels and /features as stored (little
+ * endian; this code assumes a little-endian host, as does the direct read
+ * path), then over the schema as int64 values {feature type code, num_classes,
+ * k, d1..dk}. The schema is included so that a flipped num_classes or shape
+ * attribute is caught too. The writer computes it from the buffers it writes
+ * (no second pass over the file). */
+static uint64_t checksum_schema(const StoreSchema *sc, uint64_t h) {
+  int64_t rec[3 + STORE_MAX_DIMS] = {(int64_t)sc->type, sc->num_classes, sc->ndims};
+  for (int i = 0; i < sc->ndims; i++) rec[3 + i] = sc->dims[i];
+  return mh_checksum(rec, (size_t)(3 + sc->ndims) * sizeof rec[0], h);
+}
+
+static uint64_t checksum_rows(const StoreSchema *sc, int64_t n, const int64_t *keys,
+                              const int64_t *ts, const int32_t *labels, const void *features) {
+  int64_t elems = 1;
+  for (int i = 0; i < sc->ndims; i++) elems *= sc->dims[i];
+  uint64_t h = mh_checksum(keys, (size_t)n * 8, 0);
+  h = mh_checksum(ts, (size_t)n * 8, h);
+  h = mh_checksum(labels, (size_t)n * 4, h);
+  h = mh_checksum(features, (size_t)(n * elems * feat_type_size(sc->type)), h);
+  return checksum_schema(sc, h);
+}
+
 /* Everything HDF5 does for one shard file. */
 static int write_shard_file(const char *tmp, const StoreSchema *sc, int64_t n, const int64_t *keys,
-                            const int64_t *ts, const int32_t *labels, const void *features) {
+                            const int64_t *ts, const int32_t *labels, const void *features,
+                            uint64_t checksum) {
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) return mh_h5_error("H5Fcreate", __FILE__, __LINE__);
   hsize_t dims[STORE_MAX_DIMS + 1];
@@ -1343,6 +1459,8 @@ static int write_shard_file(const char *tmp, const StoreSchema *sc, int64_t n, c
   if (!rc)
     rc = h5_write_attr(f, "feature_shape", H5T_STD_I64LE, H5T_NATIVE_INT64, sc->ndims, sc->dims);
   if (!rc) rc = h5_write_attr(f, "num_classes", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &ncls);
+  if (!rc)
+    rc = h5_write_attr(f, STORE_CHECKSUM_ATTR, H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &checksum);
   if (st >= 0) H5Tclose(st);
   /* Closing flushes what HDF5 still buffers; a full disk may show here. */
   if (H5Fclose(f) < 0 && !rc) rc = mh_h5_error("H5Fclose", __FILE__, __LINE__);
@@ -1366,7 +1484,8 @@ int store_write_shard(StoreWriter *w, int64_t n, const int64_t *keys, const int6
   snprintf(path, sizeof path, "%s/shard_%05d.h5", w->dir, w->next_shard);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   errno = 0;
-  if (write_shard_file(tmp, &w->schema, n, keys, timestamps, labels, features) != MH_OK) {
+  uint64_t sum = checksum_rows(&w->schema, n, keys, timestamps, labels, features);
+  if (write_shard_file(tmp, &w->schema, n, keys, timestamps, labels, features, sum) != MH_OK) {
     int err = errno, no_space = mh_error_no_space();
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", mh_error());

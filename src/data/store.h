@@ -11,6 +11,7 @@
  *     feature_type          string  "float32" | "uint8" | "int32"
  *     feature_shape         int64[k] per-sample shape (d1..dk)
  *     num_classes           int32
+ *     modyn_checksum        uint64   (optional; see store_verify_shard)
  * Files are written to a temporary name and renamed, so a reader never sees
  * a half-written shard; new shards may appear while a pipeline runs.
  *
@@ -102,6 +103,28 @@ typedef enum { STORE_READ_AUTO = 0, STORE_READ_HDF5 = 1 } StoreReadPath;
 /* Force the HDF5 path (tests, benchmarks) or go back to AUTO. Returns 1 when
  * the direct path is available for this store. */
 int store_set_read_path(Store *s, StoreReadPath path);
+
+/* Checksums. Every shard modyn writes (ingest, synth) carries a root
+ * attribute modyn_checksum (uint64) over its datasets and schema, computed
+ * while writing (README, "Store layout"). Opening a store does not verify
+ * it (no slowdown); `modyn check` and `modyn run --verify` do. Shards
+ * written before checksums existed, or by other tools, have none and still
+ * open. */
+#define STORE_CHECKSUM_ATTR "modyn_checksum"
+typedef enum {
+  SHARD_UNCHECKED = 0, /* not verified (yet) */
+  SHARD_OK = 1,        /* contents match the stored checksum */
+  SHARD_NO_CHECKSUM = 2, /* no modyn_checksum attribute: contents not verified */
+  SHARD_BAD = 3,       /* contents differ from the checksum, or unreadable */
+} ShardCheck;
+
+/* Verify shard i of an open store: read its features (keys, timestamps and
+ * labels are the ones store_open loaded) and compare with the stored
+ * checksum. *bytes gets the bytes of the shard's datasets. On SHARD_BAD
+ * returns MH_ERR with a message naming the shard and what to do. Several
+ * threads may verify different shards of one store at once. */
+int store_verify_shard(Store *s, int i, ShardCheck *status, uint64_t *stored, uint64_t *computed,
+                       int64_t *bytes);
 
 /* Writing a store. */
 typedef struct {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -141,7 +142,7 @@ void synth_year(const SynthParams *p, const double *A, SynthSplit split, int yea
 
 /* One split: shard by shard, each shard years_per_shard years. */
 static int write_split(const SynthParams *p, const double *A, SynthSplit split, const char *dir,
-                       SynthStoreInfo *info, Progress *prog, int64_t *done) {
+                       SynthStoreInfo *info, Progress *prog, int64_t *done, StoreWriter *w) {
   StoreSchema sc;
   memset(&sc, 0, sizeof sc);
   sc.type = FEAT_F32;
@@ -153,8 +154,7 @@ static int write_split(const SynthParams *p, const double *A, SynthSplit split, 
     sc.dims[0] = p->features;
   }
   sc.num_classes = p->classes;
-  StoreWriter w;
-  MH_TRY(store_writer_open(dir, &sc, 0, &w));
+  MH_TRY(store_writer_open(dir, &sc, 0, w));
   const int64_t per = synth_per_year(p, split);
   const int64_t cap = per * p->years_per_shard;
   int64_t *keys = mh_malloc((size_t)cap * sizeof *keys);
@@ -168,7 +168,7 @@ static int write_split(const SynthParams *p, const double *A, SynthSplit split, 
       int64_t o = j * per;
       synth_year(p, A, split, y0 + j, keys + o, ts + o, labels + o, feats + o * p->features);
     }
-    rc = store_write_shard(&w, ny * per, keys, ts, labels, feats);
+    rc = store_write_shard(w, ny * per, keys, ts, labels, feats);
     *done += ny * per;
     progress_update(prog, *done);
   }
@@ -178,10 +178,23 @@ static int write_split(const SynthParams *p, const double *A, SynthSplit split, 
   free(keys);
   if (!rc && info) {
     snprintf(info->dir, sizeof info->dir, "%s", dir);
-    info->samples = w.written;
-    info->shards = w.next_shard;
+    info->samples = w->written;
+    info->shards = w->next_shard;
   }
   return rc;
+}
+
+/* A failed synth leaves nothing: the shards it wrote (into directories that
+ * held no store, as store_writer_open requires) and the directories when
+ * they are empty then. */
+static void remove_written(const StoreWriter *w) {
+  if (!w->dir[0]) return;
+  for (int i = 0; i < w->next_shard; i++) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/shard_%05d.h5", w->dir, i);
+    unlink(p);
+  }
+  rmdir(w->dir);
 }
 
 int synth_generate(const SynthParams *p, const char *out_dir, SynthStoreInfo info[2]) {
@@ -193,6 +206,8 @@ int synth_generate(const SynthParams *p, const char *out_dir, SynthStoreInfo inf
   int rc = MH_OK;
   Progress prog;
   int64_t done = 0;
+  StoreWriter w[2];
+  memset(w, 0, sizeof w);
   progress_begin(&prog, "synth", "samples",
                  p->years * (synth_per_year(p, SYNTH_TRAIN) + synth_per_year(p, SYNTH_TEST)));
   for (int s = 0; s < 2 && !rc; s++) {
@@ -201,7 +216,12 @@ int synth_generate(const SynthParams *p, const char *out_dir, SynthStoreInfo inf
       rc = mh_errorf("output path %s is too long", out_dir);
       break;
     }
-    rc = write_split(p, A, (SynthSplit)s, dir, info ? &info[s] : NULL, &prog, &done);
+    rc = write_split(p, A, (SynthSplit)s, dir, info ? &info[s] : NULL, &prog, &done, &w[s]);
+  }
+  if (rc) {
+    remove_written(&w[1]);
+    remove_written(&w[0]);
+    rmdir(out_dir); /* only if this left it empty */
   }
   progress_end(&prog);
   free(A);

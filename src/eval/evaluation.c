@@ -617,7 +617,7 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
   AtomicFile f, g;
   MH_TRY(atomic_open(&f, composite_path));
   if (atomic_open(&g, score_path)) {
-    fclose(f.fp);
+    atomic_abort(&f);
     return MH_ERR;
   }
   fprintf(f.fp, "handler,dataset,metric,interval_start,interval_end,reference_time,num_samples,"
@@ -677,13 +677,13 @@ int evaluation_write_composite(const Evaluation *ev, const CheckpointMeta *meta,
     scored = 1;
   }
   if (rc) {
-    fclose(f.fp);
-    fclose(g.fp);
+    atomic_abort(&f);
+    atomic_abort(&g);
     return rc;
   }
   rc = atomic_commit(&f);
   if (rc) {
-    fclose(g.fp);
+    atomic_abort(&g);
     return rc;
   }
   return atomic_commit(&g);

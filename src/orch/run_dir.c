@@ -2,13 +2,17 @@
  * directory"): config.yaml, events.jsonl, triggers.csv, selection/ and the
  * evaluation outputs (written by eval/evaluation.h), and what a resumed run
  * finds there. Every file but events.jsonl is written atomically. */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/h5util.h"
+#include "core/log.h"
 #include "orch/orch.h"
 
 void run_dir_event(Orch *o, const char *fmt, ...) {
@@ -47,6 +51,29 @@ static int write_follow(const Orch *o, const char *run_dir) {
   return atomic_commit(&f);
 }
 
+/* Temporary files (NAME.tmp) that a run killed mid-write left in dir and
+ * its subdirectories (one level: models/, selection/, eval/, ...). Every
+ * file is written to NAME.tmp and renamed, so none of them is a result. */
+static int remove_stale_tmp(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  char path[2200];
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (lstat(path, &st) != 0) continue;
+    size_t n = strlen(e->d_name);
+    if (S_ISDIR(st.st_mode) && depth > 0) removed += remove_stale_tmp(path, depth - 1);
+    else if (S_ISREG(st.st_mode) && n > 4 && !strcmp(e->d_name + n - 4, ".tmp"))
+      removed += unlink(path) == 0;
+  }
+  closedir(d);
+  return removed;
+}
+
 int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   char path[1100];
   snprintf(o->dir, sizeof o->dir, "%s", run_dir);
@@ -60,6 +87,9 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
     if (!mh_path_exists(path))
       return mh_errorf("%s is not a run directory (no config.yaml)", run_dir);
     *done = completed_triggers(o);
+    int stale = remove_stale_tmp(run_dir, 1);
+    if (stale)
+      LOG0("# removed %d temporary file%s left by the interrupted run\n", stale, mh_plural(stale));
     snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
     o->events = fopen(path, "a");
     if (!o->events) return mh_errorf("cannot append to %s", path);
@@ -96,7 +126,7 @@ int run_dir_write_selection(const Orch *o, int64_t trigger, const TrainingSet *s
   if (!rc) rc = h5_write_i64(f, "keys", set->keys.len, set->keys.data);
   if (!rc && weighted) rc = h5_write_f32(f, "weights", set->weights.len, set->weights.data);
   if (rc) {
-    H5Fclose(f);
+    h5_abandon(f, path);
     return mh_error_context("writing %s", path);
   }
   return h5_commit(f, path);

@@ -243,10 +243,11 @@ static int handle_refresh(Orch *o, Cmd *c) {
 /* ---- dispatch ----------------------------------------------------------------- */
 
 /* raw[0] = 1: rank 0 failed on its own; the run's final handshake carries
- * its message to every rank. */
+ * its message to every rank. Rank 0 dispatches DONE too: it keeps its own
+ * message (the cause, e.g. a full disk), which a new one would replace. */
 static int handle_done(Orch *o, Cmd *c) {
-  (void)o;
-  return c->h.a.raw[0] ? mh_errorf("rank 0 stopped the run") : MH_OK;
+  if (!c->h.a.raw[0]) return MH_OK;
+  return o->dist->rank == 0 ? MH_ERR : mh_errorf("rank 0 stopped the run");
 }
 
 typedef int (*CmdHandler)(Orch *o, Cmd *c);

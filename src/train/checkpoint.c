@@ -58,6 +58,19 @@ static uint64_t optimizer_checksum(const Optimizer *o) {
   return o->v ? mh_checksum(o->v, (size_t)o->n * sizeof(float), h) : h;
 }
 
+/* The metadata a result depends on (evaluation intervals use the
+ * timestamps, triggers.csv the statistics), with the model id: a flipped
+ * byte in an attribute would otherwise pass unnoticed. */
+static uint64_t meta_checksum(const CheckpointMeta *meta, const char *model_id) {
+  const int64_t v[9] = {meta->trigger,      meta->first_timestamp, meta->last_timestamp,
+                        meta->parent,       meta->num_samples,     meta->stream_index,
+                        meta->new_samples,  meta->samples_trained, meta->epochs};
+  const double d[3] = {meta->loss_first, meta->loss_last, meta->train_seconds};
+  uint64_t h = mh_checksum(model_id, strlen(model_id), 0);
+  h = mh_checksum(v, sizeof v, h);
+  return mh_checksum(d, sizeof d, h);
+}
+
 /* A stored checksum must match (files written before checksums have none). */
 static int verify(hid_t loc, const char *name, uint64_t got) {
   if (H5Aexists(loc, name) <= 0) return MH_OK;
@@ -91,6 +104,7 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
   if (!rc) rc = h5_attr_write_f64(f, "loss_first_epoch", meta->loss_first);
   if (!rc) rc = h5_attr_write_f64(f, "loss_last_epoch", meta->loss_last);
   if (!rc) rc = h5_attr_write_f64(f, "train_seconds", meta->train_seconds);
+  if (!rc) rc = h5_attr_write_i64(f, "meta_checksum", (int64_t)meta_checksum(meta, m->type->id));
   if (!rc && delta) {
     uint32_t *d = mh_malloc((size_t)m->nparams * sizeof *d);
     if (!d) rc = MH_ERR;
@@ -116,7 +130,7 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     if (g >= 0) H5Gclose(g);
   }
   if (rc) {
-    H5Fclose(f);
+    h5_abandon(f, path);
     return mh_error_context("writing checkpoint %s", path);
   }
   if (h5_commit(f, path)) return mh_error_context("writing checkpoint %s", path);
@@ -153,6 +167,7 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
     h5_attr_read_f64(f, "loss_first_epoch", &meta->loss_first);
     h5_attr_read_f64(f, "loss_last_epoch", &meta->loss_last);
     h5_attr_read_f64(f, "train_seconds", &meta->train_seconds);
+    rc = verify(f, "meta_checksum", meta_checksum(meta, id));
   }
   if (!rc && H5Lexists(f, "params_delta", H5P_DEFAULT) > 0) {
     /* Difference model: load the base (recursively), then apply. */
