@@ -18,23 +18,14 @@ W=$PWD/tmp_e2e_cost
 rm -rf "$W" && mkdir -p "$W/data"
 CFG=$MODYN_SOURCE_DIR/tests/configs/cost_synth.yaml
 
-"$MODYN_BIN" synth --out "$W/data/quickstart" --years 12 --train-per-year 400 --test-per-year 100 \
-  --classes 2 --features 4 --drift 0.5 > "$W/synth.log" ||
-  { cat "$W/synth.log"; fail "synth"; finish e2e_cost; exit 1; }
+synth_rotating_stream e2e_cost
 
-run() { # run NP OUT
-  mpi "$1" "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/$2" > "$W/$2.log" 2>&1
-  local rc=$?
-  cat "$W/$2.log"
-  return $rc
-}
-check "run on 1 rank" run 1 np1
-check "run on 2 ranks" run 2 np2
+check "run on 1 rank" run_logged 1 np1
+check "run on 2 ranks" run_logged 2 np2
 
-positions() { awk -F, 'NR > 1 { print $2 }' "$1/triggers.csv" | tr '\n' ' '; }
-p1=$(positions "$W/np1")
+p1=$(trigger_positions "$W/np1")
 echo "fired at: $p1"
-check_eq "same positions on 1 and 2 ranks" "$(positions "$W/np2")" "$p1"
+check_eq "same positions on 1 and 2 ranks" "$(trigger_positions "$W/np2")" "$p1"
 n=$(echo "$p1" | wc -w)
 check "fired at least 5 times (got $n)" test "$n" -ge 5
 check "fired less than every other check (got $n)" test "$n" -lt 24
@@ -66,7 +57,7 @@ check_eq "the cost model is the ridge fit of the completed triggers" "$got" "$wa
 MODYN_FAULT=0:40:exit mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/cut" > "$W/cut.log" 2>&1
 check "killed run fails" test $? -ne 0
 check "resume" mpi 1 "$MODYN_BIN" resume "$W/cut" --data-dir "$W/data" --quiet
-check_eq "resumed positions" "$(positions "$W/cut")" "$p1"
+check_eq "resumed positions" "$(trigger_positions "$W/cut")" "$p1"
 
 MIS='trigger={id: AvoidableMisclassificationCostTrigger, evaluation_interval_data_points: 100,
   avoidable_misclassification_latency_per_training_second: 100000, expected_accuracy: 0.95,
@@ -81,9 +72,9 @@ mis() { # mis NP OUT
 }
 check "misclassification cost trigger on 1 rank" mis 1 mis1
 check "misclassification cost trigger on 2 ranks" mis 2 mis2
-m1=$(positions "$W/mis1")
+m1=$(trigger_positions "$W/mis1")
 echo "fired at: $m1"
-check_eq "same positions on 1 and 2 ranks (misclassification)" "$(positions "$W/mis2")" "$m1"
+check_eq "same positions on 1 and 2 ranks (misclassification)" "$(trigger_positions "$W/mis2")" "$m1"
 n=$(echo "$m1" | wc -w)
 check "fired at least 4 times (got $n)" test "$n" -ge 4
 ev=$W/mis1/events.jsonl

@@ -10,22 +10,13 @@ W=$PWD/tmp_e2e_drift
 rm -rf "$W" && mkdir -p "$W/data"
 CFG=$MODYN_SOURCE_DIR/tests/configs/drift_synth.yaml
 
-"$MODYN_BIN" synth --out "$W/data/quickstart" --years 12 --train-per-year 400 --test-per-year 100 \
-  --classes 2 --features 4 --drift 0.5 > "$W/synth.log" ||
-  { cat "$W/synth.log"; fail "synth"; finish e2e_drift; exit 1; }
+synth_rotating_stream e2e_drift
 
-run() { # run NP OUT
-  mpi "$1" "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/$2" > "$W/$2.log" 2>&1
-  local rc=$?
-  cat "$W/$2.log"
-  return $rc
-}
-check "run on 1 rank" run 1 np1
-check "run on 2 ranks" run 2 np2
+check "run on 1 rank" run_logged 1 np1
+check "run on 2 ranks" run_logged 2 np2
 
-positions() { awk -F, 'NR > 1 { print $2 }' "$1/triggers.csv" | tr '\n' ' '; }
-p1=$(positions "$W/np1")
-p2=$(positions "$W/np2")
+p1=$(trigger_positions "$W/np1")
+p2=$(trigger_positions "$W/np2")
 echo "fired at (1 rank): $p1"
 echo "fired at (2 ranks): $p2"
 check_eq "same positions on 1 and 2 ranks" "$p2" "$p1"
@@ -62,7 +53,7 @@ check_eq "same check lines on 2 ranks" \
 MODYN_FAULT=0:40:exit mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/cut" > "$W/cut.log" 2>&1
 check "killed run fails" test $? -ne 0
 check "resume" mpi 1 "$MODYN_BIN" resume "$W/cut" --data-dir "$W/data" --quiet
-check_eq "resumed positions" "$(positions "$W/cut")" "$p1"
+check_eq "resumed positions" "$(trigger_positions "$W/cut")" "$p1"
 checks() { grep '"event":"drift_check"' "$1" | sed 's/.*"check":\([0-9]*\),.*/\1/'; }
 check_eq "every check logged" "$(checks "$W/cut/events.jsonl" | sort -un | wc -l)" 48
 check_eq "restored trigger's checks logged once" \

@@ -24,3 +24,20 @@ finish() {
   echo "$1: $CHECKS checks, $FAILS failed"
   [ "$FAILS" -eq 0 ]
 }
+
+# The drift and cost tests' stream: 12 years of 2 classes whose means
+# rotate 0.5 rad per year, in $W/data/quickstart (NAME: the test, for finish).
+synth_rotating_stream() { # synth_rotating_stream NAME
+  "$MODYN_BIN" synth --out "$W/data/quickstart" --years 12 --train-per-year 400 --test-per-year 100 \
+    --classes 2 --features 4 --drift 0.5 > "$W/synth.log" ||
+    { cat "$W/synth.log"; fail "synth"; finish "$1"; exit 1; }
+}
+# Run $CFG on NP ranks into $W/OUT; its output is kept in $W/OUT.log and shown.
+run_logged() { # run_logged NP OUT
+  mpi "$1" "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/$2" > "$W/$2.log" 2>&1
+  local rc=$?
+  cat "$W/$2.log"
+  return $rc
+}
+# The stream positions at which a run's triggers fired, space-separated.
+trigger_positions() { awk -F, 'NR > 1 { print $2 }' "$1/triggers.csv" | tr '\n' ' '; }
