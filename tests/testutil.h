@@ -5,8 +5,11 @@
 #define MH_TESTUTIL_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "train/model_pass.h"
 
 extern int test_failures;
 extern int test_checks;
@@ -74,5 +77,12 @@ void test_set_root(const char *root);
 const char *path_in(const char *sub);
 /* A file's whole text (malloc'ed; "" when it cannot be read). */
 char *test_slurp(const char *path);
+
+/* A stand-in for the model pass of a 2-class model whose accuracy on keys
+ * [100 j, 100 j + 100) is acc[j]: key k has label k % 2 and is predicted
+ * right when k % 100 < 100 acc[k / 100]. outputs must be PASS_LOGITS |
+ * PASS_PRED. */
+int test_accuracy_pass(const double *acc, const int64_t *keys, int64_t n, unsigned outputs,
+                       PassResult *out);
 
 #endif
