@@ -25,7 +25,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 SUBSET=(--set selection_strategy.name=CoresetStrategy
         --set "selection_strategy.presampling_config={strategy: Random, ratio: 50}")
-rate() { awk -F, 'NR == 2 { printf "%.0f", $6 / $10 }' "$1/triggers.csv"; }
+# trained samples / training seconds of the one trigger (columns found by name)
+rate() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+  NR == 2 { printf "%.0f", $c["trained_samples"] / $c["train_seconds"] }' "$1/triggers.csv"; }
 printf "%-6s %-8s %14s %14s %8s\n" ranks round whole/s subset/s ratio
 for np in 1 2; do
   best_w=0 best_s=0
