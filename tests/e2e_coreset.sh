@@ -22,8 +22,6 @@ COMMON=(--quiet --data-dir "$W/data" --set training.batch_size=$B --set training
         --set selection_strategy.maximum_keys_in_memory=120
         --set selection_strategy.name=CoresetStrategy)
 ds() { echo "--set"; echo "selection_strategy.downsampling_config=$1"; }
-field() { grep '"event":"trigger"' "$1/events.jsonl" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
-params() { h5dump -d /params -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { print $1 }'; }
 # same_models DIR_A DIR_B: every trigger's weights within 1e-4
 same_models() {
   for f in "$1"/models/trigger_*.h5; do

@@ -12,7 +12,6 @@ for np in 1 2 3; do
     --set selection_strategy.maximum_keys_in_memory=120 --set training.num_prefetched_partitions=2 \
     --set training.parallel_prefetch_requests=2
 done
-params() { h5dump -d /params -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { print $1 }'; }
 for t in 0000 0001 0002 0003; do
   params "$W/np1/models/trigger_$t.h5" > "$W/p1"
   for np in 2 3; do

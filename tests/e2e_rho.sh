@@ -28,9 +28,7 @@ IL="{il_model_id: LogisticRegression, il_model_config: {num_classes: 4}, batch_s
 IL+=" epochs_per_trigger: 2, optimizers: [{name: default, algorithm: SGD,"
 IL+=" param_groups: [{module: model, config: {lr: 0.1}}]}]}"
 rho() { echo "--set"; echo "selection_strategy.downsampling_config={strategy: RHOLoss, ratio: 50, $1, il_training_config: $IL}"; }
-field() { grep '"event":"trigger"' "$1/events.jsonl" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
 ilfield() { grep '"event":"rho_il"' "$1/events.jsonl" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
-params() { h5dump -d /params -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { print $1 }'; }
 export -f params
 # within FILE_A FILE_B WHAT: 68 parameters each, weights within 1e-4
 within() {

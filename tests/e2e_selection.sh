@@ -22,8 +22,6 @@ for np in 1 2; do
   check "Loss BtS on $np ranks" mpi $np "$MODYN_BIN" run "$CFG" --data-dir "$W/data" \
     --out "$W/bts$np" "${COMMON[@]}" "${SEL[@]}"
 done
-# field NAME of the trigger lines of events.jsonl, one per line
-field() { grep '"event":"trigger"' "$1/events.jsonl" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
 check_eq "triggers of full and BtS runs" "$(field "$W/full" trigger | wc -l)" "$(field "$W/bts1" trigger | wc -l)"
 # Per trigger: N keys, E epochs; a batch of b keeps max(int(b / 2), 1).
 field "$W/bts1" training_set > "$W/n"
@@ -43,7 +41,6 @@ echo "samples trained: full $full, Loss BtS 50% $bts ($(awk -v a=$bts -v b=$full
 check "BtS trains half of full training (within one sample per batch)" \
   awk -v a="$bts" -v b="$full" 'BEGIN { exit !(a <= b / 2 + 0.5 && a >= b / 2 - 20) }'
 # Models: 2 ranks equal 1 rank.
-params() { h5dump -d /params -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { print $1 }'; }
 for f in "$W"/bts1/models/trigger_*.h5; do
   t=$(basename "$f")
   params "$f" > "$W/p1"

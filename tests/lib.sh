@@ -41,3 +41,7 @@ run_logged() { # run_logged NP OUT
 }
 # The stream positions at which a run's triggers fired, space-separated.
 trigger_positions() { awk -F, 'NR > 1 { print $2 }' "$1/triggers.csv" | tr '\n' ' '; }
+# Field NAME of each trigger line of a run's events.jsonl, one per line.
+field() { grep '"event":"trigger"' "$1/events.jsonl" | grep -o "\"$2\":[0-9.]*" | cut -d: -f2; }
+# A checkpoint's /params, one value per line.
+params() { h5dump -d /params -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -d 'DATA{}():' | tr ',' '\n' | awk 'NF { print $1 }'; }
