@@ -1,0 +1,98 @@
+/* bench_sgemm.c - the float32 GEMM peak of this machine, measured in the
+ * run that reports a fraction of it (bench/lib.sh calls it for every bench
+ * header; bench_train --layers and bench_conv take the peak as an argument).
+ *
+ *   bench_sgemm [--size N] [--seconds S] [--rounds R] [--threads T]
+ *               [--shape M,N,K[,ta,tb]]
+ *
+ * Default: C = A B with A, B, C 2048 x 2048 row-major through par_sgemm (the
+ * engine's own threading: one single-threaded OpenBLAS sgemm per OpenMP
+ * thread, par_threads() threads, $MODYN_THREADS or --threads), best of R
+ * rounds of S seconds each. Prints the OpenBLAS build (openblas_get_config,
+ * openblas_get_corename) and one line
+ *   sgemm_peak_gflops BEST MIN MAX
+ * (2 FLOPs per multiply-add; MIN and MAX over the rounds: the spread).
+ * --shape times another GEMM the same way (ta/tb nonzero: transposed). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/timing.h"
+#include "train/parallel.h"
+
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {{"size", required_argument, NULL, 'n'},
+                                       {"seconds", required_argument, NULL, 's'},
+                                       {"rounds", required_argument, NULL, 'r'},
+                                       {"threads", required_argument, NULL, 't'},
+                                       {"shape", required_argument, NULL, 'p'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int n = 2048, rounds = 3, threads = 0, ch;
+  int M = 0, N = 0, K = 0, ta = 0, tb = 0;
+  double seconds = 1.0;
+  while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (ch) {
+      case 'n': n = atoi(optarg); break;
+      case 's': seconds = atof(optarg); break;
+      case 'r': rounds = atoi(optarg); break;
+      case 't': threads = atoi(optarg); break;
+      case 'p':
+        if (sscanf(optarg, "%d,%d,%d,%d,%d", &M, &N, &K, &ta, &tb) < 3) {
+          fprintf(stderr, "bench_sgemm: --shape M,N,K[,ta,tb]\n");
+          return 2;
+        }
+        break;
+      default:
+        printf("usage: bench_sgemm [--size N] [--seconds S] [--rounds R] [--threads T] "
+               "[--shape M,N,K[,ta,tb]]\n");
+        return ch == 'h' ? 0 : 2;
+    }
+  }
+  if (!M) M = N = K = n;
+  if (M <= 0 || N <= 0 || K <= 0 || rounds < 1) {
+    fprintf(stderr, "bench_sgemm: sizes and rounds must be positive\n");
+    return 2;
+  }
+  par_init(threads);
+  const int lda = ta ? M : K, ldb = tb ? K : N;
+  float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * N * sizeof(float));
+  float *C = malloc((size_t)M * N * sizeof(float));
+  if (!A || !B || !C) {
+    fprintf(stderr, "bench_sgemm: out of memory\n");
+    return 1;
+  }
+  Rng rng;
+  rng_seed(&rng, 3);
+  for (int64_t i = 0; i < (int64_t)M * K; i++) A[i] = (float)rng_uniform(&rng);
+  for (int64_t i = 0; i < (int64_t)K * N; i++) B[i] = (float)rng_uniform(&rng);
+  const double flops = 2.0 * M * N * K;
+  par_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N); /* warm up */
+  double best = 0, worst = 0;
+  for (int r = 0; r < rounds; r++) {
+    int64_t iters = 0;
+    double t0 = mh_now(), el;
+    do {
+      par_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+      iters++;
+      el = mh_now() - t0;
+    } while (iters < 2 || el < seconds);
+    const double g = flops * (double)iters / el / 1e9;
+    if (g > best) best = g;
+    if (r == 0 || g < worst) worst = g;
+  }
+  printf("# OpenBLAS %s (core %s); %d thread(s), one single-threaded sgemm per thread\n",
+         openblas_get_config(), openblas_get_corename(), par_threads());
+  printf("# sgemm %dx%dx%d%s%s, best of %d rounds of %.1fs; GFLOP/s best min max\n", M, N, K,
+         ta ? " A^T" : "", tb ? " B^T" : "", rounds, seconds);
+  printf("sgemm_peak_gflops %.1f %.1f %.1f\n", best, worst, best);
+  free(A);
+  free(B);
+  free(C);
+  return 0;
+}
