@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
     if (g > best) best = g;
     if (r == 0 || g < worst) worst = g;
   }
-  printf("# OpenBLAS %s (core %s); %d thread(s), one single-threaded sgemm per thread\n",
+  printf("# library: %s (core %s); %d thread(s), one single-threaded sgemm per thread\n",
          openblas_get_config(), openblas_get_corename(), par_threads());
   printf("# sgemm %dx%dx%d%s%s, best of %d rounds of %.1fs; GFLOP/s best min max\n", M, N, K,
          ta ? " A^T" : "", tb ? " B^T" : "", rounds, seconds);

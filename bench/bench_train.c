@@ -2,7 +2,7 @@
  * bench/run_train_bench.sh (bench/torch_train.py is the PyTorch peer).
  *
  *   bench_train [--seconds S] [--cases mlp64,mlp256,smallcnn64,yearbook64]
- *               [--layers] [--fmnist DIR]
+ *               [--layers [--peak GFLOPS]] [--fmnist DIR]
  *
  * Default: for each case, training samples/s (forward, summed softmax
  * cross-entropy, dlogits / batch, backward, SGD lr 0.01 momentum 0.9 step)
@@ -10,13 +10,14 @@
  * batch 256 (forward in eval mode), in the same table as the peer.
  * --layers: forward and forward + backward GFLOP/s of the biggest conv
  * and linear layers of those models alone (FLOPs counted as 2 per
- * multiply-add of the GEMMs), and their fraction of 165 GFLOP/s, the
- * practical float32 GEMM peak of the 2-core reference machine.
+ * multiply-add of the GEMMs), and with --peak G their fraction of G GFLOP/s
+ * (the sgemm peak bench_sgemm measured in the same run).
  * --fmnist DIR: train MLP and SmallCNN on Fashion-MNIST (IDX files, .gz
  * read through gzip -dc) for 3 epochs, batch 64, SGD lr 0.01 momentum 0.9,
  * mean loss per batch, and print the test accuracy.
  * The thread count is $MODYN_THREADS (else OpenMP's default). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,10 @@
 #include "train/optim.h"
 #include "train/parallel.h"
 
-#define PEAK_GFLOPS 165.0
+/* The GEMM peak the single-layer fractions are of: --peak (run_train_bench.sh
+ * passes the one bench_sgemm measured in the same run), else 0 (no
+ * fractions printed: a fixed figure from another day would mislead). */
+static double peak_gflops = 0.0;
 
 typedef struct {
   const char *name, *model, *yaml;
@@ -151,8 +155,8 @@ static void bench_layer(const char *what, Layer *l, int64_t n, double macs_per_s
     double flops = 2.0 * macs_per_sample * (double)n * (pass ? 3.0 : 1.0);
     *(pass ? &bw : &fw) = flops * (double)iters / el / 1e9;
   }
-  printf("%-34s%6lld%12.1f%8.2f%14.1f%8.2f\n", what, (long long)n, fw, fw / PEAK_GFLOPS, bw,
-         bw / PEAK_GFLOPS);
+  const double pk = peak_gflops > 0 ? peak_gflops : NAN;
+  printf("%-34s%6lld%12.1f%8.2f%14.1f%8.2f\n", what, (long long)n, fw, fw / pk, bw, bw / pk);
   fflush(stdout);
   free(p);
   free(g);
@@ -164,8 +168,12 @@ static void bench_layer(const char *what, Layer *l, int64_t n, double macs_per_s
 }
 
 static void bench_layers(double seconds) {
-  printf("# single layers: GFLOP/s (2 per multiply-add) and fraction of %.0f GFLOP/s\n",
-         PEAK_GFLOPS);
+  if (peak_gflops > 0)
+    printf("# single layers, %d thread(s): GFLOP/s (2 per multiply-add) and fraction of the "
+           "sgemm peak, %.1f GFLOP/s\n", par_threads(), peak_gflops);
+  else
+    printf("# single layers, %d thread(s): GFLOP/s (2 per multiply-add); no --peak, no fractions\n",
+           par_threads());
   printf("#%-33s%6s%12s%8s%14s%8s\n", "layer", "batch", "fwd_GF/s", "frac", "fwd+bwd_GF/s",
          "frac");
   bench_layer("smallcnn conv2 32->64 3x3 26x26", layer_conv2d((Dims){32, 26, 26}, 64, 3, 1, 0),
@@ -300,6 +308,7 @@ int main(int argc, char **argv) {
                                        {"cases", required_argument, NULL, 'c'},
                                        {"layers", no_argument, NULL, 'l'},
                                        {"fmnist", required_argument, NULL, 'f'},
+                                       {"peak", required_argument, NULL, 'p'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   double seconds = 3.0;
@@ -311,8 +320,10 @@ int main(int argc, char **argv) {
       case 'c': want = optarg; break;
       case 'l': layers = 1; break;
       case 'f': fm = optarg; break;
+      case 'p': peak_gflops = atof(optarg); break;
       default:
-        printf("usage: bench_train [--seconds S] [--cases a,b] [--layers] [--fmnist DIR]\n");
+        printf("usage: bench_train [--seconds S] [--cases a,b] [--layers [--peak GFLOPS]] "
+               "[--fmnist DIR]\n");
         return ch == 'h' ? 0 : 2;
     }
   }
