@@ -2,16 +2,17 @@
  * run that reports a fraction of it (bench/lib.sh calls it for every bench
  * header; bench_train --layers and bench_conv take the peak as an argument).
  *
- *   bench_sgemm [--size N] [--seconds S] [--rounds R] [--threads T]
- *               [--shape M,N,K[,ta,tb]]
+ *   bench_sgemm [--size N] [--calls C] [--threads T] [--shape M,N,K[,ta,tb]]
  *
  * Default: C = A B with A, B, C 2048 x 2048 row-major through par_sgemm (the
  * engine's own threading: one single-threaded OpenBLAS sgemm per OpenMP
- * thread, par_threads() threads, $MODYN_THREADS or --threads), best of R
- * rounds of S seconds each. Prints the OpenBLAS build (openblas_get_config,
- * openblas_get_corename) and one line
+ * thread, par_threads() threads, $MODYN_THREADS or --threads), C calls
+ * (default 10) timed one by one after a warm-up call, as the benchmarks
+ * time the layers whose fraction of it they report. Prints the OpenBLAS
+ * build (openblas_get_config, openblas_get_corename) and one line
  *   sgemm_peak_gflops BEST MIN MAX
- * (2 FLOPs per multiply-add; MIN and MAX over the rounds: the spread).
+ * (2 FLOPs per multiply-add; BEST: the fastest call; MIN and MAX over the
+ * calls: the spread).
  * --shape times another GEMM the same way (ta/tb nonzero: transposed). */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,19 +28,16 @@ char *openblas_get_corename(void);
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {{"size", required_argument, NULL, 'n'},
-                                       {"seconds", required_argument, NULL, 's'},
-                                       {"rounds", required_argument, NULL, 'r'},
+                                       {"calls", required_argument, NULL, 'r'},
                                        {"threads", required_argument, NULL, 't'},
                                        {"shape", required_argument, NULL, 'p'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  int n = 2048, rounds = 3, threads = 0, ch;
+  int n = 2048, rounds = 10, threads = 0, ch;
   int M = 0, N = 0, K = 0, ta = 0, tb = 0;
-  double seconds = 1.0;
   while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (ch) {
       case 'n': n = atoi(optarg); break;
-      case 's': seconds = atof(optarg); break;
       case 'r': rounds = atoi(optarg); break;
       case 't': threads = atoi(optarg); break;
       case 'p':
@@ -49,14 +47,13 @@ int main(int argc, char **argv) {
         }
         break;
       default:
-        printf("usage: bench_sgemm [--size N] [--seconds S] [--rounds R] [--threads T] "
-               "[--shape M,N,K[,ta,tb]]\n");
+        printf("usage: bench_sgemm [--size N] [--calls C] [--threads T] [--shape M,N,K[,ta,tb]]\n");
         return ch == 'h' ? 0 : 2;
     }
   }
   if (!M) M = N = K = n;
   if (M <= 0 || N <= 0 || K <= 0 || rounds < 1) {
-    fprintf(stderr, "bench_sgemm: sizes and rounds must be positive\n");
+    fprintf(stderr, "bench_sgemm: sizes and calls must be positive\n");
     return 2;
   }
   par_init(threads);
@@ -75,21 +72,16 @@ int main(int argc, char **argv) {
   par_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N); /* warm up */
   double best = 0, worst = 0;
   for (int r = 0; r < rounds; r++) {
-    int64_t iters = 0;
-    double t0 = mh_now(), el;
-    do {
-      par_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
-      iters++;
-      el = mh_now() - t0;
-    } while (iters < 2 || el < seconds);
-    const double g = flops * (double)iters / el / 1e9;
+    const double t0 = mh_now();
+    par_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+    const double g = flops / (mh_now() - t0) / 1e9;
     if (g > best) best = g;
     if (r == 0 || g < worst) worst = g;
   }
   printf("# library: %s (core %s); %d thread(s), one single-threaded sgemm per thread\n",
          openblas_get_config(), openblas_get_corename(), par_threads());
-  printf("# sgemm %dx%dx%d%s%s, best of %d rounds of %.1fs; GFLOP/s best min max\n", M, N, K,
-         ta ? " A^T" : "", tb ? " B^T" : "", rounds, seconds);
+  printf("# sgemm %dx%dx%d%s%s, %d calls; GFLOP/s of the fastest, the slowest, the fastest\n", M,
+         N, K, ta ? " A^T" : "", tb ? " B^T" : "", rounds);
   printf("sgemm_peak_gflops %.1f %.1f %.1f\n", best, worst, best);
   free(A);
   free(B);

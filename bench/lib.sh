@@ -7,8 +7,8 @@
 #       binding every child inherits unless mpirun rebinds it), the load
 #       average, the library versions (OpenBLAS; torch and its BLAS for each
 #       PYTHON given), and the OpenBLAS sgemm peak (2048^3, GFLOP/s) measured
-#       now by bench_sgemm on each thread count in THREADS, best of 5 rounds
-#       with the spread. Sets BENCH_PEAK_<T> (GFLOP/s, best) for each T.
+#       now by bench_sgemm on each thread count in THREADS, the fastest of
+#       10 calls with the spread [slowest-fastest]. Sets BENCH_PEAK_<T> (GFLOP/s, best) for each T.
 #   bench_footer
 #       the load average after the run.
 #   bench_peer_python
@@ -61,11 +61,10 @@ print("torch", torch.__version__, "BLAS", blas[0] if blas else "?", "oneDNN",
       echo "# sgemm peak: $build/bench/bench_sgemm not built"
       continue
     fi
-    out=$(MODYN_THREADS=$t OMP_NUM_THREADS=$t "$build/bench/bench_sgemm" --threads "$t" \
-            --rounds 5 --seconds 0.5)
+    out=$(MODYN_THREADS=$t OMP_NUM_THREADS=$t "$build/bench/bench_sgemm" --threads "$t" --calls 10)
     [ "$t" = "$(echo "$threads" | awk '{ print $1 }')" ] && echo "$out" | sed -n 's/^# library: \([^;]*\);.*/# library: \1/p'
     echo "$out" | awk -v t="$t" '/^sgemm_peak_gflops/ {
-      printf "# sgemm peak 2048^3, %d thread(s): %.1f GFLOP/s [%.1f-%.1f] (best of 5 rounds of 0.5 s)\n",
+      printf "# sgemm peak 2048^3, %d thread(s): %.1f GFLOP/s [%.1f-%.1f] (fastest of 10 calls)\n",
              t, $2, $3, $4 }'
     eval "BENCH_PEAK_$t=$(echo "$out" | awk '/^sgemm_peak_gflops/ { print $2 }')"
   done

@@ -1,5 +1,10 @@
-/* conv2d.c - nn.Conv2d (square kernel, stride, zero padding, bias) as
- * im2col + GEMM, and a direct reference convolution for the tests.
+/* conv2d.c - nn.Conv2d (square kernel, stride, zero padding, bias) on the
+ * CPU, and a plain reference convolution for the tests.
+ *
+ * Stride-1 layers with pad <= k - 1 run on the direct AVX2 + FMA kernels of
+ * conv2d_direct.c where the CPU has them (the samples split into one
+ * contiguous range per thread; see conv_forward_direct). Everything else,
+ * and every layer under $MODYN_CONV=gemm, runs as im2col + GEMM:
  *
  * Samples are processed in chunks of S, one chunk per OpenMP iteration:
  * the chunk's im2col columns [cin*k*k, S*P] (P = output pixels) feed one
