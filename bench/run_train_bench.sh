@@ -79,6 +79,10 @@ peak_var=BENCH_PEAK_$threads
 "$bin" --layers --seconds "$secs" --peak "${!peak_var:-0}"
 echo
 "$build/bench/bench_conv" --threads "1,$threads" --reps 20
+echo
+# the same in CPU time, waiting threads asleep: the work's fraction of the
+# peak even when other work takes the cores (load average above the cores)
+OMP_WAIT_POLICY=passive "$build/bench/bench_conv" --threads "1,$threads" --reps 20 --clock cpu
 bench_footer
 
 if [ "${1:-}" = "--fmnist" ]; then
