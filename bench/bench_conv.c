@@ -37,7 +37,7 @@
 static int cpu_clock = 0;
 
 static double now(void) {
-  if (!cpu_clock) return now();
+  if (!cpu_clock) return mh_now();
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec) / par_threads();
