@@ -143,16 +143,6 @@ void convd_pack(const ConvDirect *d, const float *W, float *pack, int for_backwa
         }
 }
 
-/* Copy C planes of h x w into zero-bordered planes of length L, width wp,
- * at row and column offset p (the borders stay as they were: zero). */
-static void pad_planes(const float *x, int C, int h, int w, int p, int wp, int64_t L, float *xp) {
-  for (int c = 0; c < C; c++) {
-    const float *src = x + (int64_t)c * h * w;
-    float *dst = xp + c * L + (int64_t)p * wp + p;
-    for (int r = 0; r < h; r++) memcpy(dst + (int64_t)r * wp, src + (int64_t)r * w, (size_t)w * sizeof(float));
-  }
-}
-
 #ifdef CONVD_X86
 /* out[m * ld + q] = bias[m] + sum_r w[r * MR + m] * xp[off[r] + q] for
  * m < MR, q < Qt (a multiple of NR). */
@@ -266,6 +256,24 @@ AVX2 static void kern_dw1(const float *x, int64_t sx, const float *dy, int64_t s
 #undef ACC
 }
 
+/* dst[0..n) = src[0..n), for rows too short for a memcpy call to pay */
+AVX2 static inline void copy_row(float *dst, const float *src, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  for (; i < n; i++) dst[i] = src[i];
+}
+
+/* Copy C planes of h x w into zero-bordered planes of length L, width wp,
+ * at row and column offset p (the borders stay as they were: zero). */
+AVX2 static void pad_planes(const float *x, int C, int h, int w, int p, int wp, int64_t L,
+                            float *xp) {
+  for (int c = 0; c < C; c++) {
+    const float *src = x + (int64_t)c * h * w;
+    float *dst = xp + c * L + (int64_t)p * wp + p;
+    for (int r = 0; r < h; r++) copy_row(dst + (int64_t)r * wp, src + (int64_t)r * w, w);
+  }
+}
+
 /* dst[i] = max(src[i], 0) (0 for NaN, +0 for -0: the scalar ReLU's results) */
 AVX2 static void relu_copy(float *dst, const float *src, int64_t n) {
   const __m256 z = _mm256_setzero_ps();
@@ -298,9 +306,9 @@ AVX2 static void lane_sum(float *acc, const float *v, int64_t Q8) {
 }
 #endif /* CONVD_X86 */
 
-void convd_forward(const ConvDirect *d, const float *pack, const float *b, int relu,
-                   const float *x, float *y, int64_t n, float *ws) {
 #ifdef CONVD_X86
+AVX2 static void forward_x86(const ConvDirect *d, const float *pack, const float *b, int relu,
+                             const float *x, float *y, int64_t n, float *ws) {
   const int64_t in_sz = (int64_t)d->cin * d->H * d->W, P = (int64_t)d->Ho * d->Wo;
   float *xp = ws, *yg = ws + (int64_t)d->cin * d->Lx;
   memset(xp, 0, (size_t)d->cin * d->Lx * sizeof(float));
@@ -320,20 +328,27 @@ void convd_forward(const ConvDirect *d, const float *pack, const float *b, int r
           if (relu)
             relu_copy(yr, gr, d->Wo);
           else
-            memcpy(yr, gr, (size_t)d->Wo * sizeof(float));
+            copy_row(yr, gr, d->Wo);
         }
       }
     }
   }
+}
+#endif
+
+void convd_forward(const ConvDirect *d, const float *pack, const float *b, int relu,
+                   const float *x, float *y, int64_t n, float *ws) {
+#ifdef CONVD_X86
+  forward_x86(d, pack, b, relu, x, y, n, ws);
 #else
   (void)d, (void)pack, (void)b, (void)relu, (void)x, (void)y, (void)n, (void)ws;
 #endif
 }
 
-void convd_backward(const ConvDirect *d, const float *pack, int relu, const float *x,
-                    const float *y, float *dy, float *dx, int64_t n, float *ws, float *gW,
-                    float *gb) {
 #ifdef CONVD_X86
+AVX2 static void backward_x86(const ConvDirect *d, const float *pack, int relu, const float *x,
+                              const float *y, float *dy, float *dx, int64_t n, float *ws,
+                              float *gW, float *gb) {
   const int cin = d->cin, cout = d->cout, R = d->R;
   const int64_t in_sz = (int64_t)cin * d->H * d->W, P = (int64_t)d->Ho * d->Wo;
   const int64_t out_sz = cout * P, sx = (int64_t)cin * d->Lx, sdy = (int64_t)d->cout_p * d->Qx8;
@@ -354,8 +369,7 @@ void convd_backward(const ConvDirect *d, const float *pack, int relu, const floa
       for (int o = 0; o < cout; o++) {
         float *go = g + (int64_t)o * d->Qx8;
         for (int oh = 0; oh < d->Ho; oh++)
-          memcpy(go + (int64_t)oh * d->Wpx, dys + o * P + (int64_t)oh * d->Wo,
-                 (size_t)d->Wo * sizeof(float));
+          copy_row(go + (int64_t)oh * d->Wpx, dys + o * P + (int64_t)oh * d->Wo, d->Wo);
         lane_sum(dbv + (int64_t)o * 8, go, d->Qx8);
       }
     }
@@ -379,7 +393,7 @@ void convd_backward(const ConvDirect *d, const float *pack, int relu, const floa
           const float *gm = dxg + (int64_t)m * d->Qdt;
           float *xo = dxs + (int64_t)(cb * MR + m) * d->H * d->W;
           for (int ih = 0; ih < d->H; ih++)
-            memcpy(xo + (int64_t)ih * d->W, gm + (int64_t)ih * d->Wpd, (size_t)d->W * sizeof(float));
+            copy_row(xo + (int64_t)ih * d->W, gm + (int64_t)ih * d->Wpd, d->W);
         }
       }
     }
@@ -394,6 +408,14 @@ void convd_backward(const ConvDirect *d, const float *pack, int relu, const floa
     const float *v = dbv + (int64_t)o * 8;
     gb[o] += ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
   }
+}
+#endif
+
+void convd_backward(const ConvDirect *d, const float *pack, int relu, const float *x,
+                    const float *y, float *dy, float *dx, int64_t n, float *ws, float *gW,
+                    float *gb) {
+#ifdef CONVD_X86
+  backward_x86(d, pack, relu, x, y, dy, dx, n, ws, gW, gb);
 #else
   (void)d, (void)pack, (void)relu, (void)x, (void)y, (void)dy, (void)dx, (void)n, (void)ws;
   (void)gW, (void)gb;
