@@ -144,11 +144,33 @@ void convd_pack(const ConvDirect *d, const float *W, float *pack, int for_backwa
 }
 
 #ifdef CONVD_X86
+/* The same as kern_fwd below for the 8 grid points from q. */
+AVX2 static void kern_fwd8(const float *xp, const int32_t *off, int R, const float *w,
+                           const float *bias, float *out, int64_t ld, int64_t q) {
+  __m256 a0 = _mm256_set1_ps(bias ? bias[0] : 0.0f), a1 = _mm256_set1_ps(bias ? bias[1] : 0.0f),
+         a2 = _mm256_set1_ps(bias ? bias[2] : 0.0f), a3 = _mm256_set1_ps(bias ? bias[3] : 0.0f);
+  const float *xq = xp + q;
+  for (int r = 0; r < R; r++) {
+    const __m256 xv = _mm256_loadu_ps(xq + off[r]);
+    const float *wr = w + (int64_t)r * MR;
+    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr), xv, a0);
+    a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 1), xv, a1);
+    a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 2), xv, a2);
+    a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 3), xv, a3);
+  }
+  _mm256_storeu_ps(out + q, a0);
+  _mm256_storeu_ps(out + ld + q, a1);
+  _mm256_storeu_ps(out + 2 * ld + q, a2);
+  _mm256_storeu_ps(out + 3 * ld + q, a3);
+}
+
 /* out[m * ld + q] = bias[m] + sum_r w[r * MR + m] * xp[off[r] + q] for
- * m < MR, q < Qt (a multiple of NR). */
+ * m < MR, q < Q8 (a multiple of 8): tiles of NR points, then 8 at a time
+ * (a grid of 80 points is not rounded up to 96). */
 AVX2 static void kern_fwd(const float *xp, const int32_t *off, int R, const float *w,
-                          const float *bias, float *out, int64_t ld, int64_t Qt) {
-  for (int64_t q = 0; q < Qt; q += NR) {
+                          const float *bias, float *out, int64_t ld, int64_t Q8) {
+  int64_t q = 0;
+  for (; q + NR <= Q8; q += NR) {
     __m256 a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
     a00 = a01 = a02 = _mm256_set1_ps(bias ? bias[0] : 0.0f);
     a10 = a11 = a12 = _mm256_set1_ps(bias ? bias[1] : 0.0f);
@@ -193,6 +215,7 @@ AVX2 static void kern_fwd(const float *xp, const int32_t *off, int R, const floa
     _mm256_storeu_ps(o + 8, a31);
     _mm256_storeu_ps(o + 16, a32);
   }
+  for (; q < Q8; q += 8) kern_fwd8(xp, off, R, w, bias, out, ld, q);
 }
 
 /* Weight-gradient tile: for m < MR and j < nj (DJ or 1),
@@ -318,7 +341,7 @@ AVX2 static void forward_x86(const ConvDirect *d, const float *pack, const float
     float *ys = y + s * d->cout * P;
     for (int ob = 0; ob < d->cout_p / MR; ob++) {
       for (int m = 0; m < MR; m++) bias[m] = ob * MR + m < d->cout ? b[ob * MR + m] : 0.0f;
-      kern_fwd(xp, d->offx, d->R, pack + (int64_t)ob * d->R * MR, bias, yg, d->Qxt, d->Qxt);
+      kern_fwd(xp, d->offx, d->R, pack + (int64_t)ob * d->R * MR, bias, yg, d->Qxt, d->Qx8);
       for (int m = 0; m < MR && ob * MR + m < d->cout; m++) {
         const float *g = yg + (int64_t)m * d->Qxt;
         float *yo = ys + (int64_t)(ob * MR + m) * P;
@@ -388,7 +411,7 @@ AVX2 static void backward_x86(const ConvDirect *d, const float *pack, int relu, 
       float *dxs = dx + (s0 + s) * in_sz;
       for (int cb = 0; cb < d->cin_p / MR; cb++) {
         kern_fwd(dyp, d->offd, d->Rb, packb + (int64_t)cb * d->Rb * MR, NULL, dxg, d->Qdt,
-                 d->Qdt);
+                 round_up(d->Qd, 8));
         for (int m = 0; m < MR && cb * MR + m < cin; m++) {
           const float *gm = dxg + (int64_t)m * d->Qdt;
           float *xo = dxs + (int64_t)(cb * MR + m) * d->H * d->W;
