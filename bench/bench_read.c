@@ -266,39 +266,46 @@ int main(int argc, char **argv) {
   rng_shuffle_i64(&rng, all, s.n);
   if (!strcmp(a.order, "partition")) partition_order(all, m, a.partition, &rng);
 
-  /* The machine is shared and noisy: run the four reads in interleaved
-   * rounds and keep each one's best time. */
-  double t_h5 = 1e30, t_direct = 1e30, t_sub0 = 1e30, t_subp = 1e30, t_ind = 1e30, t_coll = 1e30;
+  /* The machine is shared and noisy: run the reads in interleaved rounds
+   * and keep each one's best time (and its worst, for the spread). */
+  enum { H5, IND, COLL, DIRECT, SUB0, SUBP, NREAD };
+  double best[NREAD], worst[NREAD];
+  for (int i = 0; i < NREAD; i++) best[i] = 1e30, worst[i] = 0;
   volatile float sink = 0;
   for (int round = 0; round < a.rounds; round++) {
-    t_h5 = fmin(t_h5, sequential_h5(&s, lo, hi, buf, block, IO_POSIX));
+    double t[NREAD] = {0};
+    t[H5] = sequential_h5(&s, lo, hi, buf, block, IO_POSIX);
     if (a.mpio) {
-      t_ind = fmin(t_ind, sequential_h5(&s, lo, hi, buf, block, IO_MPIO_INDEPENDENT));
-      t_coll = fmin(t_coll, sequential_h5(&s, lo, hi, buf, block, IO_MPIO_COLLECTIVE));
+      t[IND] = sequential_h5(&s, lo, hi, buf, block, IO_MPIO_INDEPENDENT);
+      t[COLL] = sequential_h5(&s, lo, hi, buf, block, IO_MPIO_COLLECTIVE);
     }
-    t_direct = fmin(t_direct, sequential(&s, lo, hi, buf, block, STORE_READ_AUTO));
-    t_sub0 = fmin(t_sub0, subset(&s, &a, all, m, 0, 1, &sink));
-    t_subp = fmin(t_subp, subset(&s, &a, all, m, a.prefetch > 0 ? a.prefetch : 2,
-                                 a.threads > 1 ? a.threads : 2, &sink));
+    t[DIRECT] = sequential(&s, lo, hi, buf, block, STORE_READ_AUTO);
+    t[SUB0] = subset(&s, &a, all, m, 0, 1, &sink);
+    t[SUBP] = subset(&s, &a, all, m, a.prefetch > 0 ? a.prefetch : 2, a.threads > 1 ? a.threads : 2,
+                     &sink);
+    for (int i = 0; i < NREAD; i++) best[i] = fmin(best[i], t[i]), worst[i] = fmax(worst[i], t[i]);
   }
 
   if (mh_log_rank == 0) {
-    double seq = (double)s.n / t_h5, seqd = (double)s.n / t_direct;
-    double sub0 = (double)m / t_sub0, subp = (double)m / t_subp;
+    static const char *what[NREAD] = {"sequential full read, H5Dread 3 MB blocks",
+                                      "sequential, H5Dread MPI-IO independent",
+                                      "sequential, H5Dread MPI-IO collective",
+                                      "sequential full read, direct (mapped)",
+                                      "subset, training order, no prefetch",
+                                      "subset, training order, prefetch threads"};
     printf("# %s store %s: %lld samples x %lld floats, %d rank(s), subset %.0f%%, partition %lld, batch %lld\n",
            a.kind, a.dir, (long long)s.n, (long long)s.feat_elems, mh_log_nranks,
            100 * a.fraction, (long long)a.partition, (long long)a.batch);
-    printf("%-44s %14s %10s %12s\n", "read", "samples/s", "GB/s", "vs seq HDF5");
-    double bytes = (double)s.feat_elems * 4;
-    printf("%-44s %14.0f %10.2f %12.3f\n", "sequential full read, H5Dread 3 MB blocks", seq, seq * bytes / 1e9, 1.0);
-    if (a.mpio) {
-      double ind = (double)s.n / t_ind, coll = (double)s.n / t_coll;
-      printf("%-44s %14.0f %10.2f %12.3f\n", "sequential, H5Dread MPI-IO independent", ind, ind * bytes / 1e9, ind / seq);
-      printf("%-44s %14.0f %10.2f %12.3f\n", "sequential, H5Dread MPI-IO collective", coll, coll * bytes / 1e9, coll / seq);
+    printf("# best of %d interleaved rounds [min-max samples/s over the rounds]\n", a.rounds);
+    printf("%-44s %14s %22s %10s %12s\n", "read", "samples/s", "[min-max]", "GB/s", "vs seq HDF5");
+    const double bytes = (double)s.feat_elems * 4, seq = (double)s.n / best[H5];
+    for (int i = 0; i < NREAD; i++) {
+      if (!a.mpio && (i == IND || i == COLL)) continue;
+      const double cnt = i >= SUB0 ? (double)m : (double)s.n, r = cnt / best[i];
+      char sp[48];
+      snprintf(sp, sizeof sp, "[%.0f-%.0f]", cnt / worst[i], r);
+      printf("%-44s %14.0f %22s %10.2f %12.3f\n", what[i], r, sp, r * bytes / 1e9, r / seq);
     }
-    printf("%-44s %14.0f %10.2f %12.3f\n", "sequential full read, direct (mapped)", seqd, seqd * bytes / 1e9, seqd / seq);
-    printf("%-44s %14.0f %10.2f %12.3f\n", "subset, training order, no prefetch", sub0, sub0 * bytes / 1e9, sub0 / seq);
-    printf("%-44s %14.0f %10.2f %12.3f\n", "subset, training order, prefetch threads", subp, subp * bytes / 1e9, subp / seq);
   }
   free(all);
   free(buf);

@@ -2,7 +2,7 @@
  * bench/run_train_bench.sh (bench/torch_train.py is the PyTorch peer).
  *
  *   bench_train [--seconds S] [--cases mlp64,mlp256,smallcnn64,yearbook64]
- *               [--layers] [--fmnist DIR]
+ *               [--layers [--peak GFLOPS]] [--fmnist DIR]
  *
  * Default: for each case, training samples/s (forward, summed softmax
  * cross-entropy, dlogits / batch, backward, SGD lr 0.01 momentum 0.9 step)
@@ -10,13 +10,15 @@
  * batch 256 (forward in eval mode), in the same table as the peer.
  * --layers: forward and forward + backward GFLOP/s of the biggest conv
  * and linear layers of those models alone (FLOPs counted as 2 per
- * multiply-add of the GEMMs), and their fraction of 165 GFLOP/s, the
- * practical float32 GEMM peak of the 2-core reference machine.
+ * multiply-add of the GEMMs; the best call, and [slowest-best] over the
+ * calls of seconds / 2 per pass), and with --peak G their fraction of G GFLOP/s
+ * (the sgemm peak bench_sgemm measured in the same run).
  * --fmnist DIR: train MLP and SmallCNN on Fashion-MNIST (IDX files, .gz
  * read through gzip -dc) for 3 epochs, batch 64, SGD lr 0.01 momentum 0.9,
  * mean loss per batch, and print the test accuracy.
  * The thread count is $MODYN_THREADS (else OpenMP's default). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,10 @@
 #include "train/optim.h"
 #include "train/parallel.h"
 
-#define PEAK_GFLOPS 165.0
+/* The GEMM peak the single-layer fractions are of: --peak (run_train_bench.sh
+ * passes the one bench_sgemm measured in the same run), else 0 (no
+ * fractions printed: a fixed figure from another day would mislead). */
+static double peak_gflops = 0.0;
 
 typedef struct {
   const char *name, *model, *yaml;
@@ -137,22 +142,30 @@ static void bench_layer(const char *what, Layer *l, int64_t n, double macs_per_s
   l->ops->init(l, &rng);
   for (int64_t i = 0; i < in; i++) x[i] = (float)rng_uniform(&rng);
   for (int64_t i = 0; i < out; i++) dy[i] = (float)rng_normal(&rng);
-  double fw = 0, bw = 0;
+  /* best and slowest call, calls timed one by one for seconds / 2 per pass */
+  double best[2] = {1e30, 1e30}, worst[2] = {0, 0};
   for (int pass = 0; pass < 2; pass++) {
     int64_t iters = 0;
-    double t0 = mh_now(), el;
+    double start = mh_now();
     do {
+      const double t0 = mh_now();
       l->ops->forward(l, x, y, n, 1);
       if (pass) l->ops->backward(l, x, y, dy, dx, n);
+      const double t = mh_now() - t0;
+      if (t < best[pass]) best[pass] = t;
+      if (t > worst[pass]) worst[pass] = t;
       iters++;
-      el = mh_now() - t0;
-    } while (iters < 3 || el < seconds / 2);
-    /* backward with dx is two GEMMs of the forward's size */
-    double flops = 2.0 * macs_per_sample * (double)n * (pass ? 3.0 : 1.0);
-    *(pass ? &bw : &fw) = flops * (double)iters / el / 1e9;
+    } while (iters < 3 || mh_now() - start < seconds / 2);
   }
-  printf("%-34s%6lld%12.1f%8.2f%14.1f%8.2f\n", what, (long long)n, fw, fw / PEAK_GFLOPS, bw,
-         bw / PEAK_GFLOPS);
+  /* backward with dx is two GEMMs of the forward's size */
+  const double ff = 2.0 * macs_per_sample * (double)n / 1e9, fb = 3.0 * ff;
+  const double fw = ff / best[0], bw = fb / best[1];
+  const double pk = peak_gflops > 0 ? peak_gflops : NAN;
+  char rf[32], rb[32];
+  snprintf(rf, sizeof rf, "[%.0f-%.0f]", ff / worst[0], fw);
+  snprintf(rb, sizeof rb, "[%.0f-%.0f]", fb / worst[1], bw);
+  printf("%-34s%6lld%10.1f%11s%6.2f%10.1f%11s%6.2f\n", what, (long long)n, fw, rf, fw / pk, bw, rb,
+         bw / pk);
   fflush(stdout);
   free(p);
   free(g);
@@ -164,10 +177,14 @@ static void bench_layer(const char *what, Layer *l, int64_t n, double macs_per_s
 }
 
 static void bench_layers(double seconds) {
-  printf("# single layers: GFLOP/s (2 per multiply-add) and fraction of %.0f GFLOP/s\n",
-         PEAK_GFLOPS);
-  printf("#%-33s%6s%12s%8s%14s%8s\n", "layer", "batch", "fwd_GF/s", "frac", "fwd+bwd_GF/s",
-         "frac");
+  if (peak_gflops > 0)
+    printf("# single layers, %d thread(s): GFLOP/s (2 per multiply-add) and fraction of the "
+           "sgemm peak, %.1f GFLOP/s\n", par_threads(), peak_gflops);
+  else
+    printf("# single layers, %d thread(s): GFLOP/s (2 per multiply-add); no --peak, no fractions\n",
+           par_threads());
+  printf("#%-33s%6s%10s%11s%6s%10s%11s%6s\n", "layer", "batch", "fwd_GF/s", "[min-max]", "frac",
+         "f+b_GF/s", "[min-max]", "frac");
   bench_layer("smallcnn conv2 32->64 3x3 26x26", layer_conv2d((Dims){32, 26, 26}, 64, 3, 1, 0),
               64, 64.0 * 288 * 576, seconds);
   bench_layer("smallcnn conv1 1->32 3x3 28x28", layer_conv2d((Dims){1, 28, 28}, 32, 3, 1, 0), 64,
@@ -300,6 +317,7 @@ int main(int argc, char **argv) {
                                        {"cases", required_argument, NULL, 'c'},
                                        {"layers", no_argument, NULL, 'l'},
                                        {"fmnist", required_argument, NULL, 'f'},
+                                       {"peak", required_argument, NULL, 'p'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   double seconds = 3.0;
@@ -311,8 +329,10 @@ int main(int argc, char **argv) {
       case 'c': want = optarg; break;
       case 'l': layers = 1; break;
       case 'f': fm = optarg; break;
+      case 'p': peak_gflops = atof(optarg); break;
       default:
-        printf("usage: bench_train [--seconds S] [--cases a,b] [--layers] [--fmnist DIR]\n");
+        printf("usage: bench_train [--seconds S] [--cases a,b] [--layers [--peak GFLOPS]] "
+               "[--fmnist DIR]\n");
         return ch == 'h' ? 0 : 2;
     }
   }

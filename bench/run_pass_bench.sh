@@ -10,14 +10,19 @@
 # trigger's training (YearbookNet, EPOCHS epochs at batch 64), per engine.
 #
 #   bench/run_pass_bench.sh
-#   env: BUILD_DIR (./build), PYTHON (/usr/bin/python3: Debian's torch; a
-#        venv's python for PyPI's), THREADS (2), BENCH_SECONDS (3 per case
+# Rates: the best round [min-max over the rounds]; the header (bench/lib.sh)
+# says which machine, load, binding, libraries and sgemm peak.
+#
+#   env: BUILD_DIR (./build), PYTHON (the PyPI torch venv of
+#        scripts/install-bench-deps.sh, else /usr/bin/python3, Debian's
+#        torch: see bench/lib.sh), THREADS (2), BENCH_SECONDS (3 per case
 #        and round), ROUNDS (3), EPOCHS (5), CASES (all)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$here/../build}
 bin=$build/bench/bench_pass
-py=${PYTHON:-/usr/bin/python3}
+. "$here/lib.sh"
+py=$(bench_peer_python)
 threads=${THREADS:-2}
 secs=${BENCH_SECONDS:-3}
 rounds=${ROUNDS:-3}
@@ -38,8 +43,9 @@ export MODYN_THREADS=$threads OMP_NUM_THREADS=$threads
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
-echo "# $cores cores, $threads threads, $rounds rounds of ${secs}s per case; best round kept"
-echo "# peer: torch $torch_version ($py); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "$build" "$threads" "$py"
+echo "# $cores cores, $threads threads, $rounds rounds of ${secs}s per case, interleaved;" \
+     "best round [min-max over rounds]; peer torch $torch_version"
 for r in $(seq "$rounds"); do
   for c in $cases; do
     "$bin" --cases "$c" --seconds "$secs" | grep -v '^#' >> "$raw"
@@ -47,18 +53,21 @@ for r in $(seq "$rounds"); do
       | grep -v '^#' >> "$raw"
   done
 done
-echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_footer
 
 # columns of raw: engine case batch samples/s
 awk -v cases="$cases" -v epochs="$epochs" '
   { k = $1 "/" $2; batch[$2] = $3
-    if ($4 > best[k]) best[k] = $4 }
+    if (!(k in best) || $4 > best[k]) best[k] = $4
+    if (!(k in lo) || $4 < lo[k]) lo[k] = $4 }
   END {
-    printf "#%-17s%6s%14s%14s%8s\n", "case", "batch", "modyn_s/s", "torch_s/s", "ratio"
+    printf "#%-17s%6s%10s%16s%10s%16s%8s\n", "case", "batch", "modyn_s/s", "", "torch_s/s", "",
+           "ratio"
     n = split(cases, cs, " ")
     for (i = 1; i <= n; i++) {
       c = cs[i]; m = "modyn/" c; t = "torch/" c
-      printf "%-18s%6d%14.0f%14.0f%8.2f\n", c, batch[c], best[m], best[t],
+      printf "%-18s%6d%10.0f%16s%10.0f%16s%8.2f\n", c, batch[c], best[m],
+             sprintf("[%.0f-%.0f]", lo[m], best[m]), best[t], sprintf("[%.0f-%.0f]", lo[t], best[t]),
              (best[t] > 0 ? best[m] / best[t] : 0)
     }
     # 1 pass over N samples / epochs x training over N = train rate / (epochs x pass rate)

@@ -8,10 +8,13 @@
 # interleaved rounds, and the ratio subset / whole. Goal: >= 0.95.
 #   bench/run_select_train_bench.sh [ROUNDS]
 # BENCH_DATA: store folder (default bench_data); SAMPLES (5000000): store
-# size, a separate store per size.
+# size, a separate store per size. The best line gives the range over the
+# rounds; the header (bench/lib.sh) says which machine, load, binding,
+# libraries and sgemm peak. Ranks run unbound (--bind-to none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+. bench/lib.sh
 R=${1:-3}
 DATA=${BENCH_DATA:-bench_data}
 [ -x build/modyn ] && [ -x build/bench/bench_read ] || bash scripts/build.sh
@@ -20,7 +23,7 @@ STORE=criteo; [ "$N" = 5000000 ] || STORE=criteo_$N
 if [ ! -d "$DATA/$STORE" ]; then
   build/bench/bench_read --kind criteo --dir "$DATA/$STORE" --samples "$N" --rounds 1 --mpio 0 > /dev/null
 fi
-echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header build "1 $(nproc)"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 SUBSET=(--set selection_strategy.name=CoresetStrategy
@@ -30,7 +33,7 @@ rate() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
   NR == 2 { printf "%.0f", $c["trained_samples"] / $c["train_seconds"] }' "$1/triggers.csv"; }
 printf "%-6s %-8s %14s %14s %8s\n" ranks round whole/s subset/s ratio
 for np in 1 2; do
-  best_w=0 best_s=0
+  best_w=0 best_s=0 lo_w=0 lo_s=0
   for r in $(seq "$R"); do
     for kind in whole subset; do
       args=(); [ $kind = subset ] && args=("${SUBSET[@]}")
@@ -44,7 +47,10 @@ for np in 1 2; do
     printf "%-6s %-8s %14s %14s %8.3f\n" $np $r "$w" "$s" "$(awk -v a=$s -v b=$w 'BEGIN { print a / b }')"
     [ "$w" -gt "$best_w" ] && best_w=$w
     [ "$s" -gt "$best_s" ] && best_s=$s
+    { [ "$lo_w" -eq 0 ] || [ "$w" -lt "$lo_w" ]; } && lo_w=$w
+    { [ "$lo_s" -eq 0 ] || [ "$s" -lt "$lo_s" ]; } && lo_s=$s
   done
-  printf "%-6s %-8s %14s %14s %8.3f\n" $np best "$best_w" "$best_s" "$(awk -v a=$best_s -v b=$best_w 'BEGIN { print a / b }')"
+  printf "%-6s %-8s %14s %14s %8.3f   whole [%s-%s], subset [%s-%s]\n" $np best "$best_w" "$best_s" \
+    "$(awk -v a=$best_s -v b=$best_w 'BEGIN { print a / b }')" "$lo_w" "$best_w" "$lo_s" "$best_s"
 done
-echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_footer

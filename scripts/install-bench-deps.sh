@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # install-bench-deps.sh - the peers the benchmarks in bench/ compare against
-# (never linked): PyTorch and NumPy for /usr/bin/python3, h5py, and the
-# Fashion-MNIST data set, all from Debian. Idempotent.
-#
-# TORCH_VENV=DIR also makes a virtual environment at DIR with the current
-# PyTorch and NumPy from PyPI (about 5 GB), the stronger peer of
-# bench/run_pass_bench.sh: PYTHON=DIR/bin/python bench/run_pass_bench.sh.
+# (never linked). Idempotent.
+#  - the first peer: a virtual environment with the current PyTorch and
+#    NumPy from PyPI (MKL + oneDNN; about 5 GB) at $TORCH_VENV, default
+#    ~/.cache/modyn-hpc/torch-venv, where bench/lib.sh looks for it
+#    (TORCH_VENV=none: skip it);
+#  - the second peer and the rest, from Debian: PyTorch and NumPy for
+#    /usr/bin/python3 (PYTHON=/usr/bin/python3 bench/run_*.sh), h5py, and the
+#    Fashion-MNIST data set.
 set -euo pipefail
 bash "$(dirname "$0")/install-deps.sh"
 PKGS=(python3-torch python3-numpy python3-h5py dataset-fashion-mnist python3-venv)
@@ -21,10 +23,12 @@ else
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-if [ -n "${TORCH_VENV:-}" ]; then
+TORCH_VENV=${TORCH_VENV:-$HOME/.cache/modyn-hpc/torch-venv}
+if [ "$TORCH_VENV" != none ]; then
   if "$TORCH_VENV/bin/python" -c 'import torch, numpy' 2>/dev/null; then
     echo "# install-bench-deps: $TORCH_VENV has torch $("$TORCH_VENV/bin/python" -c 'import torch; print(torch.__version__)')"
   else
+    mkdir -p "$(dirname "$TORCH_VENV")"
     /usr/bin/python3 -m venv "$TORCH_VENV"
     # PyPI's default wheel (CUDA-enabled, runs on CPU-only machines too);
     # --index-url https://download.pytorch.org/whl/cpu is smaller where reachable.

@@ -5,8 +5,11 @@
  *    L = sum(r * y) for a fixed random r accumulated in double; a gradient
  *    passes when |numeric - analytic| <= atol + rtol * |numeric| with the
  *    tolerances stated at each call (the worst scaled error is printed);
- *  - the im2col/GEMM convolution against the direct reference convolution
- *    (forward and backward, several shapes, 1e-4 abs + 1e-4 rel);
+ *  - both CPU convolutions (the direct stride-1 kernels and im2col + GEMM)
+ *    against the plain reference convolution (forward and backward, several
+ *    shapes, 1e-4 abs + 1e-4 rel); the direct kernels' determinism (same
+ *    bits on the same thread count; 1 vs 2 threads: forward and dx the same
+ *    bits, weight gradient within 1e-4);
  *  - a ReLU fused into linear, conv2d and batchnorm (Layer.relu) against the
  *    same layer followed by a separate ReLU layer (1e-6);
  *  - known answers computed by hand: a 3x3 convolution, max pooling,
@@ -22,8 +25,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "testutil.h"
+#include "train/conv2d_direct.h"
 #include "train/layers.h"
 #include "train/loss.h"
+#include "train/parallel.h"
 
 /* ---- a layer with its own parameter storage ----------------------------- */
 
@@ -313,12 +318,82 @@ static void conv_vs_ref(Dims in, int cout, int k, int stride, int pad, int64_t n
   disown(&o);
 }
 
+/* Both CPU paths: the direct stride-1 kernels (conv2d_direct.c, where the
+ * CPU has AVX2 and FMA) and im2col + GEMM ($MODYN_CONV=gemm, and every
+ * stride > 1). */
 static void test_conv_vs_ref(void) {
-  conv_vs_ref((Dims){1, 28, 28}, 8, 3, 1, 0, 3);   /* SmallCNN's first layer shape */
-  conv_vs_ref((Dims){8, 12, 12}, 16, 3, 1, 1, 5);  /* padded */
-  conv_vs_ref((Dims){3, 4, 4}, 5, 3, 1, 1, 33);    /* tiny maps: many samples per GEMM */
-  conv_vs_ref((Dims){4, 9, 10}, 6, 3, 2, 1, 4);    /* stride 2, odd sizes */
-  conv_vs_ref((Dims){2, 8, 8}, 3, 5, 3, 2, 2);     /* 5x5 kernel, stride 3 */
+  for (int path = 0; path < 2; path++) {
+    if (path) setenv("MODYN_CONV", "gemm", 1);
+    printf("conv2d path: %s\n", path ? "im2col + GEMM" : "direct where it applies");
+    conv_vs_ref((Dims){1, 28, 28}, 8, 3, 1, 0, 3);   /* SmallCNN's first layer shape */
+    conv_vs_ref((Dims){8, 12, 12}, 16, 3, 1, 1, 5);  /* padded */
+    conv_vs_ref((Dims){3, 4, 4}, 5, 3, 1, 1, 33);    /* tiny maps: many samples per GEMM */
+    conv_vs_ref((Dims){4, 9, 10}, 6, 3, 2, 1, 4);    /* stride 2, odd sizes */
+    conv_vs_ref((Dims){2, 8, 8}, 3, 5, 3, 2, 2);     /* 5x5 kernel, stride 3 */
+    conv_vs_ref((Dims){32, 8, 8}, 32, 3, 1, 1, 7);   /* YearbookNet's conv3 */
+    conv_vs_ref((Dims){32, 4, 4}, 32, 3, 1, 1, 19);  /* YearbookNet's conv4, several blocks */
+    conv_vs_ref((Dims){3, 16, 17}, 7, 3, 1, 1, 3);   /* cin, cout not multiples of 4 */
+    conv_vs_ref((Dims){5, 6, 7}, 9, 2, 1, 1, 4);     /* even kernel, pad = k - 1 */
+    conv_vs_ref((Dims){6, 5, 5}, 10, 1, 1, 0, 6);    /* 1x1 */
+    conv_vs_ref((Dims){3, 9, 9}, 4, 5, 1, 2, 2);     /* 5x5, pad 2 */
+    unsetenv("MODYN_CONV");
+  }
+}
+
+/* The direct kernels are taken where they apply (so that the tests above
+ * test them), and give the same bits run after run on the same thread
+ * count, and the same values within float rounding on 1 and 2 threads. */
+static void test_conv_direct_determinism(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    ConvDirect *d = convd_create(32, 8, 8, 32, 3, 1, 1);
+    CHECK(d != NULL);
+    convd_free(d);
+  }
+#endif
+  CHECK(convd_create(32, 8, 8, 32, 3, 2, 1) == NULL); /* stride 2: im2col + GEMM */
+  CHECK(convd_create(32, 8, 8, 32, 3, 1, 3) == NULL); /* pad > k - 1 */
+  const Dims in = {32, 8, 8};
+  const int64_t n = 37, lin = n * dims_elems(in);
+  const int saved = par_threads();
+  float *res[3][3]; /* run: y, dx, grads */
+  int64_t lout = 0, np = 0;
+  for (int run = 0; run < 3; run++) {
+    par_init(run < 2 ? 2 : 1);
+    Owned o = own(layer_conv2d(in, 32, 3, 1, 1), 5);
+    if (!o.l) {
+      CHECK(0);
+      return;
+    }
+    o.l->relu = 1;
+    lout = n * dims_elems(o.l->out), np = o.l->nparams;
+    float *x = rand_input(lin, 6, 0), *dy = rand_input(lout, 7, 0);
+    res[run][0] = malloc((size_t)lout * sizeof(float));
+    res[run][1] = malloc((size_t)lin * sizeof(float));
+    res[run][2] = malloc((size_t)np * sizeof(float));
+    CHECK_OK(o.l->ops->forward(o.l, x, res[run][0], n, 1));
+    CHECK_OK(o.l->ops->backward(o.l, x, res[run][0], dy, res[run][1], n));
+    memcpy(res[run][2], o.grads, (size_t)np * sizeof(float));
+    free(x);
+    free(dy);
+    disown(&o);
+  }
+  par_init(saved);
+  CHECK(!memcmp(res[0][0], res[1][0], (size_t)lout * sizeof(float)));
+  CHECK(!memcmp(res[0][1], res[1][1], (size_t)lin * sizeof(float)));
+  CHECK(!memcmp(res[0][2], res[1][2], (size_t)np * sizeof(float)));
+  /* forward and dx are per sample: 1 and 2 threads agree bit for bit; the
+   * weight gradient sums in another order */
+  CHECK(!memcmp(res[0][0], res[2][0], (size_t)lout * sizeof(float)));
+  CHECK(!memcmp(res[0][1], res[2][1], (size_t)lin * sizeof(float)));
+  double worst = 0;
+  for (int64_t i = 0; i < np; i++)
+    worst = fmax(worst, scaled_err(res[2][2][i], res[0][2][i], 1e-4, 1e-4));
+  printf("conv2d direct, 2 threads vs 1: weight gradient worst scaled error %.3g\n", worst);
+  CHECK(worst <= 1.0);
+  for (int run = 0; run < 3; run++)
+    for (int i = 0; i < 3; i++) free(res[run][i]);
 }
 
 /* ---- fused ReLU ------------------------------------------------------------------ */
@@ -597,7 +672,11 @@ int main(void) {
   test_loss_gradcheck();
   test_bce_known();
   test_conv_vs_ref();
+  test_conv_direct_determinism();
   test_fused_relu();
+  setenv("MODYN_CONV", "gemm", 1);
+  test_fused_relu(); /* again on the im2col + GEMM path */
+  unsetenv("MODYN_CONV");
   test_conv_known();
   test_maxpool_known();
   test_batchnorm_known();

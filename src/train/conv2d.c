@@ -1,5 +1,10 @@
-/* conv2d.c - nn.Conv2d (square kernel, stride, zero padding, bias) as
- * im2col + GEMM, and a direct reference convolution for the tests.
+/* conv2d.c - nn.Conv2d (square kernel, stride, zero padding, bias) on the
+ * CPU, and a plain reference convolution for the tests.
+ *
+ * Stride-1 layers with pad <= k - 1 run on the direct AVX2 + FMA kernels of
+ * conv2d_direct.c where the CPU has them (the samples split into one
+ * contiguous range per thread; see conv_forward_direct). Everything else,
+ * and every layer under $MODYN_CONV=gemm, runs as im2col + GEMM:
  *
  * Samples are processed in chunks of S, one chunk per OpenMP iteration:
  * the chunk's im2col columns [cin*k*k, S*P] (P = output pixels) feed one
@@ -22,6 +27,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "train/conv2d_direct.h"
 #include "train/layers.h"
 #include "train/parallel.h"
 #ifdef MODYN_HAVE_CUDA
@@ -37,6 +43,9 @@ typedef struct {
   float *ws;        /* per slot: cols [R*S*P], tmp [cout*S*P], dW [cout*R + cout] */
   int64_t ws_cap;
   void *cuda_plan;  /* the CUDA twin's cuDNN plan (conv2d_cuda.cu) */
+  ConvDirect *dir;  /* the direct kernels' plan (conv2d_direct.h), NULL: im2col + GEMM */
+  float *pack;      /* the weights packed for them */
+  int64_t pack_cap;
 } Conv;
 
 /* Floats of one slot's workspace, rounded up to a cache line so that two
@@ -170,8 +179,57 @@ static void conv_forward_chunk(const Layer *l, const Conv *c, const float *x, fl
   }
 }
 
+/* The direct kernels: samples split into par_threads() contiguous ranges,
+ * one per slot, each with its own workspace (and gradient partial sums in
+ * backward, added in slot order as below). */
+static int conv_forward_direct(Layer *l, Conv *c, const float *x, float *y, int64_t n) {
+  const int T = par_threads();
+  const int64_t per_slot = convd_ws_floats(c->dir);
+  const int64_t in_sz = dims_elems(l->in), out_sz = dims_elems(l->out);
+  MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
+  MH_TRY(par_reserve(&c->pack, &c->pack_cap, convd_pack_floats(c->dir)));
+  convd_pack(c->dir, l->params, c->pack, 0);
+  const float *b = l->params + (int64_t)l->out.c * c->R;
+  const int64_t nslots = n < T ? n : T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int64_t t = 0; t < nslots; t++) {
+    int64_t lo, hi;
+    conv_slot_range(t, nslots, n, &lo, &hi);
+    convd_forward(c->dir, c->pack, b, l->relu, x + lo * in_sz, y + lo * out_sz, hi - lo,
+                  c->ws + t * per_slot);
+  }
+  return MH_OK;
+}
+
+static int conv_backward_direct(Layer *l, Conv *c, const float *x, const float *y, float *dy,
+                                float *dx, int64_t n) {
+  const int T = par_threads(), cout = l->out.c;
+  const int64_t nw = (int64_t)cout * c->R, gw_off = convd_ws_floats(c->dir);
+  const int64_t per_slot = gw_off + (nw + cout + 15) / 16 * 16;
+  const int64_t in_sz = dims_elems(l->in), out_sz = dims_elems(l->out);
+  MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
+  MH_TRY(par_reserve(&c->pack, &c->pack_cap, convd_pack_floats(c->dir)));
+  convd_pack(c->dir, l->params, c->pack, 1);
+  const int64_t nslots = n < T ? n : T;
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int64_t t = 0; t < nslots; t++) {
+    float *ws = c->ws + t * per_slot, *gW = ws + gw_off;
+    memset(gW, 0, (size_t)(nw + cout) * sizeof(float));
+    int64_t lo, hi;
+    conv_slot_range(t, nslots, n, &lo, &hi);
+    convd_backward(c->dir, c->pack, l->relu, x + lo * in_sz, y + lo * out_sz, dy + lo * out_sz,
+                   dx ? dx + lo * in_sz : NULL, hi - lo, ws, gW, gW + nw);
+  }
+  for (int64_t t = 0; t < nslots; t++) {
+    const float *g = c->ws + t * per_slot + gw_off;
+    for (int64_t i = 0; i < nw + cout; i++) l->grads[i] += g[i];
+  }
+  return MH_OK;
+}
+
 static int conv_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
   Conv *c = l->impl;
+  if (c->dir) return conv_forward_direct(l, c, x, y, n);
   const int T = par_threads();
   const int64_t per_slot = conv_ws_per_slot(l, c);
   MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
@@ -234,6 +292,7 @@ static void conv_backward_chunk(const Layer *l, const Conv *c, const float *x, c
 static int conv_backward(Layer *l, const float *x, const float *y, float *dy, float *dx,
                          int64_t n) {
   Conv *c = l->impl;
+  if (c->dir) return conv_backward_direct(l, c, x, y, dy, dx, n);
   const int T = par_threads();
   const int64_t per_slot = conv_ws_per_slot(l, c);
   MH_TRY(par_reserve(&c->ws, &c->ws_cap, per_slot * T));
@@ -289,6 +348,8 @@ static void conv_destroy(Layer *l) {
   Conv *c = l->impl;
   if (c) {
     free(c->ws);
+    free(c->pack);
+    convd_free(c->dir);
 #ifdef MODYN_HAVE_CUDA
     conv2d_plan_free_cuda(c->cuda_plan);
 #endif
@@ -321,6 +382,7 @@ Layer *layer_conv2d(Dims in, int cout, int k, int stride, int pad) {
   c->P = (int64_t)Ho * Wo;
   c->R = (int64_t)in.c * k * k;
   c->S = (int)((256 + c->P - 1) / c->P);
+  c->dir = convd_create(in.c, in.h, in.w, cout, k, stride, pad);
   l->ops = &conv_ops;
   l->in = in;
   l->out = (Dims){cout, Ho, Wo};
