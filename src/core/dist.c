@@ -17,6 +17,12 @@
  * call per step. */
 #define CHUNK (1 << 22)
 
+/* dist_comm_seconds: per process; the training thread is the only one that
+ * calls the counted collectives. */
+static double g_comm_seconds;
+
+double dist_comm_seconds(void) { return g_comm_seconds; }
+
 int dist_init(Dist *d, MPI_Comm comm) {
   memset(d, 0, sizeof *d);
   d->comm = comm;
@@ -39,7 +45,9 @@ Dist dist_self(void) {
 int dist_agree(const Dist *d, int rc) {
   if (d->size == 1) return rc == MH_OK ? MH_OK : MH_ERR;
   int mine = rc == MH_OK ? d->size : d->rank, first = d->size;
+  const double t0 = mh_now();
   MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+  g_comm_seconds += mh_now() - t0;
   if (first == d->size) return MH_OK;
   /* The failing rank's message reaches everyone: whichever rank the top
    * level lets speak, the user reads the cause. */
@@ -121,11 +129,13 @@ int dist_bcast_i64_idle(const Dist *d, int64_t *buf, int64_t n) {
 
 static int allreduce_sum(const Dist *d, void *buf, int64_t n, MPI_Datatype type, size_t size) {
   if (d->size == 1) return MH_OK;
+  const double t0 = mh_now();
   for (int64_t off = 0; off < n; off += CHUNK) {
     int64_t c = n - off < CHUNK ? n - off : CHUNK;
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type, MPI_SUM,
                             d->comm));
   }
+  g_comm_seconds += mh_now() - t0;
   return MH_OK;
 }
 
@@ -143,6 +153,17 @@ int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts) {
     return MH_OK;
   }
   MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, d->comm));
+  return MH_OK;
+}
+
+int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all) {
+  if (d->size == 1) {
+    memmove(all, mine, (size_t)n * sizeof(double));
+    return MH_OK;
+  }
+  const double t0 = mh_now();
+  MPI_CHECK(MPI_Allgather(mine, n, MPI_DOUBLE, all, n, MPI_DOUBLE, d->comm));
+  g_comm_seconds += mh_now() - t0;
   return MH_OK;
 }
 

@@ -73,5 +73,13 @@ int dist_allgatherv(const Dist *d, const void *mine, const int64_t *counts, size
                     void *all);
 /* Counts of every rank, in rank order, on every rank (counts[size]). */
 int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts);
+/* Every rank's n doubles at mine, in rank order, into all[size * n] on
+ * every rank (batchnorm's statistics). */
+int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all);
+
+/* Wall seconds this process has spent inside dist_agree, the allreduces
+ * and dist_allgather_f64 (waiting for the other ranks included), for
+ * profiles: a caller reads it before and after a stretch of work. */
+double dist_comm_seconds(void);
 
 #endif

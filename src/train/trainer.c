@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -166,6 +167,52 @@ static int fault_parse(Fault *f) {
 
 static int64_t g_steps_run; /* training steps of this process, all triggers */
 
+/* Where a rank's training time goes ($MODYN_NET_PROFILE=1): wall seconds
+ * per phase of a step, the part of forward and backward spent inside the
+ * layers' collectives (batchnorm's exchanges, the forward's agreement),
+ * and CPU seconds of the training thread and of the whole process
+ * (prefetch threads, MPI's progress and busy-polling included). One line
+ * per rank and training run, on stderr. */
+typedef struct {
+  int on;
+  double read, fwd, fwd_comm, loss, bwd, bwd_comm, allreduce, opt;
+  double t0, cpu0, pcpu0;
+  int64_t steps;
+} StepProf;
+
+static StepProf g_prof;
+
+static double cpu_seconds(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void prof_begin(void) {
+  memset(&g_prof, 0, sizeof g_prof);
+  g_prof.on = getenv("MODYN_NET_PROFILE") != NULL;
+  if (!g_prof.on) return;
+  g_prof.t0 = mh_now();
+  g_prof.cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+  g_prof.pcpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void prof_end(const Dist *d) {
+  const StepProf *p = &g_prof;
+  if (!p->on || p->steps == 0) return;
+  const double wall = mh_now() - p->t0, cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - p->cpu0;
+  const double pcpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p->pcpu0;
+  const double ms = 1e3 / (double)p->steps;
+  const double other = wall - p->read - p->fwd - p->loss - p->bwd - p->allreduce - p->opt;
+  fprintf(stderr,
+          "# step profile rank %d/%d: %lld steps, %.3f s; ms/step: read %.3f, forward %.3f "
+          "(collectives %.3f), loss %.3f, backward %.3f (collectives %.3f), allreduce %.3f, "
+          "optimizer %.3f, other %.3f; cpu s: training thread %.3f, process %.3f\n",
+          d->rank, d->size, (long long)p->steps, wall, p->read * ms, p->fwd * ms,
+          p->fwd_comm * ms, p->loss * ms, p->bwd * ms, p->bwd_comm * ms, p->allreduce * ms,
+          p->opt * ms, other * ms, cpu, pcpu);
+}
+
 static int fault_check(const Dist *d, float *loss) {
   static Fault f;
   static int parsed;
@@ -229,7 +276,16 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   const float *x = rc ? NULL : bt->x;
   const int32_t *labels = rc ? NULL : bt->labels;
   const float *w = rc ? NULL : bt->weights;
+  StepProf *pf = &g_prof;
+  double tp = pf->on ? mh_now() : 0.0, cp = pf->on ? dist_comm_seconds() : 0.0;
   int frc = m->forward(m, x, n, b->logits, 1);
+  if (pf->on) {
+    const double t = mh_now(), c = dist_comm_seconds();
+    pf->fwd += t - tp;
+    pf->fwd_comm += c - cp;
+    tp = t;
+    cp = c;
+  }
   if (!frc) {
     int lrc =
         bce ? loss_bce_logits(b->logits, labels, w, n, b->dlogits, &lsum, NULL)
@@ -239,7 +295,17 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
       rc = lrc;
       memset(b->dlogits, 0, (size_t)(n * m->num_outputs) * sizeof(float));
     }
+    if (pf->on) {
+      const double t = mh_now();
+      pf->loss += t - tp;
+      tp = t;
+    }
     frc = m->backward(m, x, b->dlogits, n);
+    if (pf->on) {
+      const double t = mh_now(), c = dist_comm_seconds();
+      pf->bwd += t - tp;
+      pf->bwd_comm += c - cp;
+    }
   }
   if (frc) rc = frc;
   const int64_t P = m->nparams;
@@ -250,7 +316,10 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   b->comm[P + 2] = rc ? 0.0f : (float)weight_sum(w, n);
   double t0 = mh_now();
   MH_TRY(dist_allreduce_sum_f32(d, b->comm, P + 3));
-  st->comm_seconds += mh_now() - t0;
+  const double t1 = mh_now();
+  st->comm_seconds += t1 - t0;
+  pf->allreduce += t1 - t0;
+  pf->steps++;
   *any_failed = b->comm[P + 1] > 0.0f;
   if (*any_failed) return rc;
   *wsum = b->comm[P + 2];
@@ -268,6 +337,7 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
     }
   }
   optim_step(o, m->params, m->grads);
+  if (pf->on) pf->opt += mh_now() - t1;
   return MH_OK;
 }
 
@@ -613,7 +683,9 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int6
   L->cur_off = 0;
   for (;;) {
     Batch bt;
+    const double tr = g_prof.on ? mh_now() : 0.0;
     int more = reader_next(rd, &bt);
+    if (g_prof.on) g_prof.read += mh_now() - tr;
     if (more == 0) return MH_OK;
     int own = more < 0 ? MH_ERR : MH_OK; /* a failed read joins the step empty */
     if (!own && e0 + bt.epoch != L->epoch) { /* an epoch ended: its mean loss */
@@ -731,6 +803,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
                 TrainStats *st) {
   memset(st, 0, sizeof *st);
   double t_start = mh_now();
+  prof_begin();
   if (n == 0) return MH_OK;
   const int64_t B = opt->batch_size;
   const int64_t local_batch = (B + d->size - 1) / d->size;
@@ -840,5 +913,6 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;
+  prof_end(d);
   return rc;
 }
