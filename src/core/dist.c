@@ -23,6 +23,41 @@ static double g_comm_seconds;
 
 double dist_comm_seconds(void) { return g_comm_seconds; }
 
+/* How long a rank polls a collective before it starts to sleep between
+ * polls ($MODYN_SPIN_US, microseconds; negative: poll for ever). */
+static double g_spin_s = -2.0;
+
+static double spin_seconds(void) {
+  if (g_spin_s > -2.0) return g_spin_s;
+  const char *e = getenv("MODYN_SPIN_US");
+  char *end = NULL;
+  double us = e && *e ? strtod(e, &end) : 100.0;
+  if (e && *e && (end == e || *end)) us = 100.0; /* not a number: the default */
+  g_spin_s = us < 0.0 ? -1.0 : us * 1e-6;
+  return g_spin_s;
+}
+
+int dist_wait(const Dist *d, MPI_Request *req) {
+  (void)d;
+  int done = 0;
+  MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+  if (done) return MH_OK;
+  const double spin = spin_seconds(), t0 = mh_now();
+  for (;;) {
+    MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+    if (done) return MH_OK;
+    const double waited = mh_now() - t0;
+    if (spin < 0.0 || waited < spin) continue;
+    /* 5% of the time waited so far, within [20 us, 1 ms]: a rank that
+     * waits long (its peer lost its core) gives its core away, and is late
+     * by at most 5% when the peer comes */
+    double pause = waited * 0.05;
+    pause = pause < 20e-6 ? 20e-6 : pause > 1e-3 ? 1e-3 : pause;
+    struct timespec ts = {0, (long)(pause * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+}
+
 int dist_init(Dist *d, MPI_Comm comm) {
   memset(d, 0, sizeof *d);
   d->comm = comm;
@@ -46,7 +81,9 @@ int dist_agree(const Dist *d, int rc) {
   if (d->size == 1) return rc == MH_OK ? MH_OK : MH_ERR;
   int mine = rc == MH_OK ? d->size : d->rank, first = d->size;
   const double t0 = mh_now();
-  MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+  MPI_Request req;
+  MPI_CHECK(MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm, &req));
+  MH_TRY(dist_wait(d, &req));
   g_comm_seconds += mh_now() - t0;
   if (first == d->size) return MH_OK;
   /* The failing rank's message reaches everyone: whichever rank the top
@@ -132,8 +169,10 @@ static int allreduce_sum(const Dist *d, void *buf, int64_t n, MPI_Datatype type,
   const double t0 = mh_now();
   for (int64_t off = 0; off < n; off += CHUNK) {
     int64_t c = n - off < CHUNK ? n - off : CHUNK;
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type, MPI_SUM,
-                            d->comm));
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type,
+                             MPI_SUM, d->comm, &req));
+    MH_TRY(dist_wait(d, &req));
   }
   g_comm_seconds += mh_now() - t0;
   return MH_OK;
@@ -162,7 +201,9 @@ int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all) {
     return MH_OK;
   }
   const double t0 = mh_now();
-  MPI_CHECK(MPI_Allgather(mine, n, MPI_DOUBLE, all, n, MPI_DOUBLE, d->comm));
+  MPI_Request req;
+  MPI_CHECK(MPI_Iallgather(mine, n, MPI_DOUBLE, all, n, MPI_DOUBLE, d->comm, &req));
+  MH_TRY(dist_wait(d, &req));
   g_comm_seconds += mh_now() - t0;
   return MH_OK;
 }

@@ -77,6 +77,16 @@ int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts);
  * every rank (batchnorm's statistics). */
 int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all);
 
+/* Wait for a request of d's: poll it for the first $MODYN_SPIN_US
+ * microseconds (default 100; negative: poll until it completes, as a
+ * blocking MPI call does), then sleep between polls, pauses of 5% of the
+ * time waited so far (20 us to 1 ms). A rank whose peers are late then
+ * does not burn the core (or its job's CPU share on a shared machine)
+ * that a peer could use. dist_agree, the allreduces and
+ * dist_allgather_f64 wait this way (they are non-blocking collectives
+ * underneath: every rank must call them alike, which they do). */
+int dist_wait(const Dist *d, MPI_Request *req);
+
 /* Wall seconds this process has spent inside dist_agree, the allreduces
  * and dist_allgather_f64 (waiting for the other ranks included), for
  * profiles: a caller reads it before and after a stretch of work. */
