@@ -61,7 +61,8 @@ static void filter_buffers_free(FilterBuffers *f) {
 
 /* The gradient allreduce of a CPU step, in buckets that start while
  * backward runs (as PyTorch's DDP does): fixed ranges of the flat
- * gradients, $MODYN_BUCKET_KB each (default 32; 0: one bucket), counted
+ * gradients, $MODYN_BUCKET_KB each (default 32, or a 16th of the model
+ * when that is more; 0: one bucket), counted
  * from the end, since backward finishes the last layers first. When the
  * model says (Model.grads_ready) that the gradients from some offset on are
  * final, every bucket above that offset is copied into the communication
@@ -279,12 +280,19 @@ static float step_scale(double wsum, int64_t global_len) {
   return global_len > 0 ? 1.0f / (float)global_len : 0.0f;
 }
 
-static int64_t bucket_floats(void) {
+/* Floats per bucket for P parameters: $MODYN_BUCKET_KB when set (0: one
+ * bucket), else 32 KB, or P / 16 when that is more (at most 16 buckets: a
+ * large model does not start thousands of small collectives). */
+static int64_t bucket_floats(int64_t P) {
   const char *e = getenv("MODYN_BUCKET_KB");
   char *end = NULL;
-  double kb = e && *e ? strtod(e, &end) : 32.0;
-  if (e && *e && (end == e || *end || kb < 0.0)) kb = 32.0;
-  const double f = kb * 1024.0 / sizeof(float);
+  double f = 32.0 * 1024.0 / sizeof(float);
+  if (e && *e) {
+    const double kb = strtod(e, &end);
+    if (end != e && !*end && kb >= 0.0) f = kb * 1024.0 / sizeof(float);
+  } else if ((double)((P + 15) / 16) > f) {
+    f = (double)((P + 15) / 16);
+  }
   return f >= (double)(1 << 22) ? (int64_t)1 << 22 : (int64_t)f; /* 0: one bucket */
 }
 
@@ -293,7 +301,7 @@ static int buckets_init(Buckets *k, const Dist *d, Model *m, float *comm) {
   k->m = m;
   k->comm = comm;
   const int64_t P = m->nparams;
-  k->size = bucket_floats();
+  k->size = bucket_floats(P);
   if (k->size <= 0 || k->size >= P) k->size = P > 0 ? P : 1;
   k->nb = (int)((P + k->size - 1) / k->size);
   if (k->nb < 1) k->nb = 1;
