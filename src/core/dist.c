@@ -19,9 +19,16 @@
 
 /* dist_comm_seconds: per process; the training thread is the only one that
  * calls the counted collectives. */
-static double g_comm_seconds;
+static double g_comm_seconds, g_comm_cpu;
 
 double dist_comm_seconds(void) { return g_comm_seconds; }
+double dist_comm_cpu_seconds(void) { return g_comm_cpu; }
+
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* How long a rank polls a collective before it starts to sleep between
  * polls ($MODYN_SPIN_US, microseconds; negative: poll for ever). */
@@ -42,10 +49,13 @@ int dist_wait(const Dist *d, MPI_Request *req) {
   int done = 0;
   MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
   if (done) return MH_OK;
-  const double spin = spin_seconds(), t0 = mh_now();
+  const double spin = spin_seconds(), t0 = mh_now(), c0 = thread_cpu();
   for (;;) {
     MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
-    if (done) return MH_OK;
+    if (done) {
+      g_comm_cpu += thread_cpu() - c0;
+      return MH_OK;
+    }
     const double waited = mh_now() - t0;
     if (spin < 0.0 || waited < spin) continue;
     /* 5% of the time waited so far, within [20 us, 1 ms]: a rank that

@@ -91,5 +91,9 @@ int dist_wait(const Dist *d, MPI_Request *req);
  * and dist_allgather_f64 (waiting for the other ranks included), for
  * profiles: a caller reads it before and after a stretch of work. */
 double dist_comm_seconds(void);
+/* The training thread's CPU seconds spent in dist_wait's polling and
+ * sleeping (the same collectives; a wait that ended at its first poll
+ * counts nothing), for profiles. */
+double dist_comm_cpu_seconds(void);
 
 #endif

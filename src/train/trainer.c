@@ -199,13 +199,14 @@ static int64_t g_steps_run; /* training steps of this process, all triggers */
 /* Where a rank's training time goes ($MODYN_NET_PROFILE=1): wall seconds
  * per phase of a step, the part of forward and backward spent inside the
  * layers' collectives (batchnorm's exchanges, the forward's agreement),
- * and CPU seconds of the training thread and of the whole process
- * (prefetch threads, MPI's progress and busy-polling included). One line
+ * and CPU seconds of the training thread (and the part of them spent
+ * waiting for other ranks, dist_comm_cpu_seconds) and of the whole process
+ * (prefetch threads and MPI's progress included). One line
  * per rank and training run, on stderr. */
 typedef struct {
   int on;
   double read, fwd, fwd_comm, loss, bwd, bwd_comm, allreduce, opt;
-  double t0, cpu0, pcpu0;
+  double t0, cpu0, pcpu0, wcpu0;
   int64_t steps;
 } StepProf;
 
@@ -224,6 +225,7 @@ static void prof_begin(void) {
   g_prof.t0 = mh_now();
   g_prof.cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
   g_prof.pcpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  g_prof.wcpu0 = dist_comm_cpu_seconds();
 }
 
 static void prof_end(const Dist *d) {
@@ -231,15 +233,17 @@ static void prof_end(const Dist *d) {
   if (!p->on || p->steps == 0) return;
   const double wall = mh_now() - p->t0, cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - p->cpu0;
   const double pcpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p->pcpu0;
+  const double wcpu = dist_comm_cpu_seconds() - p->wcpu0;
   const double ms = 1e3 / (double)p->steps;
   const double other = wall - p->read - p->fwd - p->loss - p->bwd - p->allreduce - p->opt;
   fprintf(stderr,
           "# step profile rank %d/%d: %lld steps, %.3f s; ms/step: read %.3f, forward %.3f "
           "(collectives %.3f), loss %.3f, backward %.3f (collectives %.3f), allreduce %.3f, "
-          "optimizer %.3f, other %.3f; cpu s: training thread %.3f, process %.3f\n",
+          "optimizer %.3f, other %.3f; cpu s: training thread %.3f (waiting for ranks %.3f), "
+          "process %.3f\n",
           d->rank, d->size, (long long)p->steps, wall, p->read * ms, p->fwd * ms,
           p->fwd_comm * ms, p->loss * ms, p->bwd * ms, p->bwd_comm * ms, p->allreduce * ms,
-          p->opt * ms, other * ms, cpu, pcpu);
+          p->opt * ms, other * ms, cpu, wcpu, pcpu);
 }
 
 static int fault_check(const Dist *d, float *loss) {
