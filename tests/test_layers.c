@@ -519,6 +519,78 @@ static void test_maxpool_known(void) {
   layer_free(l);
 }
 
+/* Max pooling against an independent reference: each window's gradient
+ * goes to its first input equal to the output in row-major order (the
+ * search the layer did before it recorded argmax offsets), overlapping
+ * windows add up in output order, every other input gets +0. Inputs from
+ * {-1, -0, 0, 1, 2} make ties common; dy holds negative values, so a
+ * select by multiplication (-g * 0 = -0) would show. Bit equality. */
+static void test_maxpool_vs_search(void) {
+  const struct {
+    int c, h, w, k, st;
+  } cs[] = {{3, 8, 8, 2, 2}, {2, 5, 7, 2, 2}, {2, 7, 6, 3, 2}, {2, 5, 5, 3, 1}, {1, 6, 6, 2, 1}};
+  Rng rng;
+  rng_seed(&rng, 11);
+  for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+    const int n = 3, C = cs[t].c, H = cs[t].h, W = cs[t].w, k = cs[t].k, st = cs[t].st;
+    Owned o = own(layer_maxpool2d((Dims){C, H, W}, k, st), 1);
+    const int Ho = o.l->out.h, Wo = o.l->out.w;
+    const int64_t in = (int64_t)n * C * H * W, out = (int64_t)n * C * Ho * Wo;
+    float *x = malloc((size_t)in * sizeof(float)), *dx = malloc((size_t)in * sizeof(float));
+    float *want = malloc((size_t)in * sizeof(float)), *y = malloc((size_t)out * sizeof(float));
+    float *dy = malloc((size_t)out * sizeof(float)), *ye = malloc((size_t)out * sizeof(float));
+    static const float vals[5] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f};
+    for (int64_t i = 0; i < in; i++) x[i] = vals[rng_below(&rng, 5)];
+    for (int64_t i = 0; i < out; i++) dy[i] = (float)((int)rng_below(&rng, 9) - 4) * 0.37f;
+    for (int64_t i = 0; i < in; i++) dx[i] = 123.0f; /* backward must write every input */
+    CHECK_OK(o.l->ops->forward(o.l, x, ye, n, 0));
+    CHECK_OK(o.l->ops->forward(o.l, x, y, n, 1));
+    CHECK(!memcmp(y, ye, (size_t)out * sizeof(float)));
+    CHECK_OK(o.l->ops->backward(o.l, x, y, dy, dx, n));
+    memset(want, 0, (size_t)in * sizeof(float));
+    for (int64_t q = 0; q < (int64_t)n * C; q++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++) {
+          const float v = y[q * Ho * Wo + oh * Wo + ow];
+          float m = x[q * H * W + (int64_t)oh * st * W + ow * st];
+          for (int kh = 0; kh < k; kh++)
+            for (int kw = 0; kw < k; kw++) {
+              const float e = x[q * H * W + (int64_t)(oh * st + kh) * W + ow * st + kw];
+              if (e > m) m = e;
+            }
+          CHECK(!memcmp(&m, &v, sizeof m)); /* the output is the window's max */
+          int found = 0;
+          for (int kh = 0; kh < k && !found; kh++)
+            for (int kw = 0; kw < k && !found; kw++) {
+              const int64_t i = q * H * W + (int64_t)(oh * st + kh) * W + ow * st + kw;
+              if (x[i] == v) {
+                want[i] += dy[q * Ho * Wo + oh * Wo + ow];
+                found = 1;
+              }
+            }
+          CHECK(found);
+        }
+    if (memcmp(dx, want, (size_t)in * sizeof(float))) {
+      fprintf(stderr, "maxpool %dx%d k%d s%d: backward differs from the search\n", H, W, k, st);
+      CHECK(0);
+    }
+    free(x);
+    free(dx);
+    free(want);
+    free(y);
+    free(dy);
+    free(ye);
+    disown(&o);
+  }
+  /* backward without a training forward is an error, not a read of stale
+   * offsets */
+  Owned o = own(layer_maxpool2d((Dims){1, 4, 4}, 2, 2), 1);
+  float x[16] = {0}, y[4], dy[4] = {0}, dx[16];
+  CHECK_OK(o.l->ops->forward(o.l, x, y, 1, 0));
+  CHECK(o.l->ops->backward(o.l, x, y, dy, dx, 1) == MH_ERR);
+  disown(&o);
+}
+
 static void test_batchnorm_known(void) {
   /* n = 2, one channel of 1x2: values 1, 2 | 3, 4. mean 2.5, biased var
    * 1.25, unbiased 5/3. */
@@ -679,6 +751,7 @@ int main(void) {
   unsetenv("MODYN_CONV");
   test_conv_known();
   test_maxpool_known();
+  test_maxpool_vs_search();
   test_batchnorm_known();
   test_embedding_known();
   test_interaction();

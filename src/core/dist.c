@@ -17,6 +17,57 @@
  * call per step. */
 #define CHUNK (1 << 22)
 
+/* dist_comm_seconds: per process; the training thread is the only one that
+ * calls the counted collectives. */
+static double g_comm_seconds, g_comm_cpu;
+
+double dist_comm_seconds(void) { return g_comm_seconds; }
+double dist_comm_cpu_seconds(void) { return g_comm_cpu; }
+
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* How long a rank polls a collective before it starts to sleep between
+ * polls ($MODYN_SPIN_US, microseconds; negative: poll for ever). */
+static double g_spin_s = -2.0;
+
+static double spin_seconds(void) {
+  if (g_spin_s > -2.0) return g_spin_s;
+  const char *e = getenv("MODYN_SPIN_US");
+  char *end = NULL;
+  double us = e && *e ? strtod(e, &end) : 100.0;
+  if (e && *e && (end == e || *end)) us = 100.0; /* not a number: the default */
+  g_spin_s = us < 0.0 ? -1.0 : us * 1e-6;
+  return g_spin_s;
+}
+
+int dist_wait(const Dist *d, MPI_Request *req) {
+  (void)d;
+  int done = 0;
+  MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+  if (done) return MH_OK;
+  const double spin = spin_seconds(), t0 = mh_now(), c0 = thread_cpu();
+  for (;;) {
+    MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+    if (done) {
+      g_comm_cpu += thread_cpu() - c0;
+      return MH_OK;
+    }
+    const double waited = mh_now() - t0;
+    if (spin < 0.0 || waited < spin) continue;
+    /* 5% of the time waited so far, within [20 us, 1 ms]: a rank that
+     * waits long (its peer lost its core) gives its core away, and is late
+     * by at most 5% when the peer comes */
+    double pause = waited * 0.05;
+    pause = pause < 20e-6 ? 20e-6 : pause > 1e-3 ? 1e-3 : pause;
+    struct timespec ts = {0, (long)(pause * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+}
+
 int dist_init(Dist *d, MPI_Comm comm) {
   memset(d, 0, sizeof *d);
   d->comm = comm;
@@ -39,7 +90,11 @@ Dist dist_self(void) {
 int dist_agree(const Dist *d, int rc) {
   if (d->size == 1) return rc == MH_OK ? MH_OK : MH_ERR;
   int mine = rc == MH_OK ? d->size : d->rank, first = d->size;
-  MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
+  const double t0 = mh_now();
+  MPI_Request req;
+  MPI_CHECK(MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm, &req));
+  MH_TRY(dist_wait(d, &req));
+  g_comm_seconds += mh_now() - t0;
   if (first == d->size) return MH_OK;
   /* The failing rank's message reaches everyone: whichever rank the top
    * level lets speak, the user reads the cause. */
@@ -121,11 +176,15 @@ int dist_bcast_i64_idle(const Dist *d, int64_t *buf, int64_t n) {
 
 static int allreduce_sum(const Dist *d, void *buf, int64_t n, MPI_Datatype type, size_t size) {
   if (d->size == 1) return MH_OK;
+  const double t0 = mh_now();
   for (int64_t off = 0; off < n; off += CHUNK) {
     int64_t c = n - off < CHUNK ? n - off : CHUNK;
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type, MPI_SUM,
-                            d->comm));
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * size, (int)c, type,
+                             MPI_SUM, d->comm, &req));
+    MH_TRY(dist_wait(d, &req));
   }
+  g_comm_seconds += mh_now() - t0;
   return MH_OK;
 }
 
@@ -143,6 +202,19 @@ int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts) {
     return MH_OK;
   }
   MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, d->comm));
+  return MH_OK;
+}
+
+int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all) {
+  if (d->size == 1) {
+    memmove(all, mine, (size_t)n * sizeof(double));
+    return MH_OK;
+  }
+  const double t0 = mh_now();
+  MPI_Request req;
+  MPI_CHECK(MPI_Iallgather(mine, n, MPI_DOUBLE, all, n, MPI_DOUBLE, d->comm, &req));
+  MH_TRY(dist_wait(d, &req));
+  g_comm_seconds += mh_now() - t0;
   return MH_OK;
 }
 

@@ -73,5 +73,27 @@ int dist_allgatherv(const Dist *d, const void *mine, const int64_t *counts, size
                     void *all);
 /* Counts of every rank, in rank order, on every rank (counts[size]). */
 int dist_allgather_i64(const Dist *d, int64_t mine, int64_t *counts);
+/* Every rank's n doubles at mine, in rank order, into all[size * n] on
+ * every rank (batchnorm's statistics). */
+int dist_allgather_f64(const Dist *d, const double *mine, int n, double *all);
+
+/* Wait for a request of d's: poll it for the first $MODYN_SPIN_US
+ * microseconds (default 100; negative: poll until it completes, as a
+ * blocking MPI call does), then sleep between polls, pauses of 5% of the
+ * time waited so far (20 us to 1 ms). A rank whose peers are late then
+ * does not burn the core (or its job's CPU share on a shared machine)
+ * that a peer could use. dist_agree, the allreduces and
+ * dist_allgather_f64 wait this way (they are non-blocking collectives
+ * underneath: every rank must call them alike, which they do). */
+int dist_wait(const Dist *d, MPI_Request *req);
+
+/* Wall seconds this process has spent inside dist_agree, the allreduces
+ * and dist_allgather_f64 (waiting for the other ranks included), for
+ * profiles: a caller reads it before and after a stretch of work. */
+double dist_comm_seconds(void);
+/* The training thread's CPU seconds spent in dist_wait's polling and
+ * sleeping (the same collectives; a wait that ended at its first poll
+ * counts nothing), for profiles. */
+double dist_comm_cpu_seconds(void);
 
 #endif

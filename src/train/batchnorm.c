@@ -94,9 +94,7 @@ static int bn_reserve_rec(BatchNorm *bn, int C, int ranks) {
  * on every rank. */
 static int bn_exchange(const Layer *l, int len) {
   BatchNorm *bn = l->impl;
-  MPI_CHECK(MPI_Allgather(bn->rec, len, MPI_DOUBLE, bn->rec + len, len, MPI_DOUBLE,
-                          l->dist->comm));
-  return MH_OK;
+  return dist_allgather_f64(l->dist, bn->rec, len, bn->rec + len);
 }
 
 /* y = x * scale[c] + shift[c] (then the fused ReLU), sample-major so that

@@ -79,11 +79,12 @@ int bn_dx_cuda(const float *x, const float *dy, const float *mean, const float *
                float *dx);
 
 /* ---- pool_cuda.cu ---- */
-/* Max pooling without padding; argmax [n * C * Ho * Wo] bytes (the window
- * offset of the first maximum) is written when not NULL. */
-int maxpool_forward_cuda(const float *x, float *y, unsigned char *argmax, int64_t n, int C,
+/* Max pooling without padding; argmax [n * C * Ho * Wo] (the window offset
+ * kh * k + kw of the first maximum, pool.c's layout) is written when not
+ * NULL. */
+int maxpool_forward_cuda(const float *x, float *y, int32_t *argmax, int64_t n, int C,
                          int H, int W, int Ho, int Wo, int k, int stride);
-int maxpool_backward_cuda(const float *dy, const unsigned char *argmax, float *dx, int64_t n,
+int maxpool_backward_cuda(const float *dy, const int32_t *argmax, float *dx, int64_t n,
                           int C, int H, int W, int Ho, int Wo, int k, int stride);
 int gap_forward_cuda(const float *x, float *y, int64_t planes, int64_t P);
 int gap_backward_cuda(const float *dy, float *dx, int64_t planes, int64_t P);

@@ -90,6 +90,13 @@ struct Model {
   /* Pass the rank context to the layers that need it; NULL when no layer
    * talks across ranks. Called by model_set_dist. */
   void (*set_dist)(Model *m, const struct Dist *d);
+  /* Set by the trainer around a CPU backward (NULL otherwise): a model may
+   * call it during backward with `from` pointing into grads when
+   * grads[from - grads, nparams) are final, so that their allreduce starts
+   * while the rest of backward runs (net models call it after each layer
+   * with parameters; others never do, which is fine). */
+  void (*grads_ready)(void *ctx, const float *from);
+  void *grads_ready_ctx;
 };
 
 /* Create model id from a YAML text of its model.config (errors name

@@ -270,6 +270,7 @@ int net_backward(Net *net, const float *x, const float *dout, int64_t n, float *
     int lrc = (l->gpu ? l->ops->backward_cuda : l->ops->backward)(l, xin, net->outs[i], g, dst, n);
     if (net->prof) net->prof[2 * i + 1] += mh_now() - t0;
     if (lrc && !net->sync) return lrc;
+    if (net->grads_ready && l->nparams) net->grads_ready(net->grads_ready_ctx, l->grads);
     if (lrc && !rc) {
       rc = lrc;
       n = 0;
@@ -301,7 +302,11 @@ static int netmodel_to_device(Model *m) {
 }
 
 static int netmodel_backward(Model *m, const float *x, const float *dlogits, int64_t n) {
-  return net_backward(&((NetModel *)m->impl)->net, x, dlogits, n, NULL);
+  Net *net = &((NetModel *)m->impl)->net;
+  /* the net's region is the model's whole gradient buffer */
+  net->grads_ready = net->gpu ? NULL : m->grads_ready;
+  net->grads_ready_ctx = m->grads_ready_ctx;
+  return net_backward(net, x, dlogits, n, NULL);
 }
 
 static void netmodel_set_dist(Model *m, const struct Dist *d) {

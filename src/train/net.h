@@ -46,6 +46,11 @@ typedef struct {
                            are device memory */
   int sync;             /* 1: some layer's training pass is collective over dist
                            (batchnorm on several ranks) */
+  /* Called by net_backward after each layer with parameters (NULL: not),
+   * with the layer's grads: every gradient from there to the end of the
+   * net's region is final (Model.grads_ready). */
+  void (*grads_ready)(void *ctx, const float *from);
+  void *grads_ready_ctx;
 } Net;
 
 void net_init(Net *net, Dims in);

@@ -1,11 +1,16 @@
 /* pool.c - nn.MaxPool2d(k, stride) (no padding, floor mode) and global
  * average pooling ({c, h, w} -> {c, 1, 1}, i.e. x.mean(dim=(2, 3))).
  *
- * Max pooling keeps no argmax: backward finds, in each window, the first
- * input equal to the output (PyTorch's choice among ties: the first maximum
- * in row-major order). Forward is then a plain max that vectorises, and the
- * 2x2 stride-2 case (every model here) has its own loop. NaN inputs are not
- * routed like PyTorch's (a NaN loss stops training anyway). */
+ * Max pooling: a training forward records, per output, the offset in its
+ * window (kh * k + kw, an int32) of the first maximum in row-major order
+ * (PyTorch's choice among ties), the layout the CUDA twin keeps too;
+ * backward routes each output's gradient there. An eval forward is a plain
+ * max. The 2x2 stride-2 case (every model here) has its own loops, written
+ * without branches so that they vectorise: windows do not overlap, so
+ * backward writes every input once (the gradient's bits, or +0) with no
+ * zeroing pass. NaN inputs are not routed like PyTorch's (a NaN loss stops
+ * training anyway). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,20 +24,53 @@
 
 typedef struct {
   int k, stride;
+  int32_t *arg;    /* [n * out] window offsets of the last training forward's maxima */
+  int64_t arg_cap; /* entries of arg */
+  int64_t arg_len; /* outputs the last training forward recorded */
 } MaxPool;
 
+/* A float's bits, for the backward's branch-free select (g & mask). */
+typedef uint32_t __attribute__((may_alias)) FloatBits;
+
 static int maxpool_forward(Layer *l, const float *x, float *y, int64_t n, int train) {
-  const MaxPool *mp = l->impl;
+  MaxPool *mp = l->impl;
   const int k = mp->k, st = mp->stride, H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
-  const int64_t planes = n * l->in.c;
+  const int64_t planes = n * l->in.c, len = planes * Ho * Wo;
+  int32_t *arg = NULL;
+  if (train) {
+    if (len > mp->arg_cap) {
+      free(mp->arg);
+      mp->arg_cap = 0;
+      mp->arg = mh_malloc((size_t)len * sizeof(int32_t));
+      if (!mp->arg) return MH_ERR;
+      mp->arg_cap = len;
+    }
+    arg = mp->arg;
+    mp->arg_len = len;
+  }
 #pragma omp parallel for schedule(static) if (planes * Ho * Wo > 16384)
   for (int64_t q = 0; q < planes; q++) {
     const float *xp = x + q * H * W;
     float *yp = y + q * Ho * Wo;
+    int32_t *ap = arg ? arg + q * Ho * Wo : NULL;
     for (int oh = 0; oh < Ho; oh++) {
       float *yo = yp + oh * Wo;
       if (k == 2 && st == 2) {
         const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+        if (ap) {
+          int32_t *ao = ap + oh * Wo;
+          /* the first maximum: a later value wins only when larger (the
+           * offset in arithmetic, not selects: the loop stays vectorised) */
+#pragma omp simd
+          for (int ow = 0; ow < Wo; ow++) {
+            float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+            float m1 = b > a ? b : a, m2 = d > c ? d : c;
+            int32_t i1 = b > a, i2 = 2 + (d > c), later = m2 > m1;
+            yo[ow] = m2 > m1 ? m2 : m1;
+            ao[ow] = i1 + later * (i2 - i1);
+          }
+          continue;
+        }
 #pragma omp simd
         for (int ow = 0; ow < Wo; ow++) {
           float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
@@ -43,12 +81,17 @@ static int maxpool_forward(Layer *l, const float *x, float *y, int64_t n, int tr
       }
       for (int ow = 0; ow < Wo; ow++) {
         float v = xp[oh * st * W + ow * st];
+        int best = 0;
         for (int kh = 0; kh < k; kh++)
           for (int kw = 0; kw < k; kw++) {
             float e = xp[(oh * st + kh) * W + ow * st + kw];
-            v = e > v ? e : v;
+            if (e > v) {
+              v = e;
+              best = kh * k + kw;
+            }
           }
         yo[ow] = v;
+        if (ap) ap[oh * Wo + ow] = best;
       }
     }
   }
@@ -61,45 +104,43 @@ static int maxpool_backward(Layer *l, const float *x, const float *y, float *dy,
   const MaxPool *mp = l->impl;
   const int k = mp->k, st = mp->stride, H = l->in.h, W = l->in.w, Ho = l->out.h, Wo = l->out.w;
   const int64_t planes = n * l->in.c;
+  if (planes * Ho * Wo > mp->arg_len)
+    return mh_errorf("maxpool2d: backward on a batch of %lld without its training forward",
+                     (long long)n);
+  const int32_t *arg = mp->arg;
 #pragma omp parallel for schedule(static) if (planes * H * W > 16384)
   for (int64_t q = 0; q < planes; q++) {
-    const float *xp = x + q * H * W, *yp = y + q * Ho * Wo, *dyp = dy + q * Ho * Wo;
+    const float *dyp = dy + q * Ho * Wo;
+    const int32_t *ap = arg + q * Ho * Wo;
     float *dxp = dx + q * H * W;
     if (k == 2 && st == 2) {
       /* every input of a window is written: 0, or the gradient at the
        * window's first maximum; only an odd last row/column needs zeros */
       if (2 * Ho < H) memset(dxp + (int64_t)(H - 1) * W, 0, (size_t)W * sizeof(float));
       for (int oh = 0; oh < Ho; oh++) {
-        const float *r0 = xp + 2 * oh * W, *r1 = r0 + W, *yo = yp + oh * Wo, *go = dyp + oh * Wo;
-        float *d0 = dxp + 2 * oh * W, *d1 = d0 + W;
-        if (2 * Wo < W) d0[W - 1] = d1[W - 1] = 0.0f;
+        const FloatBits *go = (const FloatBits *)(dyp + oh * Wo);
+        const int32_t *ao = ap + oh * Wo;
+        float *r0 = dxp + 2 * oh * W, *r1 = r0 + W;
+        if (2 * Wo < W) r0[W - 1] = r1[W - 1] = 0.0f;
+        FloatBits *d0 = (FloatBits *)r0, *d1 = (FloatBits *)r1;
 #pragma omp simd
         for (int ow = 0; ow < Wo; ow++) {
-          const float v = yo[ow], g = go[ow];
-          const int fa = r0[2 * ow] == v, fb = !fa && r0[2 * ow + 1] == v;
-          const int fc = !fa && !fb && r1[2 * ow] == v, fd = !fa && !fb && !fc;
-          d0[2 * ow] = fa ? g : 0.0f;
-          d0[2 * ow + 1] = fb ? g : 0.0f;
-          d1[2 * ow] = fc ? g : 0.0f;
-          d1[2 * ow + 1] = fd ? g : 0.0f;
+          const uint32_t g = go[ow];
+          const int32_t a = ao[ow];
+          d0[2 * ow] = g & -(uint32_t)(a == 0);
+          d0[2 * ow + 1] = g & -(uint32_t)(a == 1);
+          d1[2 * ow] = g & -(uint32_t)(a == 2);
+          d1[2 * ow + 1] = g & -(uint32_t)(a == 3);
         }
       }
       continue;
     }
+    /* overlapping windows add up, in output order */
     memset(dxp, 0, (size_t)H * W * sizeof(float));
     for (int oh = 0; oh < Ho; oh++)
       for (int ow = 0; ow < Wo; ow++) {
-        const float v = yp[oh * Wo + ow];
-        int found = 0;
-        for (int kh = 0; kh < k && !found; kh++)
-          for (int kw = 0; kw < k; kw++) {
-            const int idx = (oh * st + kh) * W + ow * st + kw;
-            if (xp[idx] == v) {
-              dxp[idx] += dyp[oh * Wo + ow];
-              found = 1;
-              break;
-            }
-          }
+        const int a = ap[oh * Wo + ow], kh = a / k, kw = a - kh * k;
+        dxp[(oh * st + kh) * W + ow * st + kw] += dyp[oh * Wo + ow];
       }
   }
   return MH_OK;
@@ -110,9 +151,9 @@ static int maxpool_backward(Layer *l, const float *x, const float *y, float *dy,
  * forward's maxima, which backward routes the gradient to. */
 static int maxpool_forward_gpu(Layer *l, const float *x, float *y, int64_t n, int train) {
   const MaxPool *mp = l->impl;
-  unsigned char *argmax = NULL;
+  int32_t *argmax = NULL;
   if (train) {
-    MH_TRY(gpu_grow(&l->dws, &l->dws_bytes, n * dims_elems(l->out)));
+    MH_TRY(gpu_grow(&l->dws, &l->dws_bytes, n * dims_elems(l->out) * (int64_t)sizeof(int32_t)));
     argmax = l->dws;
   }
   return maxpool_forward_cuda(x, y, argmax, n, l->in.c, l->in.h, l->in.w, l->out.h, l->out.w,
@@ -128,7 +169,11 @@ static int maxpool_backward_gpu(Layer *l, const float *x, const float *y, float 
 }
 #endif
 
-static void maxpool_destroy(Layer *l) { free(l->impl); }
+static void maxpool_destroy(Layer *l) {
+  MaxPool *mp = l->impl;
+  if (mp) free(mp->arg);
+  free(mp);
+}
 
 static const LayerOps maxpool_ops = {"maxpool2d", NULL, maxpool_forward, maxpool_backward,
                                      maxpool_destroy, 0, 0,

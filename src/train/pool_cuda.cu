@@ -1,12 +1,13 @@
 // pool_cuda.cu - max pooling (no padding) and global average pooling on the
-// device. Max pooling keeps the window offset of the first maximum (the
-// CPU's tie rule), so backward gathers per input without atomics.
+// device. Max pooling keeps the window offset of the first maximum (kh * k +
+// kw, an int32 per output: the CPU's layout and tie rule), so backward
+// gathers per input without atomics.
 #include "train/gpu_internal.cuh"
 #include "train/layers_cuda.h"
 
 #define THREADS 256
 
-__global__ void maxpool_fwd_k(const float *x, float *y, unsigned char *argmax, int64_t len,
+__global__ void maxpool_fwd_k(const float *x, float *y, int32_t *argmax, int64_t len,
                               int H, int W, int Ho, int Wo, int k, int st) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -24,11 +25,11 @@ __global__ void maxpool_fwd_k(const float *x, float *y, unsigned char *argmax, i
         }
       }
     y[i] = v;
-    if (argmax) argmax[i] = (unsigned char)best;
+    if (argmax) argmax[i] = best;
   }
 }
 
-__global__ void maxpool_bwd_k(const float *dy, const unsigned char *argmax, float *dx, int64_t len,
+__global__ void maxpool_bwd_k(const float *dy, const int32_t *argmax, float *dx, int64_t len,
                               int H, int W, int Ho, int Wo, int k, int st) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < len;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -49,7 +50,7 @@ __global__ void maxpool_bwd_k(const float *dy, const unsigned char *argmax, floa
   }
 }
 
-extern "C" int maxpool_forward_cuda(const float *x, float *y, unsigned char *argmax, int64_t n,
+extern "C" int maxpool_forward_cuda(const float *x, float *y, int32_t *argmax, int64_t n,
                                     int C, int H, int W, int Ho, int Wo, int k, int stride) {
   const int64_t len = n * C * Ho * Wo;
   if (len <= 0) return MH_OK;
@@ -59,7 +60,7 @@ extern "C" int maxpool_forward_cuda(const float *x, float *y, unsigned char *arg
   return MH_OK;
 }
 
-extern "C" int maxpool_backward_cuda(const float *dy, const unsigned char *argmax, float *dx,
+extern "C" int maxpool_backward_cuda(const float *dy, const int32_t *argmax, float *dx,
                                      int64_t n, int C, int H, int W, int Ho, int Wo, int k,
                                      int stride) {
   const int64_t len = n * C * H * W;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -58,6 +59,32 @@ static void filter_buffers_free(FilterBuffers *f) {
   memset(f, 0, sizeof *f);
 }
 
+/* The gradient allreduce of a CPU step, in buckets that start while
+ * backward runs (as PyTorch's DDP does): fixed ranges of the flat
+ * gradients, $MODYN_BUCKET_KB each (default 32, or a 16th of the model
+ * when that is more; 0: one bucket), counted
+ * from the end, since backward finishes the last layers first. When the
+ * model says (Model.grads_ready) that the gradients from some offset on are
+ * final, every bucket above that offset is copied into the communication
+ * buffer and its non-blocking allreduce starts; an MPI_Testall after each
+ * such call moves the ones in flight along. The lowest bucket carries the
+ * three spare floats (loss sum, failures, weight sum) and starts last,
+ * after backward and the fault check; a step then waits for all of them
+ * before the optimizer. Bucket boundaries depend only on the parameter
+ * count and the bucket size, and every rank starts them in the same order
+ * (a rank whose backward stopped early starts the rest afterwards), so the
+ * collectives match; the same ranks and bucket size give the same bits. */
+typedef struct {
+  const struct Dist *d;
+  Model *m;
+  float *comm;      /* Buffers.comm */
+  int64_t size;     /* floats per bucket */
+  int nb;           /* buckets */
+  int launched;     /* buckets started in this step */
+  int rc;           /* the first failure to start one */
+  MPI_Request *req; /* [nb] */
+} Buckets;
+
 typedef struct {
   int64_t *rows;    /* [n] store rows of the keys, in key-list order */
   int64_t *order;   /* [n] this epoch's visiting order (positions) */
@@ -65,9 +92,11 @@ typedef struct {
   float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [nparams + 3]: gradients, the (weighted) loss sum, the count of
-                       ranks that failed and the weight sum, reduced together */
+  float *comm;      /* [3 + nparams]: the (weighted) loss sum, the count of ranks that
+                       failed and the weight sum, then the gradients, reduced together
+                       in buckets (see Buckets) */
   FilterBuffers f;  /* the batch filter's */
+  Buckets bk;       /* the gradient allreduce's buckets (CPU models) */
   /* GPU models: the step's batch on the device (uploaded through page-locked
    * staging), logits and their gradient, the optimizer's state, and the
    * clipping norm. */
@@ -86,6 +115,7 @@ static void buffers_free(Buffers *b) {
   free(b->logits);
   free(b->dlogits);
   free(b->comm);
+  free(b->bk.req);
   filter_buffers_free(&b->f);
   gpu_host_free(b->pin_x);
   gpu_host_free(b->pin_w);
@@ -139,7 +169,7 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
   const int K = m->num_outputs;
   b->logits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
   b->dlogits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
-  b->comm = mh_malloc((size_t)(m->nparams + 3) * sizeof(float));
+  b->comm = mh_malloc((size_t)(3 + m->nparams) * sizeof(float));
   if (!b->logits || !b->dlogits || !b->comm) return MH_ERR;
   return MH_OK;
 }
@@ -165,6 +195,56 @@ static int fault_parse(Fault *f) {
 }
 
 static int64_t g_steps_run; /* training steps of this process, all triggers */
+
+/* Where a rank's training time goes ($MODYN_NET_PROFILE=1): wall seconds
+ * per phase of a step, the part of forward and backward spent inside the
+ * layers' collectives (batchnorm's exchanges, the forward's agreement),
+ * and CPU seconds of the training thread (and the part of them spent
+ * waiting for other ranks, dist_comm_cpu_seconds) and of the whole process
+ * (prefetch threads and MPI's progress included). One line
+ * per rank and training run, on stderr. */
+typedef struct {
+  int on;
+  double read, fwd, fwd_comm, loss, bwd, bwd_comm, allreduce, opt;
+  double t0, cpu0, pcpu0, wcpu0;
+  int64_t steps;
+} StepProf;
+
+static StepProf g_prof;
+
+static double cpu_seconds(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void prof_begin(void) {
+  memset(&g_prof, 0, sizeof g_prof);
+  g_prof.on = getenv("MODYN_NET_PROFILE") != NULL;
+  if (!g_prof.on) return;
+  g_prof.t0 = mh_now();
+  g_prof.cpu0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+  g_prof.pcpu0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  g_prof.wcpu0 = dist_comm_cpu_seconds();
+}
+
+static void prof_end(const Dist *d) {
+  const StepProf *p = &g_prof;
+  if (!p->on || p->steps == 0) return;
+  const double wall = mh_now() - p->t0, cpu = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - p->cpu0;
+  const double pcpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p->pcpu0;
+  const double wcpu = dist_comm_cpu_seconds() - p->wcpu0;
+  const double ms = 1e3 / (double)p->steps;
+  const double other = wall - p->read - p->fwd - p->loss - p->bwd - p->allreduce - p->opt;
+  fprintf(stderr,
+          "# step profile rank %d/%d: %lld steps, %.3f s; ms/step: read %.3f, forward %.3f "
+          "(collectives %.3f), loss %.3f, backward %.3f (collectives %.3f), allreduce %.3f, "
+          "optimizer %.3f, other %.3f; cpu s: training thread %.3f (waiting for ranks %.3f), "
+          "process %.3f\n",
+          d->rank, d->size, (long long)p->steps, wall, p->read * ms, p->fwd * ms,
+          p->fwd_comm * ms, p->loss * ms, p->bwd * ms, p->bwd_comm * ms, p->allreduce * ms,
+          p->opt * ms, other * ms, cpu, wcpu, pcpu);
+}
 
 static int fault_check(const Dist *d, float *loss) {
   static Fault f;
@@ -204,6 +284,84 @@ static float step_scale(double wsum, int64_t global_len) {
   return global_len > 0 ? 1.0f / (float)global_len : 0.0f;
 }
 
+/* Floats per bucket for P parameters: $MODYN_BUCKET_KB when set (0: one
+ * bucket), else 32 KB, or P / 16 when that is more (at most 16 buckets: a
+ * large model does not start thousands of small collectives). */
+static int64_t bucket_floats(int64_t P) {
+  const char *e = getenv("MODYN_BUCKET_KB");
+  char *end = NULL;
+  double f = 32.0 * 1024.0 / sizeof(float);
+  if (e && *e) {
+    const double kb = strtod(e, &end);
+    if (end != e && !*end && kb >= 0.0) f = kb * 1024.0 / sizeof(float);
+  } else if ((double)((P + 15) / 16) > f) {
+    f = (double)((P + 15) / 16);
+  }
+  return f >= (double)(1 << 22) ? (int64_t)1 << 22 : (int64_t)f; /* 0: one bucket */
+}
+
+static int buckets_init(Buckets *k, const Dist *d, Model *m, float *comm) {
+  k->d = d;
+  k->m = m;
+  k->comm = comm;
+  const int64_t P = m->nparams;
+  k->size = bucket_floats(P);
+  if (k->size <= 0 || k->size >= P) k->size = P > 0 ? P : 1;
+  k->nb = (int)((P + k->size - 1) / k->size);
+  if (k->nb < 1) k->nb = 1;
+  k->req = mh_malloc((size_t)k->nb * sizeof(MPI_Request));
+  return k->req ? MH_OK : MH_ERR;
+}
+
+/* Bucket j covers gradients [lo, hi). */
+static void bucket_range(const Buckets *k, int j, int64_t *lo, int64_t *hi) {
+  *hi = k->m->nparams - (int64_t)j * k->size;
+  *lo = j == k->nb - 1 ? 0 : *hi - k->size;
+}
+
+/* Copy bucket j's gradients and start its allreduce (the lowest bucket with
+ * the spare floats in front). */
+static void bucket_start(Buckets *k, int j) {
+  int64_t lo, hi;
+  bucket_range(k, j, &lo, &hi);
+  memcpy(k->comm + 3 + lo, k->m->grads + lo, (size_t)(hi - lo) * sizeof(float));
+  k->req[j] = MPI_REQUEST_NULL;
+  if (k->d->size > 1 && !k->rc) {
+    float *start = j == k->nb - 1 ? k->comm : k->comm + 3 + lo;
+    const int64_t count = j == k->nb - 1 ? 3 + hi : hi - lo;
+    int e = MPI_Iallreduce(MPI_IN_PLACE, start, (int)count, MPI_FLOAT, MPI_SUM, k->d->comm,
+                           &k->req[j]);
+    if (e != MPI_SUCCESS) k->rc = mh_mpi_error(e, "MPI_Iallreduce", __FILE__, __LINE__);
+  }
+  k->launched = j + 1;
+}
+
+/* Model.grads_ready: start the buckets that lie wholly at or above `from`
+ * (never the lowest), then move the ones in flight along. */
+static void buckets_ready(void *ctx, const float *from) {
+  Buckets *k = ctx;
+  const int64_t off = from - k->m->grads;
+  while (k->launched < k->nb - 1) {
+    int64_t lo, hi;
+    bucket_range(k, k->launched, &lo, &hi);
+    if (lo < off) break;
+    bucket_start(k, k->launched);
+  }
+  if (k->launched > 0 && k->d->size > 1 && !k->rc) {
+    int flag = 0;
+    MPI_Testall(k->launched, k->req, &flag, MPI_STATUSES_IGNORE);
+  }
+}
+
+/* After backward: start the rest (the lowest last) and wait for all. */
+static int buckets_finish(Buckets *k) {
+  while (k->launched < k->nb) bucket_start(k, k->launched);
+  MH_TRY(k->rc);
+  for (int j = 0; j < k->nb; j++)
+    if (k->req[j] != MPI_REQUEST_NULL) MH_TRY(dist_wait(k->d, &k->req[j]));
+  return MH_OK;
+}
+
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients, loss and weights, one identical optimizer step
  * everywhere. Forward and backward run even on an empty share: layers with
@@ -224,12 +382,24 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, st);
   int rc = failed;
   model_zero_grad(m);
+  Buckets *bk = &b->bk;
+  bk->launched = 0;
+  bk->rc = MH_OK;
   double lsum = 0.0;
   const int64_t n = rc ? 0 : bt->n;
   const float *x = rc ? NULL : bt->x;
   const int32_t *labels = rc ? NULL : bt->labels;
   const float *w = rc ? NULL : bt->weights;
+  StepProf *pf = &g_prof;
+  double tp = pf->on ? mh_now() : 0.0, cp = pf->on ? dist_comm_seconds() : 0.0;
   int frc = m->forward(m, x, n, b->logits, 1);
+  if (pf->on) {
+    const double t = mh_now(), c = dist_comm_seconds();
+    pf->fwd += t - tp;
+    pf->fwd_comm += c - cp;
+    tp = t;
+    cp = c;
+  }
   if (!frc) {
     int lrc =
         bce ? loss_bce_logits(b->logits, labels, w, n, b->dlogits, &lsum, NULL)
@@ -239,24 +409,41 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
       rc = lrc;
       memset(b->dlogits, 0, (size_t)(n * m->num_outputs) * sizeof(float));
     }
+    if (pf->on) {
+      const double t = mh_now();
+      pf->loss += t - tp;
+      tp = t;
+    }
+    m->grads_ready = buckets_ready;
+    m->grads_ready_ctx = bk;
     frc = m->backward(m, x, b->dlogits, n);
+    m->grads_ready = NULL;
+    m->grads_ready_ctx = NULL;
+    if (pf->on) {
+      const double t = mh_now(), c = dist_comm_seconds();
+      pf->bwd += t - tp;
+      pf->bwd_comm += c - cp;
+    }
   }
   if (frc) rc = frc;
   const int64_t P = m->nparams;
-  memcpy(b->comm, m->grads, (size_t)P * sizeof(float));
-  b->comm[P] = (float)lsum;
-  if (!rc) rc = fault_check(d, &b->comm[P]);
-  b->comm[P + 1] = rc ? 1.0f : 0.0f;
-  b->comm[P + 2] = rc ? 0.0f : (float)weight_sum(w, n);
+  float *tail = b->comm, *g = b->comm + 3;
+  tail[0] = (float)lsum;
+  if (!rc) rc = fault_check(d, &tail[0]);
+  tail[1] = rc ? 1.0f : 0.0f;
+  tail[2] = rc ? 0.0f : (float)weight_sum(w, n);
   double t0 = mh_now();
-  MH_TRY(dist_allreduce_sum_f32(d, b->comm, P + 3));
-  st->comm_seconds += mh_now() - t0;
-  *any_failed = b->comm[P + 1] > 0.0f;
+  MH_TRY(buckets_finish(bk));
+  const double t1 = mh_now();
+  st->comm_seconds += t1 - t0;
+  pf->allreduce += t1 - t0;
+  pf->steps++;
+  *any_failed = tail[1] > 0.0f;
   if (*any_failed) return rc;
-  *wsum = b->comm[P + 2];
+  *wsum = tail[2];
   const float scale = step_scale(*wsum, bt->global_len);
-  for (int64_t i = 0; i < P; i++) m->grads[i] = b->comm[i] * scale;
-  *loss = b->comm[P];
+  for (int64_t i = 0; i < P; i++) m->grads[i] = g[i] * scale;
+  *loss = tail[0];
   if (clip > 0) {
     /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6). */
     double sq = 0;
@@ -268,6 +455,7 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
     }
   }
   optim_step(o, m->params, m->grads);
+  if (pf->on) pf->opt += mh_now() - t1;
   return MH_OK;
 }
 
@@ -613,7 +801,9 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int6
   L->cur_off = 0;
   for (;;) {
     Batch bt;
+    const double tr = g_prof.on ? mh_now() : 0.0;
     int more = reader_next(rd, &bt);
+    if (g_prof.on) g_prof.read += mh_now() - tr;
     if (more == 0) return MH_OK;
     int own = more < 0 ? MH_ERR : MH_OK; /* a failed read joins the step empty */
     if (!own && e0 + bt.epoch != L->epoch) { /* an epoch ended: its mean loss */
@@ -731,6 +921,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
                 TrainStats *st) {
   memset(st, 0, sizeof *st);
   double t_start = mh_now();
+  prof_begin();
   if (n == 0) return MH_OK;
   const int64_t B = opt->batch_size;
   const int64_t local_batch = (B + d->size - 1) / d->size;
@@ -741,6 +932,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   Reader *rd = NULL;
   Sizes z = {0, 0, 0};
   int rc = buffers_alloc(&b, m, step_cap);
+  if (!rc) rc = buckets_init(&b.bk, d, m, b.comm);
   if (!rc && m->gpu) rc = gpu_buffers_alloc(&b, m, o, step_cap);
   if (!rc && plan->filter) rc = accum_alloc(&b.f, m, B, d->size);
   if (!rc) rc = reader_create(store, &plan->io, d->rank, d->size, &rd);
@@ -840,5 +1032,6 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   reader_free(rd);
   buffers_free(&b);
   st->seconds = mh_now() - t_start;
+  prof_end(d);
   return rc;
 }
