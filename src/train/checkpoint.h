@@ -18,6 +18,7 @@
 #include "train/model.h"
 #include "train/model_storage.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 typedef struct {
   int64_t trigger;          /* trigger index, 0-based */
@@ -48,5 +49,21 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
  * trigger is then applied to prev instead of reading its chain again. */
 int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
                     const float *prev);
+
+/* A mid-trigger checkpoint (training.checkpointing; trainer.h): the model
+ * (full /params) and the optimizer as above, with meta, plus the group
+ * /train_point: where training stood (attributes steps, samples, scored,
+ * epochs, epoch, visited, batches, ranks, loss_first_epoch,
+ * loss_last_epoch, train_seconds, epoch_loss, epoch_wsum), the batch
+ * filter's waiting samples (acc_rows int64, acc_weights float32, acc_owner
+ * int64), set_checksum (of the trigger's training set, so that a resume
+ * that selected another set does not continue it) and point_checksum,
+ * verified on reading. */
+int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,
+                           const CheckpointMeta *meta, const TrainPoint *p,
+                           uint64_t set_checksum);
+/* p is allocated (train_point_free it). */
+int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                          TrainPoint *p, uint64_t *set_checksum);
 
 #endif

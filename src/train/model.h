@@ -64,8 +64,9 @@ struct Model {
    * model_pull brings the trained values back (the trainer does both). */
   int gpu;
   float *dparams;    /* [nparams] on the device */
-  float *dgrads;     /* [nparams + 3]: the 3 spare floats carry the trainer's loss,
-                        failure count and weight sum through the same allreduce */
+  float *dgrads;     /* [nparams + 4]: the 4 spare floats carry the trainer's loss,
+                        failure count, weight sum and stop count through the same
+                        allreduce */
   float *dbuffers;   /* [nbuffers] */
   /* Rebind the model's layers to dparams/dgrads/dbuffers; NULL: this model
    * type has no GPU path (model_to_device says so). */

@@ -2,6 +2,7 @@
 #include "train/trainer.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,11 @@ typedef struct {
   int32_t *alabels; /* [acap] */
   float *aweights;  /* [acap] */
   unsigned char *amine; /* [acap] */
+  /* The same samples as every rank sees them (global order), for a
+   * mid-trigger checkpoint: store rows, loss weights, the owning rank. */
+  int64_t *agrows;  /* [acap] */
+  float *agweights; /* [acap] */
+  int32_t *agowner; /* [acap] */
 } FilterBuffers;
 
 static void filter_buffers_free(FilterBuffers *f) {
@@ -55,6 +61,9 @@ static void filter_buffers_free(FilterBuffers *f) {
   free(f->alabels);
   free(f->aweights);
   free(f->amine);
+  free(f->agrows);
+  free(f->agweights);
+  free(f->agowner);
   memset(f, 0, sizeof *f);
 }
 
@@ -65,8 +74,9 @@ typedef struct {
   float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [nparams + 3]: gradients, the (weighted) loss sum, the count of
-                       ranks that failed and the weight sum, reduced together */
+  float *comm;      /* [nparams + 4]: gradients, the (weighted) loss sum, the count of
+                       ranks that failed, the weight sum and the count of ranks that
+                       saw a stop signal, reduced together */
   FilterBuffers f;  /* the batch filter's */
   /* GPU models: the step's batch on the device (uploaded through page-locked
    * staging), logits and their gradient, the optimizer's state, and the
@@ -139,7 +149,7 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
   const int K = m->num_outputs;
   b->logits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
   b->dlogits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
-  b->comm = mh_malloc((size_t)(m->nparams + 3) * sizeof(float));
+  b->comm = mh_malloc((size_t)(m->nparams + 4) * sizeof(float));
   if (!b->logits || !b->dlogits || !b->comm) return MH_ERR;
   return MH_OK;
 }
@@ -147,7 +157,10 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
 /* Fault injection for tests of failure handling: MODYN_FAULT=RANK:STEP:KIND
  * makes rank RANK fail at its STEP-th training step of the run (counted over
  * all triggers): KIND "exit" ends the process abruptly (a crashed node),
- * "error" reports an error (a failed read), "nan" poisons the loss. */
+ * "error" reports an error (a failed read), "nan" poisons the loss, and
+ * "SIGUSR1", "SIGTERM", "SIGINT" or "SIGHUP" sends that signal to the rank
+ * itself during the step (a preemption at a known step, for tests that
+ * must not depend on timing). */
 typedef struct {
   int rank;
   int64_t step;
@@ -166,19 +179,34 @@ static int fault_parse(Fault *f) {
 
 static int64_t g_steps_run; /* training steps of this process, all triggers */
 
-static int fault_check(const Dist *d, float *loss) {
+static int fault_signal(const char *kind) {
+  static const struct {
+    const char *name;
+    int sig;
+  } sigs[] = {{"SIGUSR1", SIGUSR1}, {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGHUP", SIGHUP}};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (!strcmp(kind, sigs[i].name)) return sigs[i].sig;
+  return 0;
+}
+
+/* The step's fault check. A stop signal (signals.h): with a checkpointer
+ * (can_save) this rank says so in *stop, which the step's allreduce carries
+ * to every rank, and the step completes; without one the step fails here,
+ * so every rank learns it from the allreduce and stops at the same step. */
+static int fault_check(const Dist *d, float *loss, int can_save, float *stop) {
   static Fault f;
   static int parsed;
-  /* a stop signal (signals.h) fails the step here, so every rank learns it
-   * from the allreduce and stops at the same step */
-  if (mh_stop_signal())
-    return mh_errorf("stopped by %s during training", mh_signal_name(mh_stop_signal()));
   if (!parsed) {
     parsed = 1;
     fault_parse(&f);
   }
   g_steps_run++;
-  if (f.rank != d->rank || g_steps_run != f.step) return MH_OK;
+  const int hit = f.rank == d->rank && g_steps_run == f.step;
+  if (hit && fault_signal(f.kind)) raise(fault_signal(f.kind));
+  *stop = mh_stop_signal() ? 1.0f : 0.0f;
+  if (mh_stop_signal() && !can_save)
+    return mh_errorf("stopped by %s during training", mh_signal_name(mh_stop_signal()));
+  if (!hit || fault_signal(f.kind)) return MH_OK;
   if (!strcmp(f.kind, "exit")) _exit(3);
   if (!strcmp(f.kind, "nan")) {
     *loss = NAN;
@@ -214,14 +242,20 @@ static float step_scale(double wsum, int64_t global_len) {
  * all stop at the same step and nobody waits. Returns this rank's own
  * status; the global (weighted) loss sum goes to *loss and the global
  * weight sum to *wsum. */
+typedef struct {
+  int can_save;   /* in: a checkpointer saves on a stop signal (fault_check) */
+  int stop;       /* out: some rank saw a stop signal; the step completed */
+} StepStop;
+
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st);
+                          int *any_failed, StepStop *ss, TrainStats *st);
 
 static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                       int failed, double clip, int bce, double *loss, double *wsum, int *any_failed,
-                      TrainStats *st) {
-  if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, st);
+                      StepStop *ss, TrainStats *st) {
+  if (m->gpu)
+    return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, ss, st);
   int rc = failed;
   model_zero_grad(m);
   double lsum = 0.0;
@@ -245,13 +279,15 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   const int64_t P = m->nparams;
   memcpy(b->comm, m->grads, (size_t)P * sizeof(float));
   b->comm[P] = (float)lsum;
-  if (!rc) rc = fault_check(d, &b->comm[P]);
+  b->comm[P + 3] = 0.0f;
+  if (!rc) rc = fault_check(d, &b->comm[P], ss->can_save, &b->comm[P + 3]);
   b->comm[P + 1] = rc ? 1.0f : 0.0f;
   b->comm[P + 2] = rc ? 0.0f : (float)weight_sum(w, n);
   double t0 = mh_now();
-  MH_TRY(dist_allreduce_sum_f32(d, b->comm, P + 3));
+  MH_TRY(dist_allreduce_sum_f32(d, b->comm, P + 4));
   st->comm_seconds += mh_now() - t0;
   *any_failed = b->comm[P + 1] > 0.0f;
+  ss->stop = b->comm[P + 3] > 0.0f;
   if (*any_failed) return rc;
   *wsum = b->comm[P + 2];
   const float scale = step_scale(*wsum, bt->global_len);
@@ -284,17 +320,17 @@ static int labels_check(const int32_t *labels, int64_t n, int K, int bce) {
 }
 
 /* train_step on the GPU: the same protocol, with the loss sum, the failure
- * count and the weight sum riding in the three spare floats after the
- * device gradients (one allreduce, NCCL where it is loaded), and one small
- * download per step that tells every rank the loss, the normaliser and
- * whether anyone failed. */
+ * count, the weight sum and the stop count riding in the four spare floats
+ * after the device gradients (one allreduce, NCCL where it is loaded), and
+ * one small download per step that tells every rank the loss, the
+ * normaliser, whether anyone failed and whether anyone was asked to stop. */
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st) {
+                          int *any_failed, StepStop *ss, TrainStats *st) {
   int rc = failed;
   const int64_t P = m->nparams, E = m->shape.in_elems;
   const int K = m->num_outputs;
-  if (gpu_zero(m->dgrads, (size_t)(P + 3) * sizeof(float))) rc = MH_ERR;
+  if (gpu_zero(m->dgrads, (size_t)(P + 4) * sizeof(float))) rc = MH_ERR;
   if (!rc) rc = labels_check(bt->labels, bt->n, K, bce);
   const int64_t n = rc ? 0 : bt->n;
   if (n > 0) {
@@ -317,15 +353,16 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
     if (!frc) frc = brc;
   }
   if (frc && !rc) rc = frc;
-  float tail[3] = {0.0f, 0.0f, 0.0f};
+  float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float stop = 0.0f;
   if (!rc) {
     float poison = 0.0f;
-    rc = fault_check(d, &poison);
+    rc = fault_check(d, &poison, ss->can_save, &stop);
     if (!rc && isnan(poison)) rc = gpu_upload(m->dgrads + P, (float[]){NAN}, sizeof(float));
   }
-  if (!rc) { /* this rank's weight sum, from the host copy of the weights */
-    const float ws = (float)weight_sum(bt->weights, nn);
-    rc = gpu_upload(m->dgrads + P + 2, &ws, sizeof ws);
+  if (!rc) { /* this rank's weight sum, from the host copy of the weights, and its stop */
+    const float ws[2] = {(float)weight_sum(bt->weights, nn), stop};
+    rc = gpu_upload(m->dgrads + P + 2, ws, sizeof ws);
   }
   if (rc) { /* joins the allreduce with no gradient and a failure */
     tail[1] = 1.0f;
@@ -333,10 +370,11 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
     gpu_upload(m->dgrads + P, tail, sizeof tail);
   }
   double t0 = mh_now();
-  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 3, 0));
+  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 4, 0));
   MH_TRY(gpu_download(tail, m->dgrads + P, sizeof tail));
   st->comm_seconds += mh_now() - t0;
   *any_failed = tail[1] > 0.0f;
+  ss->stop = tail[3] > 0.0f;
   if (*any_failed) return rc;
   *loss = tail[0];
   *wsum = tail[2];
@@ -353,7 +391,8 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
 #else
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st) {
+                          int *any_failed, StepStop *ss, TrainStats *st) {
+  (void)ss;
   *any_failed = 1;
   return mh_errorf("GPU training: built without the CUDA backend");
 }
@@ -400,8 +439,14 @@ static int accum_alloc(FilterBuffers *b, const Model *m, int64_t B, int ranks) {
   b->alabels = mh_malloc((size_t)b->acap * sizeof(int32_t));
   b->aweights = mh_malloc((size_t)b->acap * sizeof(float));
   b->amine = mh_malloc((size_t)b->acap);
+  b->agrows = mh_malloc((size_t)b->acap * sizeof(int64_t));
+  b->agweights = mh_malloc((size_t)b->acap * sizeof(float));
+  b->agowner = mh_malloc((size_t)b->acap * sizeof(int32_t));
   b->counts = mh_malloc((size_t)ranks * sizeof(int64_t));
-  return b->ax && b->alabels && b->aweights && b->amine && b->counts ? MH_OK : MH_ERR;
+  return b->ax && b->alabels && b->aweights && b->amine && b->agrows && b->agweights &&
+                 b->agowner && b->counts
+             ? MH_OK
+             : MH_ERR;
 }
 
 /* The first `take` accumulated samples (global order) as this rank's share
@@ -426,6 +471,9 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
   memmove(b->alabels, b->alabels + mine, (size_t)rest * sizeof(int32_t));
   memmove(b->aweights, b->aweights + mine, (size_t)rest * sizeof(float));
   memmove(b->amine, b->amine + take, (size_t)grest);
+  memmove(b->agrows, b->agrows + take, (size_t)grest * sizeof(int64_t));
+  memmove(b->agweights, b->agweights + take, (size_t)grest * sizeof(float));
+  memmove(b->agowner, b->agowner + take, (size_t)grest * sizeof(int32_t));
   b->an = rest;
   b->agn = grest;
 }
@@ -434,13 +482,14 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
  * the same subset on every rank, and append the kept samples to the
  * accumulator (this rank's own samples, and every rank's in global order).
  * rows: the global batch's store rows (every rank knows the visiting
- * order), whose keys the filter sees.
+ * order), whose keys the filter sees; gweights: its strategy weights (NULL:
+ * unweighted).
  * failed: this rank could not read its share; it joins with nothing.
  * Returns this rank's own status; *any_failed says that some rank could
  * not score (every rank learns it from the gathered counts). */
 static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
-                        const Store *store, const int64_t *rows, int failed, int bce, int64_t step,
-                        int *any_failed, TrainStats *st) {
+                        const Store *store, const int64_t *rows, const float *gweights, int failed,
+                        int bce, int64_t step, int *any_failed, TrainStats *st) {
   *any_failed = 0;
   PassBatch mine, g;
   memset(&mine, 0, sizeof mine);
@@ -503,11 +552,17 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
   /* The kept samples, in order, with weights = the filter's times the
    * strategy's: this rank's copied, every rank's marked. */
   const int64_t E = m->shape.in_elems;
+  int owner = 0;
+  int64_t owner_end = counts[0];
   for (int64_t i = 0; i < nkeep; i++) {
     if (i > 0 && b->keep[i] <= b->keep[i - 1])
       return mh_errorf("batch filter: kept positions must increase");
-    const int64_t p = b->keep[i] - off;
+    const int64_t q = b->keep[i], p = q - off;
     const int is_mine = p >= 0 && p < bt->n;
+    while (q >= owner_end && owner + 1 < d->size) owner_end += counts[++owner];
+    b->agrows[b->agn] = rows[q];
+    b->agweights[b->agn] = b->kweights[i] * (gweights ? gweights[q] : 1.0f);
+    b->agowner[b->agn] = owner;
     b->amine[b->agn++] = (unsigned char)is_mine;
     if (!is_mine) continue;
     memcpy(b->ax + b->an * E, bt->x + p * E, (size_t)E * sizeof(float));
@@ -544,11 +599,14 @@ typedef struct {
   double epoch_wsum; /* its weight sum (samples, unweighted) */
   int64_t visited;   /* samples of the global batches read, before any filter */
   Store *store;
-  const int64_t *erows; /* the reader pass's visiting order: epoch e's rows at e * en */
-  int64_t en;           /* samples per epoch of the pass */
-  int64_t cur_epoch;    /* the pass's epoch of the last global batch, and where the */
-  int64_t cur_off;      /* next global batch starts in it */
+  const int64_t *erows;    /* the reader pass's visiting order: epoch e's rows at e * en */
+  const float *eweights;   /* its weights in the same order, or NULL */
   int any;           /* some rank failed a step: every rank stops */
+  StepStop ss;       /* a stop signal, agreed in the steps' allreduce */
+  TrainCheckpointer *ckpt; /* mid-trigger checkpoints, or NULL */
+  int64_t batches;   /* global batches of the pass read */
+  int64_t saved_at;  /* steps at the last save (or the start) */
+  double t_start;    /* when trainer_run began (less the resumed point's seconds) */
   Progress prog;
 } Loop;
 
@@ -572,7 +630,7 @@ static int loop_step(Loop *L, const Batch *bt, int own) {
         sched_lr(&L->sched, o->groups[g].lr0, L->sched.per_batch ? L->st->steps : L->epoch);
   double loss = 0.0, wsum = 0.0;
   own = train_step(L->d, L->m, o, L->b, bt, own, L->opt->clip_grad_norm, L->opt->bce, &loss, &wsum,
-                   &L->any, L->st);
+                   &L->any, &L->ss, L->st);
   if (L->any) return own;
   if (!isfinite(loss))
     return mh_errorf(
@@ -603,14 +661,56 @@ static int loop_drain(Loop *L, int all) {
   return MH_OK;
 }
 
+/* ---- mid-trigger checkpoints ---------------------------------------------------- */
+
+void train_point_free(TrainPoint *p) {
+  if (!p) return;
+  free(p->acc_rows);
+  free(p->acc_weights);
+  free(p->acc_owner);
+  p->acc_rows = NULL;
+  p->acc_weights = NULL;
+  p->acc_owner = NULL;
+  p->nacc = 0;
+}
+
+/* After a global batch: save where training stands when a stop signal
+ * reached some rank (then end training) or when `interval` more steps ran.
+ * Every rank decides alike (the stop is agreed, the steps are counted
+ * everywhere). Returns MH_ERR on every rank when training stops here. */
+static int loop_checkpoint(Loop *L) {
+  TrainCheckpointer *c = L->ckpt;
+  const int stop = L->ss.stop;
+  const int periodic =
+      c->interval > 0 && L->st->steps / c->interval > L->saved_at / c->interval;
+  if (!stop && !periodic) return MH_OK;
+  const TrainStats *st = L->st;
+  const FilterBuffers *f = &L->b->f;
+  TrainPoint p = {st->steps, st->samples, st->scored, st->epochs, st->first_loss, st->last_loss,
+                  mh_now() - L->t_start, L->epoch, L->epoch_loss, L->epoch_wsum, L->visited,
+                  L->batches, L->d->size, L->plan->filter ? f->agn : 0, f->agrows, f->agweights,
+                  f->agowner};
+  /* a GPU model's trained state comes back to the host arrays first */
+  int rc = MH_OK;
+  if (L->m->gpu) rc = dist_agree(L->d, gpu_state_pull(L->b, L->m, L->o));
+  char where[1100] = "";
+  if (!rc) rc = c->save(c, &p, stop, where, sizeof where);
+  L->saved_at = st->steps;
+  if (rc || !stop) return rc;
+  if (!mh_stop_signal()) mh_stop_learned(); /* another rank got it: this one stops too */
+  return mh_errorf("stopped by %s during training after step %lld (epoch %lld), saved in %s "
+                   "for resume to go on from",
+                   mh_signal_name(mh_stop_signal()), (long long)st->steps, (long long)L->epoch,
+                   where[0] ? where : "the run directory");
+}
+
 /* Train on the reader's pass; its epoch 0 is epoch e0 of the trigger.
  * Returns this rank's own status (L->any: some rank failed). */
-static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int64_t en) {
+static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows,
+                     const float *eweights) {
   const TrainPlan *plan = L->plan;
   L->erows = erows;
-  L->en = en;
-  L->cur_epoch = -1;
-  L->cur_off = 0;
+  L->eweights = eweights;
   for (;;) {
     Batch bt;
     int more = reader_next(rd, &bt);
@@ -621,24 +721,57 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int6
       L->epoch = e0 + bt.epoch;
     }
     if (plan->filter) {
-      /* the batch's rows: the reader cuts each epoch's order into batches */
-      if (!own && bt.epoch != L->cur_epoch) {
-        L->cur_epoch = bt.epoch;
-        L->cur_off = 0;
-      }
-      const int64_t *rows = L->erows + L->cur_epoch * L->en + L->cur_off;
-      if (!own) L->cur_off += bt.global_len;
-      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, own,
+      /* the batch's rows and weights in the pass's visiting order */
+      const int64_t *rows = own ? L->erows : L->erows + bt.start;
+      const float *gw = own || !L->eweights ? NULL : L->eweights + bt.start;
+      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, gw, own,
                          L->opt->bce, L->st->steps, &L->any, L->st);
       if (own || L->any) return own; /* a failure every rank shares, or one they all saw */
       own = loop_drain(L, 0);
+      if (!own && !L->any && L->ckpt) {
+        /* a batch may train no step: the stop is agreed here as well */
+        float stop = mh_stop_signal() ? 1.0f : 0.0f;
+        own = dist_allreduce_sum_f32(L->d, &stop, 1);
+        if (stop > 0.0f) L->ss.stop = 1;
+      }
     } else {
       own = loop_step(L, &bt, own);
     }
     if (own || L->any) return own;
     L->visited += bt.global_len;
+    L->batches = bt.index + 1;
     progress_update(&L->prog, L->visited);
+    if (L->ckpt) MH_TRY(loop_checkpoint(L));
   }
+}
+
+/* A resumed point's waiting kept samples back in the accumulator: each rank
+ * reads the features of its own. With another rank count than the one that
+ * saved them, they are dealt out in contiguous runs (the result then agrees
+ * within rounding, as any run on another rank count does). */
+static int accum_restore(FilterBuffers *b, const Dist *d, Model *m, Store *store,
+                         const TrainPoint *p) {
+  if (p->nacc > b->acap)
+    return mh_errorf("checkpoint: %lld waiting samples do not fit the accumulator (%lld)",
+                     (long long)p->nacc, (long long)b->acap);
+  b->an = 0;
+  for (int64_t i = 0; i < p->nacc; i++) {
+    const int owner = p->ranks == d->size ? p->acc_owner[i] : (int)(i * d->size / p->nacc);
+    b->agrows[i] = p->acc_rows[i];
+    b->agweights[i] = p->acc_weights[i];
+    b->agowner[i] = owner;
+    b->amine[i] = owner == d->rank;
+    if (owner != d->rank) continue;
+    if (p->acc_rows[i] < 0 || p->acc_rows[i] >= store->n)
+      return mh_errorf("checkpoint: waiting sample row %lld is outside the store",
+                       (long long)p->acc_rows[i]);
+    b->alabels[b->an] = store->labels[p->acc_rows[i]];
+    b->aweights[b->an] = p->acc_weights[i];
+    MH_TRY(store_read_features_f32(store, &p->acc_rows[i], 1, b->ax + b->an * m->shape.in_elems));
+    b->an++;
+  }
+  b->agn = p->nacc;
+  return MH_OK;
 }
 
 /* Row lookups and every epoch's visiting order for one reader pass over
@@ -773,6 +906,29 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   L.plan = plan;
   L.st = st;
   L.store = store;
+  L.t_start = t_start;
+  /* An epoch hook's per-epoch state is not saved: no mid-trigger checkpoints
+   * then (a signal fails the step, and the trigger restarts on resume). */
+  L.ckpt = plan->epoch_hook ? NULL : plan->ckpt;
+  L.ss.can_save = L.ckpt != NULL;
+  const TrainPoint *rp = L.ckpt ? L.ckpt->resume : NULL;
+  if (rp) { /* continue where a mid-trigger checkpoint left off */
+    st->steps = rp->steps;
+    st->samples = rp->samples;
+    st->scored = rp->scored;
+    st->epochs = rp->epochs;
+    st->first_loss = rp->first_loss;
+    st->last_loss = rp->last_loss;
+    L.epoch = rp->epoch;
+    L.epoch_loss = rp->epoch_loss;
+    L.epoch_wsum = rp->epoch_wsum;
+    L.visited = rp->visited;
+    L.batches = rp->batches;
+    L.saved_at = rp->steps;
+    L.t_start = t_start - rp->seconds;
+    if (!rc && plan->filter) rc = accum_restore(&b.f, d, m, store, rp);
+    rc = dist_agree(d, rc);
+  }
   int64_t want_batches = 0, want_epochs = 0;
   trainer_expected_sizes(n, opt, plan, &want_batches, &want_epochs);
   L.sched = sched_resolve(&plan->sched, want_batches, want_epochs);
@@ -782,10 +938,11 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
                                                            : epochs * per_epoch);
   /* rc: this rank's own failure; L.any: some rank's (all ranks stop at the
    * same step, then agree on the first failing rank's message). */
+  progress_update(&L.prog, L.visited);
   if (!rc && epochs > 0 && !plan->epoch_hook) {
-    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
-                      limit);
-    if (!rc) rc = loop_pass(&L, rd, 0, b.erows, n);
+    const float *ew = weights ? b.eweights : NULL;
+    rc = reader_start_at(rd, b.erows, ew, n, epochs, B, opt->drop_last_batch, limit, L.batches);
+    if (!rc) rc = loop_pass(&L, rd, 0, b.erows, ew);
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
   }
@@ -817,7 +974,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
       if (!rc)
         rc =
             reader_start(rd, b.erows, ew ? b.eweights : NULL, en, 1, B, opt->drop_last_batch, left);
-      if (!rc) rc = loop_pass(&L, rd, e, b.erows, en);
+      if (!rc) rc = loop_pass(&L, rd, e, b.erows, ew ? b.eweights : NULL);
       st->read_seconds += reader_wait_seconds(rd);
       reader_finish(rd);
     }
@@ -831,6 +988,10 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   /* A step failed somewhere: every rank is here; the lowest failing rank's
    * message becomes everyone's. */
   if (L.any) rc = dist_agree(d, rc);
+  if (rc && plan->ckpt && !L.ckpt && mh_stop_signal())
+    mh_errorf("stopped by %s during training; a sample-then-batch downsampler's per-epoch state "
+              "cannot be saved mid-trigger, so `modyn resume` trains this trigger again from its "
+              "start", mh_signal_name(mh_stop_signal()));
   if (!rc) end_epoch(&L);
   for (int g = 0; g < o->ngroups; g++) o->groups[g].lr = o->groups[g].lr0;
   if (m->gpu && b.dm) {
@@ -839,6 +1000,6 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   }
   reader_free(rd);
   buffers_free(&b);
-  st->seconds = mh_now() - t_start;
+  st->seconds = mh_now() - L.t_start;
   return rc;
 }
