@@ -5,7 +5,8 @@
 # ends BYTE-IDENTICAL to a run that was never stopped: every checkpoint's
 # weights, buffers and optimizer state, triggers.csv but its timing
 # columns, the evaluation matrix and composite. On 1 rank, on 2 ranks
-# (the signal reaching rank 1 only), with batch-then-sample Loss
+# (the signal reaching rank 1 only), with dropout (every rank's mask
+# stream is part of the checkpoint), with batch-then-sample Loss
 # downsampling (kept samples waiting for a step at the stop), and with
 # periodic saves (checkpointing.activated) followed by an abrupt crash.
 # A sample-then-batch downsampler cannot be saved mid-trigger: the stop
@@ -76,6 +77,15 @@ for np in 1 2; do
     "$W/stop$np.resume.log"
   same_run "np $np: stopped and resumed" full$np stop$np
 done
+
+# ---- dropout: each rank's mask stream is saved (MLP, dropout 0.5, 2 ranks) -----------
+DROP=(--set "model.config={hidden_sizes: [16], dropout: 0.5}")
+check "dropout: uninterrupted run" run 2 drop_full "${DROP[@]}"
+MODYN_FAULT=1:62:SIGUSR1 run 2 drop_stop "${DROP[@]}"
+check "dropout: the checkpoint holds 1 stream of each of 2 ranks (2 x 4 words)" bash -c \
+  "h5dump -H -d /train_point/rng '$W/drop_stop/models/trigger_0002_partial.h5' | grep -q 'SIMPLE { ( 8 ) / ( 8 ) }'"
+check "dropout: resume" resume 2 drop_stop
+same_run "dropout: stopped and resumed" drop_full drop_stop
 
 # ---- batch-then-sample Loss (ratio 50), 2 ranks -------------------------------------
 # Half of each batch is kept and waits until a batch is full; the epochs'

@@ -133,24 +133,26 @@ static int load_point(Orch *o, const TrainArgs *a, const PointSave *x, TrainPoin
   MH_TRY(dist_bcast_f32(d, m->buffers, m->nbuffers));
   MH_TRY(dist_bcast_f32(d, o->opt.m, o->opt.n));
   if (o->opt.v) MH_TRY(dist_bcast_f32(d, o->opt.v, o->opt.n));
-  int64_t iv[10] = {o->opt.step, p->steps,   p->samples, p->scored, p->epochs,
-                    p->epoch,    p->visited, p->batches, p->ranks,  p->nacc};
+  int64_t iv[11] = {o->opt.step, p->steps,   p->samples, p->scored, p->epochs, p->epoch,
+                    p->visited,  p->batches, p->ranks,   p->nacc,   p->nrng};
   double fv[5] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss, p->epoch_wsum};
-  MH_TRY(dist_bcast_i64(d, iv, 10));
+  MH_TRY(dist_bcast_i64(d, iv, 11));
   MH_TRY(dist_bcast_f64(d, fv, 5));
   if (d->rank != 0) {
     o->opt.step = iv[0];
     *p = (TrainPoint){iv[1], iv[2], iv[3], iv[4], fv[0], fv[1], fv[2], iv[5], fv[3], fv[4], iv[6],
-                      iv[7], (int)iv[8], iv[9], NULL, NULL, NULL};
+                      iv[7], (int)iv[8], iv[9], NULL, NULL, NULL, iv[10], NULL};
     p->acc_rows = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_rows);
     p->acc_weights = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_weights);
     p->acc_owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_owner);
-    rc = p->acc_rows && p->acc_weights && p->acc_owner ? MH_OK : MH_ERR;
+    p->rng = mh_malloc((size_t)(p->ranks * p->nrng * 4 + 1) * sizeof *p->rng);
+    rc = p->acc_rows && p->acc_weights && p->acc_owner && p->rng ? MH_OK : MH_ERR;
   }
   MH_TRY(dist_agree(d, rc));
   MH_TRY(dist_bcast_i64(d, p->acc_rows, p->nacc));
   MH_TRY(dist_bcast_f32(d, p->acc_weights, p->nacc));
   MH_TRY(dist_bcast(d, p->acc_owner, p->nacc, MPI_INT32_T));
+  MH_TRY(dist_bcast(d, p->rng, p->ranks * p->nrng * 4, MPI_UINT64_T));
   LOG0("# trigger %lld: continuing its training from the mid-trigger checkpoint %s (after step "
        "%lld, epoch %lld)\n",
        (long long)a->trigger, x->path, (long long)p->steps, (long long)p->epoch);

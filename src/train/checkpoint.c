@@ -87,18 +87,18 @@ static int verify(hid_t loc, const char *name, uint64_t got) {
 /* ---- mid-trigger checkpoints: /train_point ------------------------------------ */
 
 /* The point's scalars as stored, in one order for the file and the checksum. */
-#define POINT_NI 9
+#define POINT_NI 10
 #define POINT_NF 5
 static const char *const point_i_names[POINT_NI] = {"steps", "samples", "scored", "epochs",
                                                      "epoch", "visited", "batches", "ranks",
-                                                     "set_checksum"};
+                                                     "set_checksum", "rng_streams"};
 static const char *const point_f_names[POINT_NF] = {"loss_first_epoch", "loss_last_epoch",
                                                      "train_seconds", "epoch_loss", "epoch_wsum"};
 
 static void point_values(const TrainPoint *p, uint64_t set_checksum, int64_t *iv, double *fv) {
   const int64_t i[POINT_NI] = {p->steps,   p->samples, p->scored,  p->epochs,
                                p->epoch,   p->visited, p->batches, p->ranks,
-                               (int64_t)set_checksum};
+                               (int64_t)set_checksum, p->nrng};
   const double f[POINT_NF] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss,
                               p->epoch_wsum};
   memcpy(iv, i, sizeof i);
@@ -111,7 +111,8 @@ static uint64_t point_checksum(const int64_t *iv, const double *fv, const TrainP
   h = mh_checksum(fv, POINT_NF * sizeof *fv, h);
   h = mh_checksum(p->acc_rows, (size_t)p->nacc * sizeof *p->acc_rows, h);
   h = mh_checksum(p->acc_weights, (size_t)p->nacc * sizeof *p->acc_weights, h);
-  return mh_checksum(owner, (size_t)p->nacc * sizeof *owner, h);
+  h = mh_checksum(owner, (size_t)p->nacc * sizeof *owner, h);
+  return mh_checksum(p->rng, (size_t)(p->ranks * p->nrng * 4) * sizeof *p->rng, h);
 }
 
 static int write_point(hid_t f, const TrainPoint *p, uint64_t set_checksum) {
@@ -128,6 +129,7 @@ static int write_point(hid_t f, const TrainPoint *p, uint64_t set_checksum) {
   if (!rc) rc = h5_write_i64(g, "acc_rows", p->nacc, p->acc_rows);
   if (!rc) rc = h5_write_f32(g, "acc_weights", p->nacc, p->acc_weights);
   if (!rc) rc = h5_write_i64(g, "acc_owner", p->nacc, owner);
+  if (!rc) rc = h5_write_i64(g, "rng", p->ranks * p->nrng * 4, (const int64_t *)p->rng);
   if (!rc) rc = h5_attr_write_i64(g, "point_checksum", (int64_t)point_checksum(iv, fv, p, owner));
   if (g >= 0) H5Gclose(g);
   free(owner);
@@ -156,6 +158,15 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
   if (!rc) rc = h5_read_i64(g, "acc_rows", p->nacc, p->acc_rows);
   if (!rc) rc = h5_read_f32(g, "acc_weights", p->nacc, p->acc_weights);
   if (!rc) rc = h5_read_i64(g, "acc_owner", p->nacc, owner);
+  const int64_t nrng = iv[9] * 4 * iv[7]; /* streams x 4 words x ranks */
+  if (!rc && (iv[9] < 0 || iv[9] > 1024 || iv[7] < 1 || iv[7] > (1 << 24)))
+    rc = mh_errorf("/train_point: %lld random streams of %lld ranks", (long long)iv[9],
+                   (long long)iv[7]);
+  if (!rc) {
+    p->rng = mh_malloc((size_t)(nrng + 1) * sizeof *p->rng);
+    if (!p->rng) rc = MH_ERR;
+  }
+  if (!rc) rc = h5_read_i64(g, "rng", nrng, (int64_t *)p->rng);
   if (!rc) {
     p->steps = iv[0];
     p->samples = iv[1];
@@ -166,6 +177,7 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
     p->batches = iv[6];
     p->ranks = (int)iv[7];
     *set_checksum = (uint64_t)iv[8];
+    p->nrng = iv[9];
     p->first_loss = fv[0];
     p->last_loss = fv[1];
     p->seconds = fv[2];

@@ -87,6 +87,10 @@ struct Model {
    * valid until the next forward; NULL when embed_dim is 0. Drift
    * detection, KCenter and CRAIG use these. */
   const float *(*embedding)(const Model *m);
+  /* The random streams training draws from (dropout masks), up to cap of
+   * them into out; returns how many. Each rank has its own (it draws for
+   * its own slice). NULL: the model draws nothing. */
+  int (*rngs)(Model *m, Rng **out, int cap);
   void (*destroy)(Model *m);
   /* Pass the rank context to the layers that need it; NULL when no layer
    * talks across ranks. Called by model_set_dist. */

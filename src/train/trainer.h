@@ -127,7 +127,8 @@ void epoch_hook_free(EpochHook *h);
 
 /* Where training stood after a step: what a mid-trigger checkpoint holds
  * besides the model's weights and buffers and the optimizer's state (the
- * caller saves and loads those). The visiting order is not kept: it follows
+ * caller saves and loads those), with every rank's random streams (dropout
+ * masks; restored when resumed on as many ranks). The visiting order is not kept: it follows
  * from the seed and the epoch (plan_pass). Neither is the batch filter's
  * own state: its choice depends on the step (BatchFilter.select). */
 typedef struct {
@@ -144,6 +145,8 @@ typedef struct {
   int64_t *acc_rows;     /* [nacc] their store rows */
   float *acc_weights;    /* [nacc] their loss weights (the filter's times the strategy's) */
   int32_t *acc_owner;    /* [nacc] the rank whose share each came from */
+  int64_t nrng;          /* the model's random streams per rank (Model.rngs: dropout) */
+  uint64_t *rng;         /* [ranks * nrng * 4] their xoshiro states, rank after rank */
 } TrainPoint;
 void train_point_free(TrainPoint *p);
 
