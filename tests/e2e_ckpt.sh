@@ -128,13 +128,14 @@ same_run "periodic BtS: crashed and resumed" perb_full perb_crash
 # ---- sample-then-batch: no mid-trigger state; the trigger trains again -------------
 STB=(--set selection_strategy.name=CoresetStrategy
      --set "selection_strategy.downsampling_config={strategy: Loss, ratio: 50, sample_then_batch: true}")
-check "StB: uninterrupted run" run 1 stb_full "${STB[@]}"
-MODYN_FAULT=0:60:SIGUSR1 run 1 stb_stop "${STB[@]}"
+# (2 ranks, the signal to rank 1: rank 0 learns it from the failed step)
+check "StB: uninterrupted run" run 2 stb_full "${STB[@]}"
+MODYN_FAULT=1:60:SIGUSR1 run 2 stb_stop "${STB[@]}"
 check "StB: the stop says the trigger trains again" grep -q \
-  "stopped by SIGUSR1 during training; a sample-then-batch downsampler's per-epoch state cannot be saved mid-trigger, so \`modyn resume\` trains this trigger again from its start; the completed triggers are kept" \
+  "stopped by a signal to another rank during training; a sample-then-batch downsampler's per-epoch state cannot be saved mid-trigger, so \`modyn resume\` trains this trigger again from its start; the completed triggers are kept" \
   "$W/stb_stop.log"
 check_eq "StB: nothing saved mid-trigger" "$(ls "$W/stb_stop/models" | grep -c partial)" 0
-check "StB: resume" resume 1 stb_stop
+check "StB: resume" resume 2 stb_stop
 check "StB: same matrix" cmp "$W/stb_full/eval/matrix.csv" "$W/stb_stop/eval/matrix.csv"
 
 # ---- errors ----------------------------------------------------------------------------

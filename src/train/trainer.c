@@ -232,6 +232,12 @@ static float step_scale(double wsum, int64_t global_len) {
   return global_len > 0 ? 1.0f / (float)global_len : 0.0f;
 }
 
+/* A stop signal in a step (fault_check). */
+typedef struct {
+  int can_save;   /* in: a checkpointer saves on a stop signal */
+  int stop;       /* out: some rank saw a stop signal; the step completed */
+} StepStop;
+
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients, loss and weights, one identical optimizer step
  * everywhere. Forward and backward run even on an empty share: layers with
@@ -242,11 +248,6 @@ static float step_scale(double wsum, int64_t global_len) {
  * all stop at the same step and nobody waits. Returns this rank's own
  * status; the global (weighted) loss sum goes to *loss and the global
  * weight sum to *wsum. */
-typedef struct {
-  int can_save;   /* in: a checkpointer saves on a stop signal (fault_check) */
-  int stop;       /* out: some rank saw a stop signal; the step completed */
-} StepStop;
-
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
                           int *any_failed, StepStop *ss, TrainStats *st);
@@ -364,8 +365,9 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
     const float ws[2] = {(float)weight_sum(bt->weights, nn), stop};
     rc = gpu_upload(m->dgrads + P + 2, ws, sizeof ws);
   }
-  if (rc) { /* joins the allreduce with no gradient and a failure */
+  if (rc) { /* joins the allreduce with no gradient and a failure (and its stop) */
     tail[1] = 1.0f;
+    tail[3] = stop;
     gpu_zero(m->dgrads, (size_t)P * sizeof(float));
     gpu_upload(m->dgrads + P, tail, sizeof tail);
   }
@@ -599,7 +601,7 @@ typedef struct {
   double epoch_wsum; /* its weight sum (samples, unweighted) */
   int64_t visited;   /* samples of the global batches read, before any filter */
   Store *store;
-  const int64_t *erows;    /* the reader pass's visiting order: epoch e's rows at e * en */
+  const int64_t *erows;    /* the reader pass's visiting order (Batch.start indexes it) */
   const float *eweights;   /* its weights in the same order, or NULL */
   int any;           /* some rank failed a step: every rank stops */
   StepStop ss;       /* a stop signal, agreed in the steps' allreduce */
@@ -690,10 +692,9 @@ static int gather_rngs(const Dist *d, Model *m, TrainPoint *p) {
   for (int i = 0; i < n; i++) memcpy(mine + 4 * i, r[i]->s, sizeof r[i]->s);
   int64_t *counts = mh_malloc((size_t)d->size * sizeof *counts);
   p->rng = mh_malloc((size_t)(d->size * n * 4) * sizeof *p->rng);
-  int rc = counts && p->rng ? MH_OK : MH_ERR;
+  int rc = dist_agree(d, counts && p->rng ? MH_OK : MH_ERR);
   for (int i = 0; !rc && i < d->size; i++) counts[i] = 4 * n;
-  MH_TRY(dist_agree(d, rc));
-  rc = dist_allgatherv(d, mine, counts, sizeof *mine, p->rng);
+  if (!rc) rc = dist_allgatherv(d, mine, counts, sizeof *mine, p->rng);
   free(counts);
   return rc;
 }
@@ -1024,7 +1025,10 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   /* A step failed somewhere: every rank is here; the lowest failing rank's
    * message becomes everyone's. */
   if (L.any) rc = dist_agree(d, rc);
-  if (rc && plan->ckpt && !L.ckpt && mh_stop_signal())
+  /* a signal failed the step (no checkpointer here): every rank learned it
+   * in the step's allreduce and ends alike */
+  if (rc && L.ss.stop && !mh_stop_signal()) mh_stop_learned();
+  if (rc && L.ss.stop && plan->ckpt && !L.ckpt)
     mh_errorf("stopped by %s during training; a sample-then-batch downsampler's per-epoch state "
               "cannot be saved mid-trigger, so `modyn resume` trains this trigger again from its "
               "start", mh_signal_name(mh_stop_signal()));
