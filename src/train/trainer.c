@@ -975,7 +975,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
                                                            : epochs * per_epoch);
   /* rc: this rank's own failure; L.any: some rank's (all ranks stop at the
    * same step, then agree on the first failing rank's message). */
-  progress_update(&L.prog, L.visited);
+  if (L.visited > 0) progress_update(&L.prog, L.visited); /* resumed mid-trigger */
   if (!rc && epochs > 0 && !plan->epoch_hook) {
     const float *ew = weights ? b.eweights : NULL;
     rc = reader_start_at(rd, b.erows, ew, n, epochs, B, opt->drop_last_batch, limit, L.batches);
