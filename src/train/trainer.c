@@ -488,23 +488,32 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
  * unweighted).
  * failed: this rank could not read its share; it joins with nothing.
  * Returns this rank's own status; *any_failed says that some rank could
- * not score (every rank learns it from the gathered counts). */
+ * not score, *stop (set, never cleared) that some rank got a stop signal
+ * (every rank learns both from the gathered counts). */
+#define FILTER_STOP ((int64_t)1 << 48) /* added to a share's size: a stop signal */
+
 static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
                         const Store *store, const int64_t *rows, const float *gweights, int failed,
-                        int bce, int64_t step, int *any_failed, TrainStats *st) {
+                        int bce, int64_t step, int *any_failed, int *stop, TrainStats *st) {
   *any_failed = 0;
   PassBatch mine, g;
   memset(&mine, 0, sizeof mine);
   /* Scoring may fail on this rank alone: it then reports a share of -1. */
   int own = failed;
   if (!own) own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
-  /* Each rank's share size once (-1: failed), then one gather per output. */
+  /* Each rank's share size once (-1: failed; FILTER_STOP added: this rank
+   * got a stop signal, so every rank learns it here, without a collective
+   * of its own, in batches that train no step), then one gather per output. */
   int64_t *counts = b->counts;
-  MH_TRY(dist_allgather_i64(d, own ? -1 : mine.n, counts));
+  MH_TRY(dist_allgather_i64(d, own ? -1 : mine.n + (mh_stop_signal() ? FILTER_STOP : 0), counts));
   /* This rank's share starts where the shares of the ranks before it end
    * (the reader cuts a global batch into contiguous slices in rank order). */
   int64_t off = 0, G = 0;
   for (int r = 0; r < d->size; r++) {
+    if (counts[r] >= FILTER_STOP) {
+      counts[r] -= FILTER_STOP;
+      *stop = 1;
+    }
     if (counts[r] < 0) *any_failed = 1;
     if (r < d->rank) off += counts[r];
     G += counts[r];
@@ -760,16 +769,13 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows,
       /* the batch's rows and weights in the pass's visiting order */
       const int64_t *rows = own ? L->erows : L->erows + bt.start;
       const float *gw = own || !L->eweights ? NULL : L->eweights + bt.start;
+      /* a batch may train no step: a stop is agreed in its gather as well */
+      int stop = 0;
       own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, gw, own,
-                         L->opt->bce, L->st->steps, &L->any, L->st);
+                         L->opt->bce, L->st->steps, &L->any, &stop, L->st);
       if (own || L->any) return own; /* a failure every rank shares, or one they all saw */
       own = loop_drain(L, 0);
-      if (!own && !L->any && L->ckpt) {
-        /* a batch may train no step: the stop is agreed here as well */
-        float stop = mh_stop_signal() ? 1.0f : 0.0f;
-        own = dist_allreduce_sum_f32(L->d, &stop, 1);
-        if (stop > 0.0f) L->ss.stop = 1;
-      }
+      if (stop && L->ckpt) L->ss.stop = 1;
     } else {
       own = loop_step(L, &bt, own);
     }
