@@ -104,6 +104,20 @@ check "BtS: kept samples were waiting at the stop" stop_event bts_stop \
 check "BtS: resume" resume 2 bts_stop
 same_run "BtS: stopped and resumed" bts_full bts_stop
 
+# The same stop resumed on 1 rank: the 2 waiting samples are dealt to the
+# one rank; samples trained equal and weights within 1e-4 of the 2-rank run.
+MODYN_FAULT=1:$((s[0] + s[1] + 9)):SIGUSR1 run 2 bts_to1 "${BTS[@]}"
+check "BtS 2 -> 1 rank: resume" resume 1 bts_to1
+check "BtS 2 -> 1 rank: same samples trained and scored" \
+  cmp <(cut -d, -f1-8 "$W/bts_full/triggers.csv") <(cut -d, -f1-8 "$W/bts_to1/triggers.csv")
+for t in 0002 0003; do
+  params "$W/bts_full/models/trigger_$t.h5" > "$W/p2"
+  params "$W/bts_to1/models/trigger_$t.h5" > "$W/p1"
+  d=$(paste "$W/p1" "$W/p2" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m + 0 }')
+  check "BtS 2 -> 1 rank: trigger $t weights within 1e-4 (max diff $d)" \
+    awk -v d="$d" -v n="$(wc -l < "$W/p1")" 'BEGIN { exit !(d <= 1e-4 && n > 100) }'
+done
+
 # ---- periodic saves, then a crash ------------------------------------------------------
 # Every 4 steps: trigger 2 saves after steps 4 and 8; rank 1 dies abruptly
 # in step 10 (like kill -9); resume goes on from step 8.
