@@ -86,6 +86,12 @@ check "dropout: the checkpoint holds 1 stream of each of 2 ranks (2 x 4 words)" 
   "h5dump -H -d /train_point/rng '$W/drop_stop/models/trigger_0002_partial.h5' | grep -q 'SIMPLE { ( 8 ) / ( 8 ) }'"
 check "dropout: resume" resume 2 drop_stop
 same_run "dropout: stopped and resumed" drop_full drop_stop
+# a crash with no mid-trigger checkpoint: the completed triggers' files hold
+# the streams too (/rng), so trigger 2 trains again with the same masks
+MODYN_FAULT=1:62:exit run 2 drop_crash "${DROP[@]}"
+check_eq "dropout crash: 2 triggers completed" "$(ls "$W/drop_crash/models" | grep -c '^trigger_....\.h5$')" 2
+check "dropout crash: resume" resume 2 drop_crash
+same_run "dropout: crashed and resumed from trigger 2" drop_full drop_crash
 
 # ---- batch-then-sample Loss (ratio 50), 2 ranks -------------------------------------
 # Half of each batch is kept and waits until a batch is full; the epochs'

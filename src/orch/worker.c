@@ -45,9 +45,26 @@ static int restore_trigger(Orch *o, const TrainArgs *a, const char *path, Checkp
                      (long long)meta->last_timestamp, (long long)a->first_ts,
                      (long long)a->last_ts);
   }
-  MH_TRY(dist_agree(d, rc));
+  /* the dropout streams as the run left them after this trigger (none in
+   * checkpoints of models without dropout) */
+  uint64_t *rng = NULL;
+  int64_t words = 0;
+  if (!rc && d->rank == 0) rc = checkpoint_read_rng(path, &rng, &words);
+  if (dist_agree(d, rc)) {
+    free(rng);
+    return MH_ERR;
+  }
   MH_TRY(dist_bcast_f32(d, o->model->params, o->model->nparams));
   MH_TRY(dist_bcast_f32(d, o->model->buffers, o->model->nbuffers));
+  MH_TRY(dist_bcast_i64(d, &words, 1));
+  if (d->rank != 0 && words > 0) rng = mh_malloc((size_t)words * sizeof *rng);
+  rc = dist_agree(d, words == 0 || rng ? MH_OK : MH_ERR);
+  if (!rc && words > 0) rc = dist_bcast(d, rng, words, MPI_UINT64_T);
+  const int64_t nstreams = o->model->rngs ? o->model->rngs(o->model, NULL, 0) : 0;
+  if (!rc && nstreams > 0 && words % (4 * nstreams) == 0)
+    trainer_rngs_restore(d, o->model, rng, nstreams, (int)(words / (4 * nstreams)));
+  free(rng);
+  MH_TRY(rc);
   double stats[6] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
                      meta->loss_last, meta->train_seconds, (double)meta->samples_scored};
   MH_TRY(dist_bcast_f64(d, stats, 6));
@@ -248,12 +265,17 @@ static int handle_train(Orch *o, Cmd *c) {
   rc = MH_OK;
   double t0 = mh_now();
   o->last_ckpt_bytes = 0;
+  /* every rank's dropout streams go with the model, for a resumed run */
+  uint64_t *rng = NULL;
+  int64_t nstreams = 0;
+  if (!a->restore) MH_TRY(trainer_rngs_gather(d, o->model, &rng, &nstreams));
   if (d->rank == 0) {
     if (!o->stored_params) o->stored_params = mh_malloc((size_t)o->model->nparams * sizeof(float));
     if (!o->stored_params) rc = MH_ERR;
     if (!rc && !a->restore)
-      rc = checkpoint_write(path, o->model, &o->opt, meta, &o->storage,
-                            mi > 0 ? o->stored_params : NULL, &o->last_ckpt_bytes);
+      rc = checkpoint_write_rng(path, o->model, &o->opt, meta, &o->storage,
+                                mi > 0 ? o->stored_params : NULL, &o->last_ckpt_bytes, rng,
+                                nstreams * 4 * d->size);
     if (!rc)
       memcpy(o->stored_params, o->model->params, (size_t)o->model->nparams * sizeof(float));
     /* the trigger is complete: its mid-trigger checkpoint has served */
@@ -262,6 +284,7 @@ static int handle_train(Orch *o, Cmd *c) {
     if (!rc && unlink(partial) != 0 && errno != ENOENT)
       rc = mh_errorf("cannot remove %s: %s", partial, strerror(errno));
   }
+  free(rng);
   o->last_ckpt_s = mh_now() - t0;
   MH_TRY(dist_agree(d, rc));
   o->nmodels++;

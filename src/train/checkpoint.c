@@ -200,7 +200,8 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
 
 static int write_file(const char *path, const Model *m, const Optimizer *o,
                       const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
-                      int64_t *bytes, const TrainPoint *point, uint64_t set_checksum) {
+                      int64_t *bytes, const TrainPoint *point, uint64_t set_checksum,
+                      const uint64_t *rng, int64_t rng_words) {
   hid_t f = h5_create_tmp(path);
   if (f < 0) return MH_ERR;
   int delta = ms && base && model_storage_is_delta(ms, meta->trigger);
@@ -244,6 +245,12 @@ static int write_file(const char *path, const Model *m, const Optimizer *o,
     if (g >= 0) H5Gclose(g);
   }
   if (!rc && point) rc = write_point(f, point, set_checksum);
+  if (!rc && rng_words > 0) {
+    rc = h5_write_i64(f, "rng", rng_words, (const int64_t *)rng);
+    if (!rc)
+      rc = h5_attr_write_i64(f, "rng_checksum",
+                             (int64_t)mh_checksum(rng, (size_t)rng_words * sizeof *rng, 0));
+  }
   if (rc) {
     h5_abandon(f, path);
     return mh_error_context("writing checkpoint %s", path);
@@ -259,13 +266,45 @@ static int write_file(const char *path, const Model *m, const Optimizer *o,
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
                      int64_t *bytes) {
-  return write_file(path, m, o, meta, ms, base, bytes, NULL, 0);
+  return write_file(path, m, o, meta, ms, base, bytes, NULL, 0, NULL, 0);
+}
+
+int checkpoint_write_rng(const char *path, const Model *m, const Optimizer *o,
+                         const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                         int64_t *bytes, const uint64_t *rng, int64_t rng_words) {
+  return write_file(path, m, o, meta, ms, base, bytes, NULL, 0, rng, rng_words);
+}
+
+int checkpoint_read_rng(const char *path, uint64_t **rng, int64_t *rng_words) {
+  *rng = NULL;
+  *rng_words = 0;
+  hid_t f = h5_open_ro(path);
+  if (f < 0) return MH_ERR;
+  int rc = MH_OK;
+  if (H5Lexists(f, "rng", H5P_DEFAULT) > 0) {
+    rc = h5_len(f, "rng", rng_words);
+    if (!rc && (*rng_words < 0 || *rng_words > (1 << 26)))
+      rc = mh_errorf("/rng has %lld values", (long long)*rng_words);
+    if (!rc) *rng = mh_malloc((size_t)(*rng_words + 1) * sizeof **rng);
+    if (!rc && !*rng) rc = MH_ERR;
+    if (!rc) rc = h5_read_i64(f, "rng", *rng_words, (int64_t *)*rng);
+    if (!rc)
+      rc = verify(f, "rng_checksum", mh_checksum(*rng, (size_t)*rng_words * sizeof **rng, 0));
+  }
+  H5Fclose(f);
+  if (rc) {
+    free(*rng);
+    *rng = NULL;
+    *rng_words = 0;
+    return mh_error_context("checkpoint %s", path);
+  }
+  return MH_OK;
 }
 
 int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,
                            const CheckpointMeta *meta, const TrainPoint *p,
                            uint64_t set_checksum) {
-  return write_file(path, m, o, meta, NULL, NULL, NULL, p, set_checksum);
+  return write_file(path, m, o, meta, NULL, NULL, NULL, p, set_checksum, NULL, 0);
 }
 
 int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,

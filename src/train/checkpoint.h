@@ -42,6 +42,15 @@ typedef struct {
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
                      int64_t *bytes);
+/* The same, with the model's random streams after the trigger (dropout
+ * masks; trainer_rngs_gather: every rank's, rng_words words) in /rng,
+ * with rng_checksum, so that a resumed run draws the same masks. */
+int checkpoint_write_rng(const char *path, const Model *m, const Optimizer *o,
+                         const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                         int64_t *bytes, const uint64_t *rng, int64_t rng_words);
+/* A checkpoint's /rng (*rng NULL and *rng_words 0 when it has none;
+ * free *rng), verified against its checksum. */
+int checkpoint_read_rng(const char *path, uint64_t **rng, int64_t *rng_words);
 /* Load into an existing model of the same type and size; o may be NULL.
  * Difference models are resolved through their base models (bit-exact).
  * prev: the weights of the previous trigger when the caller holds them

@@ -689,32 +689,31 @@ void train_point_free(TrainPoint *p) {
 
 #define MAX_RNGS 64
 
-/* Every rank's random streams (Model.rngs), gathered onto every rank in
- * p->rng (freed by the caller). */
-static int gather_rngs(const Dist *d, Model *m, TrainPoint *p) {
+int trainer_rngs_gather(const Dist *d, Model *m, uint64_t **rng, int64_t *nstreams) {
   Rng *r[MAX_RNGS];
   const int n = m->rngs ? m->rngs(m, r, MAX_RNGS) : 0;
+  *rng = NULL;
+  *nstreams = 0;
   if (n > MAX_RNGS) return mh_errorf("the model has %d random streams, at most %d", n, MAX_RNGS);
-  p->nrng = n;
   if (n == 0) return MH_OK;
   uint64_t mine[MAX_RNGS * 4];
   for (int i = 0; i < n; i++) memcpy(mine + 4 * i, r[i]->s, sizeof r[i]->s);
   int64_t *counts = mh_malloc((size_t)d->size * sizeof *counts);
-  p->rng = mh_malloc((size_t)(d->size * n * 4) * sizeof *p->rng);
-  int rc = dist_agree(d, counts && p->rng ? MH_OK : MH_ERR);
+  *rng = mh_malloc((size_t)(d->size * n * 4) * sizeof **rng);
+  int rc = dist_agree(d, counts && *rng ? MH_OK : MH_ERR);
   for (int i = 0; !rc && i < d->size; i++) counts[i] = 4 * n;
-  if (!rc) rc = dist_allgatherv(d, mine, counts, sizeof *mine, p->rng);
+  if (!rc) rc = dist_allgatherv(d, mine, counts, sizeof *mine, *rng);
   free(counts);
+  if (!rc) *nstreams = n;
   return rc;
 }
 
-/* This rank's streams from a resumed point saved by as many ranks (with
- * another rank count each rank's share differs, and so its masks). */
-static void restore_rngs(const Dist *d, Model *m, const TrainPoint *p) {
+void trainer_rngs_restore(const Dist *d, Model *m, const uint64_t *rng, int64_t nstreams,
+                          int ranks) {
   Rng *r[MAX_RNGS];
   const int n = m->rngs ? m->rngs(m, r, MAX_RNGS) : 0;
-  if (n != p->nrng || n > MAX_RNGS || p->ranks != d->size || !p->rng) return;
-  for (int i = 0; i < n; i++) memcpy(r[i]->s, p->rng + (d->rank * n + i) * 4, sizeof r[i]->s);
+  if (n != nstreams || n > MAX_RNGS || ranks != d->size || !rng) return;
+  for (int i = 0; i < n; i++) memcpy(r[i]->s, rng + (d->rank * n + i) * 4, sizeof r[i]->s);
 }
 
 /* After a global batch: save where training stands when a stop signal
@@ -736,7 +735,7 @@ static int loop_checkpoint(Loop *L) {
   /* a GPU model's trained state comes back to the host arrays first */
   int rc = MH_OK;
   if (L->m->gpu) rc = dist_agree(L->d, gpu_state_pull(L->b, L->m, L->o));
-  if (!rc) rc = gather_rngs(L->d, L->m, &p);
+  if (!rc) rc = trainer_rngs_gather(L->d, L->m, &p.rng, &p.nrng);
   char where[1100] = "";
   if (!rc) rc = c->save(c, &p, stop, where, sizeof where);
   free(p.rng);
@@ -969,7 +968,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
     L.saved_at = rp->steps;
     L.t_start = t_start - rp->seconds;
     if (!rc && plan->filter) rc = accum_restore(&b.f, d, m, store, rp);
-    restore_rngs(d, m, rp);
+    trainer_rngs_restore(d, m, rp->rng, rp->nrng, rp->ranks);
     rc = dist_agree(d, rc);
   }
   int64_t want_batches = 0, want_epochs = 0;

@@ -150,6 +150,16 @@ typedef struct {
 } TrainPoint;
 void train_point_free(TrainPoint *p);
 
+/* Collective: every rank's random streams of m (Model.rngs: dropout
+ * masks) onto every rank: *rng [ranks * *nstreams * 4] (free it; NULL when
+ * the model has none). */
+int trainer_rngs_gather(const Dist *d, Model *m, uint64_t **rng, int64_t *nstreams);
+/* This rank's streams from rng as trainer_rngs_gather left it on `ranks`
+ * ranks; nothing when the model's streams or the rank count differ (each
+ * rank then draws from where it stands). */
+void trainer_rngs_restore(const Dist *d, Model *m, const uint64_t *rng, int64_t nstreams,
+                          int ranks);
+
 /* Mid-trigger checkpoints (training.checkpointing): the trainer calls save
  * at a step boundary every `interval` steps, and after the step at which a
  * stop signal (signals.h) reached any rank; the ranks learn of the signal
