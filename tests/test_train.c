@@ -307,10 +307,34 @@ static void test_checkpoint_point(void) {
     CHECK(strncmp(mh_error(), want, strlen(want)) == 0);
     if (strncmp(mh_error(), want, strlen(want))) fprintf(stderr, "got: %s\n", mh_error());
   }
-  /* a plain trigger checkpoint is not a mid-trigger one */
+  /* a plain trigger checkpoint is not a mid-trigger one, and has no streams */
   CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
   CHECK(checkpoint_read_point(path, b, &ob, &back, &q, &sum) == MH_ERR);
   CHECK(strstr(mh_error(), "has no /train_point") != NULL);
+  uint64_t *got = NULL;
+  int64_t words = -1;
+  CHECK_OK(checkpoint_read_rng(path, &got, &words));
+  CHECK(got == NULL && words == 0);
+  /* a trigger checkpoint with the ranks' streams: read back exactly; a
+   * changed word is damage */
+  CHECK_OK(checkpoint_write_rng(path, a, &oa, &meta, NULL, NULL, NULL, streams, 8));
+  CHECK_OK(checkpoint_read_rng(path, &got, &words));
+  CHECK_EQ_INT(words, 8);
+  CHECK(got && memcmp(got, streams, sizeof streams) == 0);
+  free(got);
+  CHECK_OK(checkpoint_read(path, b, &ob, &back, NULL));
+  {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "rng", H5P_DEFAULT);
+    int64_t v[8];
+    H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    v[6] ^= 4;
+    H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(ds);
+    H5Fclose(f);
+    CHECK(checkpoint_read_rng(path, &got, &words) == MH_ERR);
+    CHECK(strstr(mh_error(), "damaged file: its rng_checksum") != NULL);
+  }
   optim_free(&oa);
   optim_free(&ob);
   model_free(a);
