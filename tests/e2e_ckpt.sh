@@ -124,6 +124,26 @@ for t in 0002 0003; do
     awk -v d="$d" -v n="$(wc -l < "$W/p1")" 'BEGIN { exit !(d <= 1e-4 && n > 100) }'
 done
 
+# ---- RHOLoss (batch-then-sample with an IL model trained first), 2 ranks ------------
+# The signal at step 3 of trigger 2's main training (after the IL model's
+# steps); resume loads the trigger's IL checkpoint and the point.
+IL="{il_model_id: LogisticRegression, il_model_config: {num_classes: 4}, batch_size: 32,"
+IL+=" epochs_per_trigger: 2, optimizers: [{name: default, algorithm: SGD,"
+IL+=" param_groups: [{module: model, config: {lr: 0.1}}]}]}"
+RHO=(--set selection_strategy.name=CoresetStrategy --set "selection_strategy.downsampling_config={strategy: RHOLoss, ratio: 50, holdout_set_ratio: 30, holdout_set_strategy: Simple, il_training_config: $IL}")
+check "RHO: uninterrupted run" run 2 rho_full "${RHO[@]}"
+# steps before trigger 2's main training: each IL model ceil(holdout / 32) x 2
+# epochs, each main training its "steps"
+il=($(grep '"event":"rho_il"' "$W/rho_full/events.jsonl" | grep -o '"holdout":[0-9]*' | cut -d: -f2))
+m=($(field "$W/rho_full" steps))
+k=$(( (il[0] + 31) / 32 * 2 + m[0] + (il[1] + 31) / 32 * 2 + m[1] + (il[2] + 31) / 32 * 2 + 3 ))
+MODYN_FAULT=1:$k:SIGUSR1 run 2 rho_stop "${RHO[@]}"
+check "RHO: saved after step 3 of trigger 2's main training" stop_event rho_stop '"trigger":2,"steps":3,'
+check "RHO: resume" resume 2 rho_stop
+check "RHO: resume loaded trigger 2's IL model" bash -c \
+  "grep '\"event\":\"rho_il\",\"trigger\":2' '$W/rho_stop/events.jsonl' | tail -1 | grep -q '\"loaded\":1'"
+same_run "RHO: stopped and resumed" rho_full rho_stop
+
 # ---- periodic saves, then a crash ------------------------------------------------------
 # Every 4 steps: trigger 2 saves after steps 4 and 8; rank 1 dies abruptly
 # in step 10 (like kill -9); resume goes on from step 8.
