@@ -1,7 +1,9 @@
 # e2e_signals.sh - SIGTERM (a scheduler's preemption, Ctrl-C's SIGINT alike)
 # in the middle of a run: one message saying where it stopped and how to
-# continue, exit 1, completed checkpoints kept; `modyn resume` then ends
-# with the same matrix as a run that was never stopped.
+# continue, exit 1, completed checkpoints kept and the interrupted trigger's
+# state saved; `modyn resume` then goes on from that step and ends with the
+# same matrix as a run that was never stopped. (e2e_ckpt does the same at
+# a known step, byte for byte.)
 . "$(dirname "$0")/lib.sh"
 W=$PWD/tmp_signals
 rm -rf "$W" && mkdir -p "$W"
@@ -21,10 +23,12 @@ done
 kill -TERM "$pid"
 wait "$pid"
 check_eq "stopped run: exit status" "$?" 1
-check "stopped run: says it was SIGTERM" grep -q "^modyn: error: trigger [12]: stopped by SIGTERM during training$" "$W/stopped.err"
-check "stopped run: says how to continue" grep -q "continue the run with 'modyn resume $W/stopped'" "$W/stopped.err"
+check "stopped run: one line: SIGTERM, the step, the saved state, how to continue" grep -q \
+  "^modyn: error: trigger [12]: stopped by SIGTERM during training after step [0-9]* (epoch [0-9]*), saved in $W/stopped/models/trigger_000[12]_partial.h5 for resume to go on from; the completed triggers are kept: continue the run with 'modyn resume $W/stopped'$" \
+  "$W/stopped.err"
 check "stopped run: the first trigger's checkpoint kept" test -f "$W/stopped/models/trigger_0000.h5"
 check "stopped run: not finished" test ! -f "$W/stopped/models/trigger_0002.h5"
-check "resume after the stop" "$MODYN_BIN" resume "$W/stopped" --quiet > /dev/null
+check "resume after the stop" "$MODYN_BIN" resume "$W/stopped" > "$W/resume.log"
+check "resume goes on from the step where it stopped" grep -q "continuing its training from the mid-trigger checkpoint" "$W/resume.log"
 check "same matrix as the run never stopped" cmp "$W/whole/eval/matrix.csv" "$W/stopped/eval/matrix.csv"
 finish e2e_signals

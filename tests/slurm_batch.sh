@@ -2,8 +2,9 @@
 # (munged + slurmctld + slurmd, started by slurm/local-cluster.sh): a
 # 2-rank job gives the same results as mpirun, a failing job fails with
 # modyn's message in its output file, a crashed job is continued by a
-# `resume` job, and a sweep submitted as a job array equals the same sweep
-# run with mpirun. Skipped (77) without root or the SLURM packages.
+# `resume` job, a job warned of its time limit (SIGUSR1) stops, requeues
+# itself and resumes to the uninterrupted result, and a sweep submitted as
+# a job array equals the same sweep run with mpirun. Skipped (77) without root or the SLURM packages.
 . "$(dirname "$0")/lib.sh"
 for b in slurmctld slurmd sbatch munged; do
   command -v "$b" > /dev/null || { echo "slurm_batch: $b not installed; skipping"; exit 77; }
@@ -55,6 +56,41 @@ check "the crashing job fails" test $? -ne 0
 check_eq "completed triggers kept" "$(ls "$W/crashed/models" | grep -c '^trigger_....\.h5$')" 3
 check "resume job" job resume -n 2 -- resume "$W/crashed" --data-dir "$W/data"
 check "resumed matrix equals the uninterrupted one" cmp "$W/batch/eval/matrix.csv" "$W/crashed/eval/matrix.csv"
+# The time limit's warning (--signal=B:USR1@120; scancel sends it here):
+# the script passes SIGUSR1 to the ranks, which stop after their current
+# step and save it, and requeues the job; the job starts again (Restarts=1),
+# resumes the run, and ends with the matrix of a run never stopped.
+LONG=(--set training.epochs_per_trigger=100)
+check "uninterrupted run for the requeue" mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" \
+  --out "$W/long" --quiet "${LONG[@]}"
+id=$(cd "$MODYN_SOURCE_DIR" && sbatch --parsable -n 2 -J requeue -o "$W/requeue.out" \
+  slurm/modyn.sbatch run "$CFG" --data-dir "$W/data" --out "$W/requeued" "${LONG[@]}")
+for _ in $(seq 1200); do [ -f "$W/requeued/models/trigger_0001.h5" ] && break; sleep 0.1; done
+check "USR1 to the batch script" scancel --signal=USR1 --batch "$id"
+for _ in $(seq 600); do grep -q "requeueing job" "$W/requeue.out" 2> /dev/null && break; sleep 0.1; done
+# SLURM holds a requeued job for a while (Reason=BeginTime): not in a test
+for _ in $(seq 100); do
+  scontrol show job "$id" | grep -q "JobState=PENDING" && break
+  sleep 0.1
+done
+scontrol update JobId="$id" StartTime=now > /dev/null 2>&1
+state=
+for _ in $(seq 1500); do
+  state=$(scontrol show job "$id" | grep -o "JobState=[A-Z]*")
+  case "$state" in *COMPLETED* | *FAILED* | *CANCELLED*) break ;; esac
+  sleep 0.2
+done
+check_eq "requeued job: final state" "$state" "JobState=COMPLETED"
+check "requeued job: restarted once" bash -c "scontrol show job '$id' | grep -q 'Restarts=1'"
+check "the script said it stops and requeues" grep -q \
+  "modyn.sbatch: modyn stopped (exit 1); requeueing job $id to resume it" "$W/requeue.out"
+check "modyn said where it stopped" grep -q "stopped by SIGUSR1" "$W/requeue.out"
+check "the restarted job resumed the run" grep -q \
+  "modyn.sbatch: $W/requeued holds the run (restart 1): resuming it" "$W/requeue.out"
+check "requeued run: same matrix as the run never stopped" \
+  cmp "$W/long/eval/matrix.csv" "$W/requeued/eval/matrix.csv"
+check_eq "requeued run: no mid-trigger checkpoint left" "$(ls "$W/requeued/models" | grep -c partial)" 0
+
 # A sweep submitted as a job array (one task of 2 ranks per point) gives
 # the same runs as the same sweep run here.
 cat > "$W/grid.yaml" <<YAML

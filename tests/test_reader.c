@@ -205,6 +205,7 @@ static void check_pass_epochs(Store *s, const ReaderConfig *cfg, int nranks, int
       int64_t b0 = bs[nb], len = bl[nb];
       int64_t lo = len * r / nranks, hi = len * (r + 1) / nranks;
       bad += bt.index != nb || bt.epoch != be[nb] || bt.global_len != len || bt.n != hi - lo;
+      bad += bt.start != b0;
       if (bt.n == hi - lo && bt.n > 0) {
         store_read_features_f32(s, rows + b0 + lo, bt.n, expect);
         bad += memcmp(expect, bt.x, sizeof(float) * (size_t)(bt.n * D)) != 0;
@@ -233,6 +234,22 @@ static void check_pass_epochs(Store *s, const ReaderConfig *cfg, int nranks, int
         CHECK(memcmp(expect, bt.x, sizeof(float) * (size_t)(bt.n * D)) == 0);
       }
     }
+    /* Begun at batch k (a mid-trigger checkpoint's reader position): the
+     * batches k.. of the whole pass, with their indices and starts. */
+    const int64_t k = want_batches / 2;
+    CHECK_OK(reader_start_at(rd, rows, w, n, epochs, B, drop_last, limit, k));
+    for (nb = k; (more = reader_next(rd, &bt)) == 1 && nb < want_batches; nb++) {
+      int64_t lo = bl[nb] * r / nranks, hi = bl[nb] * (r + 1) / nranks;
+      bad += bt.index != nb || bt.start != bs[nb] || bt.epoch != be[nb] || bt.n != hi - lo;
+      if (bt.n == hi - lo && bt.n > 0) {
+        store_read_features_f32(s, rows + bs[nb] + lo, bt.n, expect);
+        bad += memcmp(expect, bt.x, sizeof(float) * (size_t)(bt.n * D)) != 0;
+        bad += bt.weights[0] != (float)(bs[nb] + lo);
+      }
+    }
+    CHECK_EQ_INT(nb, want_batches);
+    CHECK(reader_start_at(rd, rows, w, n, epochs, B, drop_last, limit, want_batches + 1) ==
+          MH_ERR);
     reader_free(rd);
   }
   if (bad) fprintf(stderr, "%s: %d mismatches\n", what, bad);

@@ -231,6 +231,118 @@ static void test_checkpoint(void) {
   cfg_doc_free(&d2);
 }
 
+/* A mid-trigger checkpoint: model, optimizer and every field of the point
+ * (distinct values, so a swapped attribute would show) read back exactly;
+ * a changed waiting sample or random stream word is a damaged file. */
+static void test_checkpoint_point(void) {
+  const char *dir = test_tmpdir("checkpoint_point");
+  char path[600];
+  snprintf(path, sizeof path, "%s/trigger_0002_partial.h5", dir);
+  CfgDoc d1, d2;
+  Model *a = make_logreg(6, 4, &d1), *b = make_logreg(6, 4, &d2);
+  CHECK(a && b);
+  if (!a || !b) return;
+  Rng rng;
+  rng_seed(&rng, 9);
+  a->init(a, &rng);
+  OptimizerConfig oc;
+  memset(&oc, 0, sizeof oc);
+  oc.num_groups = 1;
+  oc.groups[0] = (ParamGroupConfig){"model", 0.1, 0.9, 0, 0, 0.9, 0.999, 1e-8};
+  strcpy(oc.algorithm, "SGD");
+  Optimizer oa, ob;
+  CHECK_OK(optim_init(&oa, &oc, a, a->nparams));
+  CHECK_OK(optim_init(&ob, &oc, b, b->nparams));
+  for (int64_t i = 0; i < a->nparams; i++) a->grads[i] = (float)rng_normal(&rng);
+  optim_step(&oa, a->params, a->grads);
+  int64_t rows[3] = {17, 4, 9};
+  float w[3] = {0.5f, 1.25f, 2.0f};
+  int32_t owner[3] = {0, 1, 1};
+  uint64_t streams[2 * 1 * 4] = {1, 2, 3, 4, 0xfedcba9876543210ull, 6, 7, 8};
+  TrainPoint p = {12, 768, 1536, 2, 0.9, 0.8, 3.5, 2, 41.5, 128.0, 1792, 28, 2, 3,
+                  rows, w, owner, 1, streams}, q;
+  CheckpointMeta meta = {.trigger = 2, .first_timestamp = 10, .last_timestamp = 20}, back;
+  CHECK_OK(checkpoint_write_point(path, a, &oa, &meta, &p, 0x1234abcdull));
+  uint64_t sum = 0;
+  CHECK_OK(checkpoint_read_point(path, b, &ob, &back, &q, &sum));
+  CHECK(memcmp(a->params, b->params, (size_t)a->nparams * sizeof(float)) == 0);
+  CHECK(memcmp(oa.m, ob.m, (size_t)a->nparams * sizeof(float)) == 0);
+  CHECK_EQ_INT(ob.step, 1);
+  CHECK_EQ_INT(back.trigger, 2);
+  CHECK(sum == 0x1234abcdull);
+  CHECK_EQ_INT(q.steps, 12);
+  CHECK_EQ_INT(q.samples, 768);
+  CHECK_EQ_INT(q.scored, 1536);
+  CHECK_EQ_INT(q.epochs, 2);
+  CHECK(q.first_loss == 0.9 && q.last_loss == 0.8 && q.seconds == 3.5);
+  CHECK_EQ_INT(q.epoch, 2);
+  CHECK(q.epoch_loss == 41.5 && q.epoch_wsum == 128.0);
+  CHECK_EQ_INT(q.visited, 1792);
+  CHECK_EQ_INT(q.batches, 28);
+  CHECK_EQ_INT(q.ranks, 2);
+  CHECK_EQ_INT(q.nacc, 3);
+  CHECK_EQ_INT(q.nrng, 1);
+  for (int i = 0; i < 3 && q.nacc == 3; i++) {
+    CHECK_EQ_INT(q.acc_rows[i], rows[i]);
+    CHECK(q.acc_weights[i] == w[i]);
+    CHECK_EQ_INT(q.acc_owner[i], owner[i]);
+  }
+  CHECK(q.rng && memcmp(q.rng, streams, sizeof streams) == 0);
+  train_point_free(&q);
+  /* one changed value in each of the point's datasets */
+  const char *names[2] = {"train_point/acc_rows", "train_point/rng"};
+  for (int k = 0; k < 2; k++) {
+    CHECK_OK(checkpoint_write_point(path, a, &oa, &meta, &p, 0x1234abcdull));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, names[k], H5P_DEFAULT);
+    int64_t v[8];
+    H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    v[1] ^= 1;
+    H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(ds);
+    H5Fclose(f);
+    CHECK(checkpoint_read_point(path, b, &ob, &back, &q, &sum) == MH_ERR);
+    char want[256];
+    snprintf(want, sizeof want, "checkpoint %s: damaged file: its point_checksum (", path);
+    CHECK(strncmp(mh_error(), want, strlen(want)) == 0);
+    if (strncmp(mh_error(), want, strlen(want))) fprintf(stderr, "got: %s\n", mh_error());
+  }
+  /* a plain trigger checkpoint is not a mid-trigger one, and has no streams */
+  CHECK_OK(checkpoint_write(path, a, &oa, &meta, NULL, NULL, NULL));
+  CHECK(checkpoint_read_point(path, b, &ob, &back, &q, &sum) == MH_ERR);
+  CHECK(strstr(mh_error(), "has no /train_point") != NULL);
+  uint64_t *got = NULL;
+  int64_t words = -1;
+  CHECK_OK(checkpoint_read_rng(path, &got, &words));
+  CHECK(got == NULL && words == 0);
+  /* a trigger checkpoint with the ranks' streams: read back exactly; a
+   * changed word is damage */
+  CHECK_OK(checkpoint_write_rng(path, a, &oa, &meta, NULL, NULL, NULL, streams, 8));
+  CHECK_OK(checkpoint_read_rng(path, &got, &words));
+  CHECK_EQ_INT(words, 8);
+  CHECK(got && memcmp(got, streams, sizeof streams) == 0);
+  free(got);
+  CHECK_OK(checkpoint_read(path, b, &ob, &back, NULL));
+  {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "rng", H5P_DEFAULT);
+    int64_t v[8];
+    H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    v[6] ^= 4;
+    H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(ds);
+    H5Fclose(f);
+    CHECK(checkpoint_read_rng(path, &got, &words) == MH_ERR);
+    CHECK(strstr(mh_error(), "damaged file: its rng_checksum") != NULL);
+  }
+  optim_free(&oa);
+  optim_free(&ob);
+  model_free(a);
+  model_free(b);
+  cfg_doc_free(&d1);
+  cfg_doc_free(&d2);
+}
+
 /* A chain of models stored as WeightsDifference (sub and xor) with a full
  * model every 3 triggers, and a deflated full model: every one loads back
  * bit-identically, and the differences take less space than full models. */
@@ -624,6 +736,7 @@ int main(void) {
   test_gradcheck();
   test_optim();
   test_checkpoint();
+  test_checkpoint_point();
   test_trainer_epochs();
   return test_finish("test_train");
 }

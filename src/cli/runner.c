@@ -91,8 +91,10 @@ int cli_run_and_report_with(const Dist *d, PipelineConfig *cfg, const char *dir,
   if (rc == MH_OK || rc == PIPELINE_REPORTED) watchdog_stop(d);
   mh_log_quiet = quiet_before;
   if (rc == PIPELINE_REPORTED) return 1;
+  /* one line: where it stopped (a mid-trigger checkpoint names its file)
+   * and how to go on */
   if (rc != MH_OK && mh_stop_signal())
-    mh_fatal("%s\nThe completed triggers are kept: continue the run with 'modyn resume %s'",
+    mh_fatal("%s; the completed triggers are kept: continue the run with 'modyn resume %s'",
              mh_error(), dir);
   if (rc != MH_OK && mh_error_no_space())
     mh_fatal("%s\nFree some space, then continue the run with 'modyn resume %s': the completed "

@@ -325,6 +325,34 @@ int64_t pipeline_samples_to_pass(const TrainingConfig *t, int64_t trigger) {
   return trigger >= 0 && trigger < t->num_samples_to_pass_len ? t->num_samples_to_pass[trigger] : 0;
 }
 
+/* training.checkpointing, the original's CheckpointingConfig: activated
+ * (required in the section), interval (required when activated; here the
+ * optimizer steps between mid-trigger checkpoints), path (optional here:
+ * the folder of those checkpoints). A signal during training saves one
+ * whether or not the section is activated. */
+static int parse_checkpointing(const CfgRef *sec, TrainingConfig *t) {
+  static const char *const keys[] = {"activated", "interval", "path", NULL};
+  CfgRef c, r;
+  MH_TRY(opt_section(sec, "checkpointing", keys, &t->checkpointing));
+  c = t->checkpointing;
+  t->ckpt_activated = 0;
+  t->ckpt_interval = 0;
+  t->ckpt_path[0] = '\0';
+  if (cfg_is_null(&c)) return MH_OK;
+  cfg_child(&c, "activated", &r);
+  if (cfg_is_null(&r)) return cfg_errorf(&r, "missing required field");
+  MH_TRY(cfg_get_bool(&c, "activated", 0, &t->ckpt_activated));
+  cfg_child(&c, "interval", &r);
+  if (!cfg_is_null(&r)) MH_TRY(cfg_get_int(&c, "interval", 0, 1, INT64_MAX, &t->ckpt_interval));
+  else if (t->ckpt_activated)
+    return cfg_errorf(&r, "missing required field (checkpointing is activated): the optimizer "
+                          "steps between mid-trigger checkpoints");
+  cfg_child(&c, "path", &r);
+  if (!cfg_is_null(&r)) MH_TRY(cfg_get_string(&c, "path", "", t->ckpt_path, sizeof t->ckpt_path));
+  if (!t->ckpt_activated) t->ckpt_interval = 0;
+  return MH_OK;
+}
+
 /* The fields of a training map (its keys checked by the caller). */
 static int parse_training_map(const CfgRef *sec_in, TrainingConfig *t) {
   const CfgRef sec = *sec_in;
@@ -366,7 +394,7 @@ static int parse_training_map(const CfgRef *sec_in, TrainingConfig *t) {
   MH_TRY(cfg_get_int(&sec, "parallel_prefetch_requests", 1, 1, 1024,
                      &t->parallel_prefetch_requests));
   MH_TRY(opt_section(&sec, "lr_scheduler", NULL, &t->lr_scheduler));
-  return opt_section(&sec, "checkpointing", NULL, &t->checkpointing);
+  return parse_checkpointing(&sec, t);
 }
 
 static int parse_training(const CfgRef *root, TrainingConfig *t) {

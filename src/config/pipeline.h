@@ -45,7 +45,11 @@ typedef struct {
   int64_t num_prefetched_partitions;/* default 1 */
   int64_t parallel_prefetch_requests; /* default 1 */
   CfgRef lr_scheduler;              /* optional, validated by the training engine */
-  CfgRef checkpointing;             /* optional: activated, interval */
+  CfgRef checkpointing;             /* optional: activated, interval, path */
+  int ckpt_activated;               /* checkpointing.activated: periodic mid-trigger saves */
+  int64_t ckpt_interval;            /* checkpointing.interval: steps between them */
+  char ckpt_path[CFG_PATH];         /* checkpointing.path: their folder ("": RUN_DIR/models;
+                                       relative: to the run directory) */
 } TrainingConfig;
 
 typedef struct {

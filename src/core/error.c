@@ -86,9 +86,15 @@ static _Noreturn void die_with(const char *msg) {
    * message. A rank that fails alone still prints after the pause. */
   mh_signals_default();
   if (size > 1 && rank != 0) {
-    /* a stop signal here is Open MPI ending the job (rank 0 aborted, or a
-     * SIGTERM reached every rank, and rank 0 speaks for them) */
-    if (mh_stop_signal()) _exit(1);
+    /* A stop signal: the ranks stopped together (they agree on it in the
+     * training step) and rank 0 speaks for them, or Open MPI is ending the
+     * job. Either way this rank says nothing; it waits for rank 0's abort
+     * (or Open MPI's kill: the default actions are back) rather than exit
+     * at once, which would make mpirun end the job before rank 0 prints. */
+    if (mh_stop_signal()) {
+      sleep(10);
+      _exit(1);
+    }
     sleep(1);
   }
   if (size > 1) {

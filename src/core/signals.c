@@ -28,12 +28,17 @@ void mh_signals_default(void) {
 
 int mh_stop_signal(void) { return g_stop; }
 
+void mh_stop_learned(void) {
+  if (!g_stop) g_stop = -1;
+}
+
 const char *mh_signal_name(int sig) {
   switch (sig) {
     case SIGTERM: return "SIGTERM";
     case SIGINT: return "SIGINT";
     case SIGHUP: return "SIGHUP";
     case SIGUSR1: return "SIGUSR1";
+    case -1: return "a signal to another rank";
   }
   return "a signal";
 }

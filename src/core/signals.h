@@ -16,6 +16,10 @@ void mh_signals_install(void);
 void mh_signals_default(void);
 /* The signal that asked to stop, or 0. */
 int mh_stop_signal(void);
+/* This rank learned from the others that a signal stopped the work (a
+ * signal reached another rank first): mh_stop_signal() is then -1 (unless
+ * one came here too), so every rank ends alike. */
+void mh_stop_learned(void);
 /* "SIGTERM", ... for messages. */
 const char *mh_signal_name(int sig);
 

@@ -45,6 +45,7 @@ struct Reader {
   int64_t *bstart;       /* [nbatches] first position (into rows) of each batch */
   int64_t *blen;         /* [nbatches] its length */
   int64_t *bepoch;       /* [nbatches] its epoch */
+  int64_t first;         /* global batch number of bstart[0] (reader_start_at) */
   int64_t bpp;           /* batches per partition */
   int64_t nparts;
   int64_t cap;           /* samples a slot can hold */
@@ -322,12 +323,27 @@ static int start_planned(Reader *r) {
 
 int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
                  int64_t B, int drop_last, int64_t limit) {
+  return reader_start_at(r, rows, weights, n, epochs, B, drop_last, limit, 0);
+}
+
+int reader_start_at(Reader *r, const int64_t *rows, const float *weights, int64_t n,
+                    int64_t epochs, int64_t B, int drop_last, int64_t limit, int64_t first) {
   reader_finish(r);
   r->rows = rows;
   r->weights = weights;
   r->B = B;
   r->whole = 0;
   MH_TRY(plan_batches(r, n, epochs, B, drop_last, limit));
+  /* Skipped batches are simply not planned: partitions start at `first`. */
+  if (first < 0 || first > r->nbatches)
+    return mh_errorf("reader: cannot start at batch %lld of %lld", (long long)first,
+                     (long long)r->nbatches);
+  const int64_t left = r->nbatches - first;
+  memmove(r->bstart, r->bstart + first, (size_t)left * sizeof(int64_t));
+  memmove(r->blen, r->blen + first, (size_t)left * sizeof(int64_t));
+  memmove(r->bepoch, r->bepoch + first, (size_t)left * sizeof(int64_t));
+  r->nbatches = left;
+  r->first = first;
   return start_planned(r);
 }
 
@@ -337,6 +353,7 @@ int reader_start_batches(Reader *r, const int64_t *rows, const int64_t *start, c
   r->rows = rows;
   r->weights = NULL;
   r->whole = 1;
+  r->first = 0;
   MH_TRY(alloc_batches(r, nbatches));
   r->B = 1;
   for (int64_t i = 0; i < nbatches; i++) {
@@ -394,8 +411,9 @@ int reader_next(Reader *r, Batch *b) {
   int64_t off = r->local_off;
   int64_t len = r->blen[r->batch], lo, hi;
   rank_slice(r, len, &lo, &hi);
-  b->index = r->batch;
+  b->index = r->first + r->batch;
   b->epoch = r->bepoch[r->batch];
+  b->start = r->bstart[r->batch];
   b->n = hi - lo;
   b->global_len = len;
   if (!r->gather) {

@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
   int64_t index;          /* global batch number in this pass */
   int64_t epoch;          /* the epoch it belongs to */
+  int64_t start;          /* position of its first sample in the pass's rows (e * n + i) */
   int64_t n;              /* this rank's samples (may be 0) */
   int64_t global_len;     /* samples in the global batch */
   const float *x;         /* [n * feat_elems] */
@@ -53,6 +54,11 @@ int reader_create(Store *s, const ReaderConfig *cfg, int rank, int nranks, Reade
  * (num_samples_to_pass). The arrays must stay valid until the pass ends. */
 int reader_start(Reader *r, const int64_t *rows, const float *weights, int64_t n, int64_t epochs,
                  int64_t B, int drop_last, int64_t limit);
+/* The same pass, begun at its global batch `first` (the batches before it
+ * are not read): where a mid-trigger checkpoint left off. Batch.index and
+ * Batch.start keep their values in the whole pass. */
+int reader_start_at(Reader *r, const int64_t *rows, const float *weights, int64_t n,
+                    int64_t epochs, int64_t B, int drop_last, int64_t limit, int64_t first);
 /* Start a pass over batches this rank reads whole (no split across ranks):
  * batch i is rows[start[i] .. start[i] + len[i]), in that order. For
  * model-on-data passes such as evaluation, where the caller shares out whole

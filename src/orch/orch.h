@@ -41,6 +41,8 @@ typedef struct {
   float *initial;        /* every rank: the starting params + buffers, kept when each
                             trigger starts from them (use_previous_model: false) */
   int64_t resume_upto;   /* triggers below this are restored from checkpoints */
+  int resuming;          /* `modyn resume`: trigger resume_upto continues from its
+                            mid-trigger checkpoint when there is one */
   Evaluation ev;
   PluginEnv env;         /* what the trigger and the strategy see */
   Trigger *trigger;      /* rank 0 only */
@@ -89,6 +91,10 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done);
 void run_dir_event(Orch *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* models/trigger_NNNN.h5 and selection/trigger_NNNN.h5 of a trigger. */
 void run_dir_model_path(const Orch *o, int64_t trigger, char *path, size_t cap);
+/* A trigger's mid-trigger checkpoint: trigger_NNNN_partial.h5 in
+ * training.checkpointing.path (relative to the run directory), by default
+ * in models/. */
+void run_dir_partial_path(const Orch *o, int64_t trigger, char *path, size_t cap);
 int run_dir_write_selection(const Orch *o, int64_t trigger, const TrainingSet *set, int weighted);
 int run_dir_write_epoch_selection(const Orch *o, int64_t trigger, int64_t epoch, const char *by,
                                   const int64_t *keys, const float *weights, int64_t n);

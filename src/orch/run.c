@@ -220,6 +220,7 @@ int pipeline_run_with(const Dist *d, const PipelineConfig *cfg, const char *run_
   snprintf(o.dir, sizeof o.dir, "%s", run_dir);
   if (dist_bcast_i64(d, &done, 1)) rc = MH_ERR;
   o.resume_upto = done;
+  o.resuming = resume;
   if (!rc) rc = open_parts(&o, cfg, d->rank == 0, 0);
   /* Setup errors on one rank must not leave the others waiting. */
   if (dist_agree_or_report(d, rc)) {

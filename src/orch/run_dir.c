@@ -29,6 +29,22 @@ void run_dir_model_path(const Orch *o, int64_t trigger, char *path, size_t cap) 
   snprintf(path, cap, "%s/models/trigger_%04lld.h5", o->dir, (long long)trigger);
 }
 
+void run_dir_partial_path(const Orch *o, int64_t trigger, char *path, size_t cap) {
+  const char *dir = o->cfg->training.ckpt_path;
+  if (!dir[0]) snprintf(path, cap, "%s/models/trigger_%04lld_partial.h5", o->dir, (long long)trigger);
+  else if (dir[0] == '/') snprintf(path, cap, "%s/trigger_%04lld_partial.h5", dir, (long long)trigger);
+  else snprintf(path, cap, "%s/%s/trigger_%04lld_partial.h5", o->dir, dir, (long long)trigger);
+}
+
+/* The folder of the mid-trigger checkpoints (training.checkpointing.path). */
+static int make_partial_dir(const Orch *o) {
+  char path[1100];
+  run_dir_partial_path(o, 0, path, sizeof path);
+  char *slash = strrchr(path, '/');
+  if (slash) *slash = '\0';
+  return mh_mkdir_p(path);
+}
+
 /* Completed triggers of an interrupted run: its checkpoints
  * trigger_0000.h5, trigger_0001.h5, ... without a gap. */
 static int64_t completed_triggers(const Orch *o) {
@@ -88,11 +104,18 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
       return mh_errorf("%s is not a run directory (no config.yaml)", run_dir);
     *done = completed_triggers(o);
     int stale = remove_stale_tmp(run_dir, 1);
+    if (o->cfg->training.ckpt_path[0]) { /* the folder may be outside the run directory */
+      char tmp[1200];
+      run_dir_partial_path(o, *done, path, sizeof path);
+      snprintf(tmp, sizeof tmp, "%s.tmp", path);
+      stale += unlink(tmp) == 0;
+    }
     if (stale)
       LOG0("# removed %d temporary file%s left by the interrupted run\n", stale, mh_plural(stale));
     snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
     o->events = fopen(path, "a");
     if (!o->events) return mh_errorf("cannot append to %s", path);
+    MH_TRY(make_partial_dir(o));
     return write_follow(o, run_dir);
   }
   static const char *const sub[] = {"models", "eval", "selection"};
@@ -111,6 +134,7 @@ int run_dir_prepare(Orch *o, const char *run_dir, int resume, int64_t *done) {
   snprintf(path, sizeof path, "%s/events.jsonl", run_dir);
   o->events = fopen(path, "w");
   if (!o->events) return mh_errorf("cannot write %s", path);
+  MH_TRY(make_partial_dir(o));
   return write_follow(o, run_dir);
 }
 

@@ -1,10 +1,14 @@
 /* worker.c - the handlers of the orchestration protocol (one per command,
  * run on every rank) and the loop in which ranks other than 0 wait for
  * rank 0's commands. See protocol.h. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "core/timing.h"
 #include "orch/protocol.h"
@@ -41,9 +45,26 @@ static int restore_trigger(Orch *o, const TrainArgs *a, const char *path, Checkp
                      (long long)meta->last_timestamp, (long long)a->first_ts,
                      (long long)a->last_ts);
   }
-  MH_TRY(dist_agree(d, rc));
+  /* the dropout streams as the run left them after this trigger (none in
+   * checkpoints of models without dropout) */
+  uint64_t *rng = NULL;
+  int64_t words = 0;
+  if (!rc && d->rank == 0) rc = checkpoint_read_rng(path, &rng, &words);
+  if (dist_agree(d, rc)) {
+    free(rng);
+    return MH_ERR;
+  }
   MH_TRY(dist_bcast_f32(d, o->model->params, o->model->nparams));
   MH_TRY(dist_bcast_f32(d, o->model->buffers, o->model->nbuffers));
+  MH_TRY(dist_bcast_i64(d, &words, 1));
+  if (d->rank != 0 && words > 0) rng = mh_malloc((size_t)words * sizeof *rng);
+  rc = dist_agree(d, words == 0 || rng ? MH_OK : MH_ERR);
+  if (!rc && words > 0) rc = dist_bcast(d, rng, words, MPI_UINT64_T);
+  const int64_t nstreams = o->model->rngs ? o->model->rngs(o->model, NULL, 0) : 0;
+  if (!rc && nstreams > 0 && words % (4 * nstreams) == 0)
+    trainer_rngs_restore(d, o->model, rng, nstreams, (int)(words / (4 * nstreams)));
+  free(rng);
+  MH_TRY(rc);
   double stats[6] = {(double)meta->samples_trained, (double)meta->epochs, meta->loss_first,
                      meta->loss_last, meta->train_seconds, (double)meta->samples_scored};
   MH_TRY(dist_bcast_f64(d, stats, 6));
@@ -53,6 +74,105 @@ static int restore_trigger(Orch *o, const TrainArgs *a, const char *path, Checkp
   ts->last_loss = stats[3];
   ts->seconds = stats[4]; /* the original training time, for triggers.csv */
   ts->scored = (int64_t)stats[5];
+  return MH_OK;
+}
+
+/* ---- mid-trigger checkpoints (training.checkpointing) ------------------------- */
+
+typedef struct {
+  Orch *o;
+  const TrainArgs *a;
+  uint64_t set_checksum; /* of the trigger's training set */
+  char path[1100];       /* its mid-trigger checkpoint */
+} PointSave;
+
+/* What identifies a trigger's training set: its keys and weights. */
+static uint64_t set_checksum(const int64_t *keys, const float *weights, int64_t n) {
+  uint64_t h = mh_checksum(&n, sizeof n, 0);
+  h = mh_checksum(keys, (size_t)n * sizeof *keys, h);
+  return weights ? mh_checksum(weights, (size_t)n * sizeof *weights, h) : h;
+}
+
+/* TrainCheckpointer.save: rank 0 writes the point with the model and the
+ * optimizer (their state is the same on every rank). */
+static int save_point(TrainCheckpointer *c, const TrainPoint *p, int stop, char *where,
+                      size_t cap) {
+  PointSave *x = c->ctx;
+  Orch *o = x->o;
+  const TrainArgs *a = x->a;
+  const TrainingConfig *tc = &o->cfg->training;
+  int rc = MH_OK;
+  double t0 = mh_now();
+  if (o->dist->rank == 0) {
+    CheckpointMeta meta = {a->trigger,     a->first_ts,     a->last_ts,
+                           tc->use_previous_model && o->nmodels > 0 ? o->nmodels - 1 : -1,
+                           a->nkeys,       a->index,        a->new_samples,
+                           p->samples,     p->scored,       p->epochs,
+                           p->first_loss,  p->last_loss,    p->seconds};
+    rc = checkpoint_write_point(x->path, o->model, &o->opt, &meta, p, x->set_checksum);
+    snprintf(where, cap, "%s", x->path);
+  }
+  MH_TRY(dist_agree(o->dist, rc));
+  run_dir_event(o, "{\"event\":\"train_checkpoint\",\"trigger\":%lld,\"steps\":%lld,"
+                   "\"epoch\":%lld,\"batches\":%lld,\"waiting\":%lld,\"stop\":%s,"
+                   "\"checkpoint_s\":%.6f}",
+                (long long)a->trigger, (long long)p->steps, (long long)p->epoch,
+                (long long)p->batches, (long long)p->nacc, stop ? "true" : "false",
+                mh_now() - t0);
+  return MH_OK;
+}
+
+/* A resumed run's interrupted trigger: rank 0 loads its mid-trigger
+ * checkpoint when there is one (the model, the optimizer and *p), and every
+ * rank gets them. *have = 0 when there is none. */
+static int load_point(Orch *o, const TrainArgs *a, const PointSave *x, TrainPoint *p, int *have) {
+  const Dist *d = o->dist;
+  int64_t hv = 0;
+  int rc = MH_OK;
+  memset(p, 0, sizeof *p);
+  if (d->rank == 0 && mh_path_exists(x->path)) {
+    CheckpointMeta meta;
+    uint64_t sum = 0;
+    hv = 1;
+    rc = checkpoint_read_point(x->path, o->model, &o->opt, &meta, p, &sum);
+    if (!rc && (meta.trigger != a->trigger || sum != x->set_checksum))
+      rc = mh_errorf("%s holds trigger %lld's training state for another training set than "
+                     "replaying the stream gives now (the data or the configuration changed); "
+                     "delete it to train trigger %lld from its start",
+                     x->path, (long long)meta.trigger, (long long)a->trigger);
+  }
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_i64(d, &hv, 1));
+  *have = (int)hv;
+  if (!hv) return MH_OK;
+  Model *m = o->model;
+  MH_TRY(dist_bcast_f32(d, m->params, m->nparams));
+  MH_TRY(dist_bcast_f32(d, m->buffers, m->nbuffers));
+  MH_TRY(dist_bcast_f32(d, o->opt.m, o->opt.n));
+  if (o->opt.v) MH_TRY(dist_bcast_f32(d, o->opt.v, o->opt.n));
+  int64_t iv[11] = {o->opt.step, p->steps,   p->samples, p->scored, p->epochs, p->epoch,
+                    p->visited,  p->batches, p->ranks,   p->nacc,   p->nrng};
+  double fv[5] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss, p->epoch_wsum};
+  MH_TRY(dist_bcast_i64(d, iv, 11));
+  MH_TRY(dist_bcast_f64(d, fv, 5));
+  if (d->rank != 0) {
+    o->opt.step = iv[0];
+    *p = (TrainPoint){iv[1], iv[2], iv[3], iv[4], fv[0], fv[1], fv[2], iv[5], fv[3], fv[4], iv[6],
+                      iv[7], (int)iv[8], iv[9], NULL, NULL, NULL, iv[10], NULL};
+    p->acc_rows = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_rows);
+    p->acc_weights = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_weights);
+    p->acc_owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_owner);
+    p->rng = mh_malloc((size_t)(p->ranks * p->nrng * 4 + 1) * sizeof *p->rng);
+    rc = p->acc_rows && p->acc_weights && p->acc_owner && p->rng ? MH_OK : MH_ERR;
+  }
+  MH_TRY(dist_agree(d, rc));
+  MH_TRY(dist_bcast_i64(d, p->acc_rows, p->nacc));
+  MH_TRY(dist_bcast_f32(d, p->acc_weights, p->nacc));
+  MH_TRY(dist_bcast(d, p->acc_owner, p->nacc, MPI_INT32_T));
+  MH_TRY(dist_bcast(d, p->rng, p->ranks * p->nrng * 4, MPI_UINT64_T));
+  LOG0("# trigger %lld: continuing its training from the mid-trigger checkpoint %s (after step "
+       "%lld, epoch %lld)\n",
+       (long long)a->trigger, x->path, (long long)p->steps, (long long)p->epoch);
   return MH_OK;
 }
 
@@ -70,14 +190,25 @@ static int train_trigger(Orch *o, const TrainArgs *a, const int64_t *keys, const
   uint64_t seed = rng_derive((uint64_t)tc->seed, (uint64_t)a->trigger + 1);
   char label[64];
   snprintf(label, sizeof label, "trigger %lld: training", (long long)a->trigger);
+  PointSave ps = {o, a, set_checksum(keys, weights, a->nkeys), ""};
+  run_dir_partial_path(o, a->trigger, ps.path, sizeof ps.path);
+  TrainCheckpointer ckpt = {tc->ckpt_interval, save_point, NULL, &ps};
+  TrainPoint point;
+  int have = 0, rc = MH_OK;
+  if (o->resuming && a->trigger == o->resume_upto) {
+    rc = load_point(o, a, &ps, &point, &have);
+    if (have) ckpt.resume = &point;
+  }
   TrainPlan plan = {{a->partition, 0, (int)tc->num_prefetched_partitions,
                      (int)tc->parallel_prefetch_requests},
-                    o->sched, seed, filter, label, hook};
+                    o->sched, seed, filter, label, hook, &ckpt};
   /* num_samples_to_pass may differ per trigger (the original's list). */
   TrainOptions topt = o->topt;
   topt.num_samples_to_pass = pipeline_samples_to_pass(tc, a->trigger);
-  int rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &topt,
-                       &plan, ts);
+  if (!rc)
+    rc = trainer_run(o->dist, o->model, &o->opt, &o->train, keys, weights, a->nkeys, &topt, &plan,
+                     ts);
+  if (have) train_point_free(&point);
   batch_filter_free(filter);
   epoch_hook_free(hook);
   if (rc) return mh_error_context("trigger %lld", (long long)a->trigger);
@@ -134,15 +265,26 @@ static int handle_train(Orch *o, Cmd *c) {
   rc = MH_OK;
   double t0 = mh_now();
   o->last_ckpt_bytes = 0;
+  /* every rank's dropout streams go with the model, for a resumed run */
+  uint64_t *rng = NULL;
+  int64_t nstreams = 0;
+  if (!a->restore) MH_TRY(trainer_rngs_gather(d, o->model, &rng, &nstreams));
   if (d->rank == 0) {
     if (!o->stored_params) o->stored_params = mh_malloc((size_t)o->model->nparams * sizeof(float));
     if (!o->stored_params) rc = MH_ERR;
     if (!rc && !a->restore)
-      rc = checkpoint_write(path, o->model, &o->opt, meta, &o->storage,
-                            mi > 0 ? o->stored_params : NULL, &o->last_ckpt_bytes);
+      rc = checkpoint_write_rng(path, o->model, &o->opt, meta, &o->storage,
+                                mi > 0 ? o->stored_params : NULL, &o->last_ckpt_bytes, rng,
+                                nstreams * 4 * d->size);
     if (!rc)
       memcpy(o->stored_params, o->model->params, (size_t)o->model->nparams * sizeof(float));
+    /* the trigger is complete: its mid-trigger checkpoint has served */
+    char partial[1100];
+    run_dir_partial_path(o, a->trigger, partial, sizeof partial);
+    if (!rc && unlink(partial) != 0 && errno != ENOENT)
+      rc = mh_errorf("cannot remove %s: %s", partial, strerror(errno));
   }
+  free(rng);
   o->last_ckpt_s = mh_now() - t0;
   MH_TRY(dist_agree(d, rc));
   o->nmodels++;

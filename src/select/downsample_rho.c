@@ -228,7 +228,8 @@ static int il_train(Rho *r, PluginEnv *env, int64_t trigger, int j) {
                                  (uint64_t)j + 0x11),
                       NULL,
                       label,
-                      NULL};
+                      NULL,
+                      NULL}; /* no mid-trigger checkpoints: a stopped trigger trains it again */
     optim_reset(&r->opt[j]);
     rc = trainer_run(dist, m, &r->opt[j], env->store, keys->data, NULL, keys->len, &topt, &plan,
                      &ts);

@@ -84,9 +84,124 @@ static int verify(hid_t loc, const char *name, uint64_t got) {
   return MH_OK;
 }
 
-int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
-                     const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
-                     int64_t *bytes) {
+/* ---- mid-trigger checkpoints: /train_point ------------------------------------ */
+
+/* The point's scalars as stored, in one order for the file and the checksum. */
+#define POINT_NI 10
+#define POINT_NF 5
+static const char *const point_i_names[POINT_NI] = {"steps", "samples", "scored", "epochs",
+                                                     "epoch", "visited", "batches", "ranks",
+                                                     "set_checksum", "rng_streams"};
+static const char *const point_f_names[POINT_NF] = {"loss_first_epoch", "loss_last_epoch",
+                                                     "train_seconds", "epoch_loss", "epoch_wsum"};
+
+static void point_values(const TrainPoint *p, uint64_t set_checksum, int64_t *iv, double *fv) {
+  const int64_t i[POINT_NI] = {p->steps,   p->samples, p->scored,  p->epochs,
+                               p->epoch,   p->visited, p->batches, p->ranks,
+                               (int64_t)set_checksum, p->nrng};
+  const double f[POINT_NF] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss,
+                              p->epoch_wsum};
+  memcpy(iv, i, sizeof i);
+  memcpy(fv, f, sizeof f);
+}
+
+static uint64_t point_checksum(const int64_t *iv, const double *fv, const TrainPoint *p,
+                               const int64_t *owner) {
+  uint64_t h = mh_checksum(iv, POINT_NI * sizeof *iv, 0);
+  h = mh_checksum(fv, POINT_NF * sizeof *fv, h);
+  h = mh_checksum(p->acc_rows, (size_t)p->nacc * sizeof *p->acc_rows, h);
+  h = mh_checksum(p->acc_weights, (size_t)p->nacc * sizeof *p->acc_weights, h);
+  h = mh_checksum(owner, (size_t)p->nacc * sizeof *owner, h);
+  return mh_checksum(p->rng, (size_t)(p->ranks * p->nrng * 4) * sizeof *p->rng, h);
+}
+
+static int write_point(hid_t f, const TrainPoint *p, uint64_t set_checksum) {
+  int64_t iv[POINT_NI];
+  double fv[POINT_NF];
+  point_values(p, set_checksum, iv, fv);
+  int64_t *owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *owner);
+  if (!owner) return MH_ERR;
+  for (int64_t i = 0; i < p->nacc; i++) owner[i] = p->acc_owner[i];
+  hid_t g = H5Gcreate2(f, "train_point", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = g < 0 ? mh_h5_error("H5Gcreate2", __FILE__, __LINE__) : MH_OK;
+  for (int i = 0; !rc && i < POINT_NI; i++) rc = h5_attr_write_i64(g, point_i_names[i], iv[i]);
+  for (int i = 0; !rc && i < POINT_NF; i++) rc = h5_attr_write_f64(g, point_f_names[i], fv[i]);
+  if (!rc) rc = h5_write_i64(g, "acc_rows", p->nacc, p->acc_rows);
+  if (!rc) rc = h5_write_f32(g, "acc_weights", p->nacc, p->acc_weights);
+  if (!rc) rc = h5_write_i64(g, "acc_owner", p->nacc, owner);
+  if (!rc) rc = h5_write_i64(g, "rng", p->ranks * p->nrng * 4, (const int64_t *)p->rng);
+  if (!rc) rc = h5_attr_write_i64(g, "point_checksum", (int64_t)point_checksum(iv, fv, p, owner));
+  if (g >= 0) H5Gclose(g);
+  free(owner);
+  return rc;
+}
+
+static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
+  memset(p, 0, sizeof *p);
+  hid_t g = H5Gopen2(f, "train_point", H5P_DEFAULT);
+  if (g < 0) return mh_errorf("has no /train_point (not a mid-trigger checkpoint)");
+  int64_t iv[POINT_NI], *owner = NULL;
+  double fv[POINT_NF];
+  int rc = MH_OK;
+  for (int i = 0; !rc && i < POINT_NI; i++) rc = h5_attr_read_i64(g, point_i_names[i], &iv[i]);
+  for (int i = 0; !rc && i < POINT_NF; i++) rc = h5_attr_read_f64(g, point_f_names[i], &fv[i]);
+  if (!rc) rc = h5_len(g, "acc_rows", &p->nacc);
+  if (!rc && (p->nacc < 0 || p->nacc > ((int64_t)1 << 40)))
+    rc = mh_errorf("/train_point/acc_rows has %lld values", (long long)p->nacc);
+  if (!rc) {
+    p->acc_rows = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_rows);
+    p->acc_weights = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_weights);
+    p->acc_owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_owner);
+    owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *owner);
+    if (!p->acc_rows || !p->acc_weights || !p->acc_owner || !owner) rc = MH_ERR;
+  }
+  if (!rc) rc = h5_read_i64(g, "acc_rows", p->nacc, p->acc_rows);
+  if (!rc) rc = h5_read_f32(g, "acc_weights", p->nacc, p->acc_weights);
+  if (!rc) rc = h5_read_i64(g, "acc_owner", p->nacc, owner);
+  const int64_t nrng = iv[9] * 4 * iv[7]; /* streams x 4 words x ranks */
+  if (!rc && (iv[9] < 0 || iv[9] > 1024 || iv[7] < 1 || iv[7] > (1 << 24)))
+    rc = mh_errorf("/train_point: %lld random streams of %lld ranks", (long long)iv[9],
+                   (long long)iv[7]);
+  if (!rc) {
+    p->rng = mh_malloc((size_t)(nrng + 1) * sizeof *p->rng);
+    if (!p->rng) rc = MH_ERR;
+  }
+  if (!rc) rc = h5_read_i64(g, "rng", nrng, (int64_t *)p->rng);
+  if (!rc) {
+    p->steps = iv[0];
+    p->samples = iv[1];
+    p->scored = iv[2];
+    p->epochs = iv[3];
+    p->epoch = iv[4];
+    p->visited = iv[5];
+    p->batches = iv[6];
+    p->ranks = (int)iv[7];
+    *set_checksum = (uint64_t)iv[8];
+    p->nrng = iv[9];
+    p->first_loss = fv[0];
+    p->last_loss = fv[1];
+    p->seconds = fv[2];
+    p->epoch_loss = fv[3];
+    p->epoch_wsum = fv[4];
+    rc = verify(g, "point_checksum", point_checksum(iv, fv, p, owner));
+  }
+  for (int64_t i = 0; !rc && i < p->nacc; i++) {
+    if (owner[i] < 0 || owner[i] >= p->ranks)
+      rc = mh_errorf("/train_point/acc_owner names rank %lld of %d", (long long)owner[i], p->ranks);
+    else p->acc_owner[i] = (int32_t)owner[i];
+  }
+  free(owner);
+  H5Gclose(g);
+  if (rc) train_point_free(p);
+  return rc;
+}
+
+/* ---- writing and reading ------------------------------------------------------- */
+
+static int write_file(const char *path, const Model *m, const Optimizer *o,
+                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                      int64_t *bytes, const TrainPoint *point, uint64_t set_checksum,
+                      const uint64_t *rng, int64_t rng_words) {
   hid_t f = h5_create_tmp(path);
   if (f < 0) return MH_ERR;
   int delta = ms && base && model_storage_is_delta(ms, meta->trigger);
@@ -129,6 +244,13 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     if (!rc) rc = h5_attr_write_i64(g, "optimizer_checksum", (int64_t)optimizer_checksum(o));
     if (g >= 0) H5Gclose(g);
   }
+  if (!rc && point) rc = write_point(f, point, set_checksum);
+  if (!rc && rng_words > 0) {
+    rc = h5_write_i64(f, "rng", rng_words, (const int64_t *)rng);
+    if (!rc)
+      rc = h5_attr_write_i64(f, "rng_checksum",
+                             (int64_t)mh_checksum(rng, (size_t)rng_words * sizeof *rng, 0));
+  }
   if (rc) {
     h5_abandon(f, path);
     return mh_error_context("writing checkpoint %s", path);
@@ -138,6 +260,61 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     struct stat st;
     *bytes = stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
   }
+  return MH_OK;
+}
+
+int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
+                     const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                     int64_t *bytes) {
+  return write_file(path, m, o, meta, ms, base, bytes, NULL, 0, NULL, 0);
+}
+
+int checkpoint_write_rng(const char *path, const Model *m, const Optimizer *o,
+                         const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                         int64_t *bytes, const uint64_t *rng, int64_t rng_words) {
+  return write_file(path, m, o, meta, ms, base, bytes, NULL, 0, rng, rng_words);
+}
+
+int checkpoint_read_rng(const char *path, uint64_t **rng, int64_t *rng_words) {
+  *rng = NULL;
+  *rng_words = 0;
+  hid_t f = h5_open_ro(path);
+  if (f < 0) return MH_ERR;
+  int rc = MH_OK;
+  if (H5Lexists(f, "rng", H5P_DEFAULT) > 0) {
+    rc = h5_len(f, "rng", rng_words);
+    if (!rc && (*rng_words < 0 || *rng_words > (1 << 26)))
+      rc = mh_errorf("/rng has %lld values", (long long)*rng_words);
+    if (!rc) *rng = mh_malloc((size_t)(*rng_words + 1) * sizeof **rng);
+    if (!rc && !*rng) rc = MH_ERR;
+    if (!rc) rc = h5_read_i64(f, "rng", *rng_words, (int64_t *)*rng);
+    if (!rc)
+      rc = verify(f, "rng_checksum", mh_checksum(*rng, (size_t)*rng_words * sizeof **rng, 0));
+  }
+  H5Fclose(f);
+  if (rc) {
+    free(*rng);
+    *rng = NULL;
+    *rng_words = 0;
+    return mh_error_context("checkpoint %s", path);
+  }
+  return MH_OK;
+}
+
+int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,
+                           const CheckpointMeta *meta, const TrainPoint *p,
+                           uint64_t set_checksum) {
+  return write_file(path, m, o, meta, NULL, NULL, NULL, p, set_checksum, NULL, 0);
+}
+
+int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                          TrainPoint *p, uint64_t *set_checksum) {
+  MH_TRY(checkpoint_read(path, m, o, meta, NULL));
+  hid_t f = h5_open_ro(path);
+  if (f < 0) return MH_ERR;
+  int rc = read_point(f, p, set_checksum);
+  H5Fclose(f);
+  if (rc) return mh_error_context("checkpoint %s", path);
   return MH_OK;
 }
 

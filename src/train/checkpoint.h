@@ -18,6 +18,7 @@
 #include "train/model.h"
 #include "train/model_storage.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 typedef struct {
   int64_t trigger;          /* trigger index, 0-based */
@@ -41,6 +42,15 @@ typedef struct {
 int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
                      const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
                      int64_t *bytes);
+/* The same, with the model's random streams after the trigger (dropout
+ * masks; trainer_rngs_gather: every rank's, rng_words words) in /rng,
+ * with rng_checksum, so that a resumed run draws the same masks. */
+int checkpoint_write_rng(const char *path, const Model *m, const Optimizer *o,
+                         const CheckpointMeta *meta, const ModelStorage *ms, const float *base,
+                         int64_t *bytes, const uint64_t *rng, int64_t rng_words);
+/* A checkpoint's /rng (*rng NULL and *rng_words 0 when it has none;
+ * free *rng), verified against its checksum. */
+int checkpoint_read_rng(const char *path, uint64_t **rng, int64_t *rng_words);
 /* Load into an existing model of the same type and size; o may be NULL.
  * Difference models are resolved through their base models (bit-exact).
  * prev: the weights of the previous trigger when the caller holds them
@@ -48,5 +58,21 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
  * trigger is then applied to prev instead of reading its chain again. */
 int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
                     const float *prev);
+
+/* A mid-trigger checkpoint (training.checkpointing; trainer.h): the model
+ * (full /params) and the optimizer as above, with meta, plus the group
+ * /train_point: where training stood (attributes steps, samples, scored,
+ * epochs, epoch, visited, batches, ranks, loss_first_epoch,
+ * loss_last_epoch, train_seconds, epoch_loss, epoch_wsum), the batch
+ * filter's waiting samples (acc_rows int64, acc_weights float32, acc_owner
+ * int64), set_checksum (of the trigger's training set, so that a resume
+ * that selected another set does not continue it) and point_checksum,
+ * verified on reading. */
+int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,
+                           const CheckpointMeta *meta, const TrainPoint *p,
+                           uint64_t set_checksum);
+/* p is allocated (train_point_free it). */
+int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                          TrainPoint *p, uint64_t *set_checksum);
 
 #endif

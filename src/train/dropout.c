@@ -90,6 +90,10 @@ static const LayerOps dropout_ops = {"dropout", dropout_init, dropout_forward, d
                                      dropout_destroy, 0, 0,
                                      LAYER_CUDA(dropout_forward_gpu, dropout_backward_gpu), NULL};
 
+Rng *layer_dropout_rng(Layer *l) {
+  return l->ops == &dropout_ops ? &((Dropout *)l->impl)->rng : NULL;
+}
+
 Layer *layer_dropout(Dims in, double p) {
   if (!(p >= 0.0 && p < 1.0)) {
     mh_errorf("dropout layer: p must be in [0, 1), got %g", p);

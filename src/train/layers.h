@@ -120,6 +120,9 @@ Layer *layer_global_avgpool(Dims in);
  * scales the rest by 1/(1-p); identity in eval. The mask comes from the
  * layer's own seeded Rng (reseeded by init). */
 Layer *layer_dropout(Dims in, double p);
+/* A dropout layer's mask stream (what a mid-trigger checkpoint saves);
+ * NULL for any other layer. */
+Rng *layer_dropout_rng(Layer *l);
 /* nn.Flatten: {c, h, w} -> {c*h*w, 1, 1}, no copy. */
 Layer *layer_flatten(Dims in);
 

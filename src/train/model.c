@@ -67,10 +67,10 @@ int model_to_device(Model *m) {
                      "falls back to the CPU for it)",
                      m->type ? m->type->id : "?");
   m->dparams = gpu_malloc((size_t)m->nparams * sizeof(float));
-  m->dgrads = m->dparams ? gpu_malloc((size_t)(m->nparams + 3) * sizeof(float)) : NULL;
+  m->dgrads = m->dparams ? gpu_malloc((size_t)(m->nparams + 4) * sizeof(float)) : NULL;
   m->dbuffers = m->dgrads ? gpu_malloc((size_t)(m->nbuffers + 1) * sizeof(float)) : NULL;
   if (!m->dbuffers) return MH_ERR;
-  MH_TRY(gpu_zero(m->dgrads, (size_t)(m->nparams + 3) * sizeof(float)));
+  MH_TRY(gpu_zero(m->dgrads, (size_t)(m->nparams + 4) * sizeof(float)));
   MH_TRY(m->to_device(m));
   m->gpu = 1;
   return model_push(m);

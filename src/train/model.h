@@ -64,8 +64,9 @@ struct Model {
    * model_pull brings the trained values back (the trainer does both). */
   int gpu;
   float *dparams;    /* [nparams] on the device */
-  float *dgrads;     /* [nparams + 3]: the 3 spare floats carry the trainer's loss,
-                        failure count and weight sum through the same allreduce */
+  float *dgrads;     /* [nparams + 4]: the 4 spare floats carry the trainer's loss,
+                        failure count, weight sum and stop count through the same
+                        allreduce */
   float *dbuffers;   /* [nbuffers] */
   /* Rebind the model's layers to dparams/dgrads/dbuffers; NULL: this model
    * type has no GPU path (model_to_device says so). */
@@ -86,6 +87,10 @@ struct Model {
    * valid until the next forward; NULL when embed_dim is 0. Drift
    * detection, KCenter and CRAIG use these. */
   const float *(*embedding)(const Model *m);
+  /* The random streams training draws from (dropout masks), up to cap of
+   * them into out; returns how many. Each rank has its own (it draws for
+   * its own slice). NULL: the model draws nothing. */
+  int (*rngs)(Model *m, Rng **out, int cap);
   void (*destroy)(Model *m);
   /* Pass the rank context to the layers that need it; NULL when no layer
    * talks across ranks. Called by model_set_dist. */

@@ -309,6 +309,17 @@ static int netmodel_backward(Model *m, const float *x, const float *dlogits, int
   return net_backward(net, x, dlogits, n, NULL);
 }
 
+static int netmodel_rngs(Model *m, Rng **out, int cap) {
+  Net *net = &((NetModel *)m->impl)->net;
+  int n = 0;
+  for (int i = 0; i < net->nlayers; i++) {
+    Rng *r = layer_dropout_rng(net->layers[i]);
+    if (r && n < cap) out[n] = r;
+    n += r != NULL;
+  }
+  return n;
+}
+
 static void netmodel_set_dist(Model *m, const struct Dist *d) {
   net_set_dist(&((NetModel *)m->impl)->net, d);
 }
@@ -366,6 +377,7 @@ int net_model_create(Net *net, const ModelShape *shape, Model **out) {
   m->forward = netmodel_forward;
   m->backward = netmodel_backward;
   m->set_dist = netmodel_set_dist;
+  m->rngs = netmodel_rngs;
   m->to_device = netmodel_to_device;
   *out = m;
   return MH_OK;

@@ -2,6 +2,7 @@
 #include "train/trainer.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,11 @@ typedef struct {
   int32_t *alabels; /* [acap] */
   float *aweights;  /* [acap] */
   unsigned char *amine; /* [acap] */
+  /* The same samples as every rank sees them (global order), for a
+   * mid-trigger checkpoint: store rows, loss weights, the owning rank. */
+  int64_t *agrows;  /* [acap] */
+  float *agweights; /* [acap] */
+  int32_t *agowner; /* [acap] */
 } FilterBuffers;
 
 static void filter_buffers_free(FilterBuffers *f) {
@@ -56,6 +62,9 @@ static void filter_buffers_free(FilterBuffers *f) {
   free(f->alabels);
   free(f->aweights);
   free(f->amine);
+  free(f->agrows);
+  free(f->agweights);
+  free(f->agowner);
   memset(f, 0, sizeof *f);
 }
 
@@ -68,12 +77,15 @@ static void filter_buffers_free(FilterBuffers *f) {
  * final, every bucket above that offset is copied into the communication
  * buffer and its non-blocking allreduce starts; an MPI_Testall after each
  * such call moves the ones in flight along. The lowest bucket carries the
- * three spare floats (loss sum, failures, weight sum) and starts last,
+ * COMM_SPARE floats in front of the gradients (loss sum, failures, weight
+ * sum, stop signals) and starts last,
  * after backward and the fault check; a step then waits for all of them
  * before the optimizer. Bucket boundaries depend only on the parameter
  * count and the bucket size, and every rank starts them in the same order
  * (a rank whose backward stopped early starts the rest afterwards), so the
  * collectives match; the same ranks and bucket size give the same bits. */
+#define COMM_SPARE 4 /* floats ahead of the gradients in Buffers.comm */
+
 typedef struct {
   const struct Dist *d;
   Model *m;
@@ -92,9 +104,10 @@ typedef struct {
   float *eweights;  /* [n * epochs] weights in visiting order (when weighted) */
   float *logits;    /* [local batch * K] */
   float *dlogits;   /* [local batch * K] */
-  float *comm;      /* [3 + nparams]: the (weighted) loss sum, the count of ranks that
-                       failed and the weight sum, then the gradients, reduced together
-                       in buckets (see Buckets) */
+  float *comm;      /* [COMM_SPARE + nparams]: the (weighted) loss sum, the count of ranks
+                       that failed, the weight sum and the count of ranks that saw a stop
+                       signal, then the gradients, reduced together in buckets (see
+                       Buckets) */
   FilterBuffers f;  /* the batch filter's */
   Buckets bk;       /* the gradient allreduce's buckets (CPU models) */
   /* GPU models: the step's batch on the device (uploaded through page-locked
@@ -169,7 +182,7 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
   const int K = m->num_outputs;
   b->logits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
   b->dlogits = mh_malloc((size_t)(step_cap * K + 1) * sizeof(float));
-  b->comm = mh_malloc((size_t)(3 + m->nparams) * sizeof(float));
+  b->comm = mh_malloc((size_t)(COMM_SPARE + m->nparams) * sizeof(float));
   if (!b->logits || !b->dlogits || !b->comm) return MH_ERR;
   return MH_OK;
 }
@@ -177,7 +190,10 @@ static int buffers_alloc(Buffers *b, const Model *m, int64_t step_cap) {
 /* Fault injection for tests of failure handling: MODYN_FAULT=RANK:STEP:KIND
  * makes rank RANK fail at its STEP-th training step of the run (counted over
  * all triggers): KIND "exit" ends the process abruptly (a crashed node),
- * "error" reports an error (a failed read), "nan" poisons the loss. */
+ * "error" reports an error (a failed read), "nan" poisons the loss, and
+ * "SIGUSR1", "SIGTERM", "SIGINT" or "SIGHUP" sends that signal to the rank
+ * itself during the step (a preemption at a known step, for tests that
+ * must not depend on timing). */
 typedef struct {
   int rank;
   int64_t step;
@@ -246,19 +262,34 @@ static void prof_end(const Dist *d) {
           p->opt * ms, other * ms, cpu, wcpu, pcpu);
 }
 
-static int fault_check(const Dist *d, float *loss) {
+static int fault_signal(const char *kind) {
+  static const struct {
+    const char *name;
+    int sig;
+  } sigs[] = {{"SIGUSR1", SIGUSR1}, {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGHUP", SIGHUP}};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (!strcmp(kind, sigs[i].name)) return sigs[i].sig;
+  return 0;
+}
+
+/* The step's fault check. A stop signal (signals.h): with a checkpointer
+ * (can_save) this rank says so in *stop, which the step's allreduce carries
+ * to every rank, and the step completes; without one the step fails here,
+ * so every rank learns it from the allreduce and stops at the same step. */
+static int fault_check(const Dist *d, float *loss, int can_save, float *stop) {
   static Fault f;
   static int parsed;
-  /* a stop signal (signals.h) fails the step here, so every rank learns it
-   * from the allreduce and stops at the same step */
-  if (mh_stop_signal())
-    return mh_errorf("stopped by %s during training", mh_signal_name(mh_stop_signal()));
   if (!parsed) {
     parsed = 1;
     fault_parse(&f);
   }
   g_steps_run++;
-  if (f.rank != d->rank || g_steps_run != f.step) return MH_OK;
+  const int hit = f.rank == d->rank && g_steps_run == f.step;
+  if (hit && fault_signal(f.kind)) raise(fault_signal(f.kind));
+  *stop = mh_stop_signal() ? 1.0f : 0.0f;
+  if (mh_stop_signal() && !can_save)
+    return mh_errorf("stopped by %s during training", mh_signal_name(mh_stop_signal()));
+  if (!hit || fault_signal(f.kind)) return MH_OK;
   if (!strcmp(f.kind, "exit")) _exit(3);
   if (!strcmp(f.kind, "nan")) {
     *loss = NAN;
@@ -324,11 +355,11 @@ static void bucket_range(const Buckets *k, int j, int64_t *lo, int64_t *hi) {
 static void bucket_start(Buckets *k, int j) {
   int64_t lo, hi;
   bucket_range(k, j, &lo, &hi);
-  memcpy(k->comm + 3 + lo, k->m->grads + lo, (size_t)(hi - lo) * sizeof(float));
+  memcpy(k->comm + COMM_SPARE + lo, k->m->grads + lo, (size_t)(hi - lo) * sizeof(float));
   k->req[j] = MPI_REQUEST_NULL;
   if (k->d->size > 1 && !k->rc) {
-    float *start = j == k->nb - 1 ? k->comm : k->comm + 3 + lo;
-    const int64_t count = j == k->nb - 1 ? 3 + hi : hi - lo;
+    float *start = j == k->nb - 1 ? k->comm : k->comm + COMM_SPARE + lo;
+    const int64_t count = j == k->nb - 1 ? COMM_SPARE + hi : hi - lo;
     int e = MPI_Iallreduce(MPI_IN_PLACE, start, (int)count, MPI_FLOAT, MPI_SUM, k->d->comm,
                            &k->req[j]);
     if (e != MPI_SUCCESS) k->rc = mh_mpi_error(e, "MPI_Iallreduce", __FILE__, __LINE__);
@@ -362,6 +393,12 @@ static int buckets_finish(Buckets *k) {
   return MH_OK;
 }
 
+/* A stop signal in a step (fault_check). */
+typedef struct {
+  int can_save;   /* in: a checkpointer saves on a stop signal */
+  int stop;       /* out: some rank saw a stop signal; the step completed */
+} StepStop;
+
 /* One global batch: forward/backward on this rank's share, one allreduce of
  * the summed gradients, loss and weights, one identical optimizer step
  * everywhere. Forward and backward run even on an empty share: layers with
@@ -374,12 +411,13 @@ static int buckets_finish(Buckets *k) {
  * weight sum to *wsum. */
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st);
+                          int *any_failed, StepStop *ss, TrainStats *st);
 
 static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                       int failed, double clip, int bce, double *loss, double *wsum, int *any_failed,
-                      TrainStats *st) {
-  if (m->gpu) return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, st);
+                      StepStop *ss, TrainStats *st) {
+  if (m->gpu)
+    return train_step_gpu(d, m, o, b, bt, failed, clip, bce, loss, wsum, any_failed, ss, st);
   int rc = failed;
   model_zero_grad(m);
   Buckets *bk = &b->bk;
@@ -427,9 +465,10 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   }
   if (frc) rc = frc;
   const int64_t P = m->nparams;
-  float *tail = b->comm, *g = b->comm + 3;
+  float *tail = b->comm, *g = b->comm + COMM_SPARE;
   tail[0] = (float)lsum;
-  if (!rc) rc = fault_check(d, &tail[0]);
+  tail[3] = 0.0f;
+  if (!rc) rc = fault_check(d, &tail[0], ss->can_save, &tail[3]);
   tail[1] = rc ? 1.0f : 0.0f;
   tail[2] = rc ? 0.0f : (float)weight_sum(w, n);
   double t0 = mh_now();
@@ -439,6 +478,7 @@ static int train_step(const Dist *d, Model *m, Optimizer *o, Buffers *b, const B
   pf->allreduce += t1 - t0;
   pf->steps++;
   *any_failed = tail[1] > 0.0f;
+  ss->stop = tail[3] > 0.0f;
   if (*any_failed) return rc;
   *wsum = tail[2];
   const float scale = step_scale(*wsum, bt->global_len);
@@ -472,17 +512,17 @@ static int labels_check(const int32_t *labels, int64_t n, int K, int bce) {
 }
 
 /* train_step on the GPU: the same protocol, with the loss sum, the failure
- * count and the weight sum riding in the three spare floats after the
- * device gradients (one allreduce, NCCL where it is loaded), and one small
- * download per step that tells every rank the loss, the normaliser and
- * whether anyone failed. */
+ * count, the weight sum and the stop count riding in the four spare floats
+ * after the device gradients (one allreduce, NCCL where it is loaded), and
+ * one small download per step that tells every rank the loss, the
+ * normaliser, whether anyone failed and whether anyone was asked to stop. */
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st) {
+                          int *any_failed, StepStop *ss, TrainStats *st) {
   int rc = failed;
   const int64_t P = m->nparams, E = m->shape.in_elems;
   const int K = m->num_outputs;
-  if (gpu_zero(m->dgrads, (size_t)(P + 3) * sizeof(float))) rc = MH_ERR;
+  if (gpu_zero(m->dgrads, (size_t)(P + 4) * sizeof(float))) rc = MH_ERR;
   if (!rc) rc = labels_check(bt->labels, bt->n, K, bce);
   const int64_t n = rc ? 0 : bt->n;
   if (n > 0) {
@@ -505,26 +545,29 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
     if (!frc) frc = brc;
   }
   if (frc && !rc) rc = frc;
-  float tail[3] = {0.0f, 0.0f, 0.0f};
+  float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float stop = 0.0f;
   if (!rc) {
     float poison = 0.0f;
-    rc = fault_check(d, &poison);
+    rc = fault_check(d, &poison, ss->can_save, &stop);
     if (!rc && isnan(poison)) rc = gpu_upload(m->dgrads + P, (float[]){NAN}, sizeof(float));
   }
-  if (!rc) { /* this rank's weight sum, from the host copy of the weights */
-    const float ws = (float)weight_sum(bt->weights, nn);
-    rc = gpu_upload(m->dgrads + P + 2, &ws, sizeof ws);
+  if (!rc) { /* this rank's weight sum, from the host copy of the weights, and its stop */
+    const float ws[2] = {(float)weight_sum(bt->weights, nn), stop};
+    rc = gpu_upload(m->dgrads + P + 2, ws, sizeof ws);
   }
-  if (rc) { /* joins the allreduce with no gradient and a failure */
+  if (rc) { /* joins the allreduce with no gradient and a failure (and its stop) */
     tail[1] = 1.0f;
+    tail[3] = stop;
     gpu_zero(m->dgrads, (size_t)P * sizeof(float));
     gpu_upload(m->dgrads + P, tail, sizeof tail);
   }
   double t0 = mh_now();
-  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 3, 0));
+  MH_TRY(gpu_allreduce_sum(d, m->dgrads, P + 4, 0));
   MH_TRY(gpu_download(tail, m->dgrads + P, sizeof tail));
   st->comm_seconds += mh_now() - t0;
   *any_failed = tail[1] > 0.0f;
+  ss->stop = tail[3] > 0.0f;
   if (*any_failed) return rc;
   *loss = tail[0];
   *wsum = tail[2];
@@ -541,7 +584,8 @@ static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, con
 #else
 static int train_step_gpu(const Dist *d, Model *m, Optimizer *o, Buffers *b, const Batch *bt,
                           int failed, double clip, int bce, double *loss, double *wsum,
-                          int *any_failed, TrainStats *st) {
+                          int *any_failed, StepStop *ss, TrainStats *st) {
+  (void)ss;
   *any_failed = 1;
   return mh_errorf("GPU training: built without the CUDA backend");
 }
@@ -588,8 +632,14 @@ static int accum_alloc(FilterBuffers *b, const Model *m, int64_t B, int ranks) {
   b->alabels = mh_malloc((size_t)b->acap * sizeof(int32_t));
   b->aweights = mh_malloc((size_t)b->acap * sizeof(float));
   b->amine = mh_malloc((size_t)b->acap);
+  b->agrows = mh_malloc((size_t)b->acap * sizeof(int64_t));
+  b->agweights = mh_malloc((size_t)b->acap * sizeof(float));
+  b->agowner = mh_malloc((size_t)b->acap * sizeof(int32_t));
   b->counts = mh_malloc((size_t)ranks * sizeof(int64_t));
-  return b->ax && b->alabels && b->aweights && b->amine && b->counts ? MH_OK : MH_ERR;
+  return b->ax && b->alabels && b->aweights && b->amine && b->agrows && b->agweights &&
+                 b->agowner && b->counts
+             ? MH_OK
+             : MH_ERR;
 }
 
 /* The first `take` accumulated samples (global order) as this rank's share
@@ -614,6 +664,9 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
   memmove(b->alabels, b->alabels + mine, (size_t)rest * sizeof(int32_t));
   memmove(b->aweights, b->aweights + mine, (size_t)rest * sizeof(float));
   memmove(b->amine, b->amine + take, (size_t)grest);
+  memmove(b->agrows, b->agrows + take, (size_t)grest * sizeof(int64_t));
+  memmove(b->agweights, b->agweights + take, (size_t)grest * sizeof(float));
+  memmove(b->agowner, b->agowner + take, (size_t)grest * sizeof(int32_t));
   b->an = rest;
   b->agn = grest;
 }
@@ -622,26 +675,36 @@ static void accum_consume(FilterBuffers *b, const Model *m, int64_t take) {
  * the same subset on every rank, and append the kept samples to the
  * accumulator (this rank's own samples, and every rank's in global order).
  * rows: the global batch's store rows (every rank knows the visiting
- * order), whose keys the filter sees.
+ * order), whose keys the filter sees; gweights: its strategy weights (NULL:
+ * unweighted).
  * failed: this rank could not read its share; it joins with nothing.
  * Returns this rank's own status; *any_failed says that some rank could
- * not score (every rank learns it from the gathered counts). */
+ * not score, *stop (set, never cleared) that some rank got a stop signal
+ * (every rank learns both from the gathered counts). */
+#define FILTER_STOP ((int64_t)1 << 48) /* added to a share's size: a stop signal */
+
 static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *b, const Batch *bt,
-                        const Store *store, const int64_t *rows, int failed, int bce, int64_t step,
-                        int *any_failed, TrainStats *st) {
+                        const Store *store, const int64_t *rows, const float *gweights, int failed,
+                        int bce, int64_t step, int *any_failed, int *stop, TrainStats *st) {
   *any_failed = 0;
   PassBatch mine, g;
   memset(&mine, 0, sizeof mine);
   /* Scoring may fail on this rank alone: it then reports a share of -1. */
   int own = failed;
   if (!own) own = model_pass_batch(m, bt->x, bt->labels, bt->n, f->outputs, bce, &b->pass, &mine);
-  /* Each rank's share size once (-1: failed), then one gather per output. */
+  /* Each rank's share size once (-1: failed; FILTER_STOP added: this rank
+   * got a stop signal, so every rank learns it here, without a collective
+   * of its own, in batches that train no step), then one gather per output. */
   int64_t *counts = b->counts;
-  MH_TRY(dist_allgather_i64(d, own ? -1 : mine.n, counts));
+  MH_TRY(dist_allgather_i64(d, own ? -1 : mine.n + (mh_stop_signal() ? FILTER_STOP : 0), counts));
   /* This rank's share starts where the shares of the ranks before it end
    * (the reader cuts a global batch into contiguous slices in rank order). */
   int64_t off = 0, G = 0;
   for (int r = 0; r < d->size; r++) {
+    if (counts[r] >= FILTER_STOP) {
+      counts[r] -= FILTER_STOP;
+      *stop = 1;
+    }
     if (counts[r] < 0) *any_failed = 1;
     if (r < d->rank) off += counts[r];
     G += counts[r];
@@ -691,11 +754,17 @@ static int filter_batch(const Dist *d, Model *m, BatchFilter *f, FilterBuffers *
   /* The kept samples, in order, with weights = the filter's times the
    * strategy's: this rank's copied, every rank's marked. */
   const int64_t E = m->shape.in_elems;
+  int owner = 0;
+  int64_t owner_end = counts[0];
   for (int64_t i = 0; i < nkeep; i++) {
     if (i > 0 && b->keep[i] <= b->keep[i - 1])
       return mh_errorf("batch filter: kept positions must increase");
-    const int64_t p = b->keep[i] - off;
+    const int64_t q = b->keep[i], p = q - off;
     const int is_mine = p >= 0 && p < bt->n;
+    while (q >= owner_end && owner + 1 < d->size) owner_end += counts[++owner];
+    b->agrows[b->agn] = rows[q];
+    b->agweights[b->agn] = b->kweights[i] * (gweights ? gweights[q] : 1.0f);
+    b->agowner[b->agn] = owner;
     b->amine[b->agn++] = (unsigned char)is_mine;
     if (!is_mine) continue;
     memcpy(b->ax + b->an * E, bt->x + p * E, (size_t)E * sizeof(float));
@@ -732,11 +801,14 @@ typedef struct {
   double epoch_wsum; /* its weight sum (samples, unweighted) */
   int64_t visited;   /* samples of the global batches read, before any filter */
   Store *store;
-  const int64_t *erows; /* the reader pass's visiting order: epoch e's rows at e * en */
-  int64_t en;           /* samples per epoch of the pass */
-  int64_t cur_epoch;    /* the pass's epoch of the last global batch, and where the */
-  int64_t cur_off;      /* next global batch starts in it */
+  const int64_t *erows;    /* the reader pass's visiting order (Batch.start indexes it) */
+  const float *eweights;   /* its weights in the same order, or NULL */
   int any;           /* some rank failed a step: every rank stops */
+  StepStop ss;       /* a stop signal, agreed in the steps' allreduce */
+  TrainCheckpointer *ckpt; /* mid-trigger checkpoints, or NULL */
+  int64_t batches;   /* global batches of the pass read */
+  int64_t saved_at;  /* steps at the last save (or the start) */
+  double t_start;    /* when trainer_run began (less the resumed point's seconds) */
   Progress prog;
 } Loop;
 
@@ -760,7 +832,7 @@ static int loop_step(Loop *L, const Batch *bt, int own) {
         sched_lr(&L->sched, o->groups[g].lr0, L->sched.per_batch ? L->st->steps : L->epoch);
   double loss = 0.0, wsum = 0.0;
   own = train_step(L->d, L->m, o, L->b, bt, own, L->opt->clip_grad_norm, L->opt->bce, &loss, &wsum,
-                   &L->any, L->st);
+                   &L->any, &L->ss, L->st);
   if (L->any) return own;
   if (!isfinite(loss))
     return mh_errorf(
@@ -791,14 +863,89 @@ static int loop_drain(Loop *L, int all) {
   return MH_OK;
 }
 
+/* ---- mid-trigger checkpoints ---------------------------------------------------- */
+
+void train_point_free(TrainPoint *p) {
+  if (!p) return;
+  free(p->acc_rows);
+  free(p->acc_weights);
+  free(p->acc_owner);
+  free(p->rng);
+  p->acc_rows = NULL;
+  p->acc_weights = NULL;
+  p->acc_owner = NULL;
+  p->rng = NULL;
+  p->nacc = p->nrng = 0;
+}
+
+#define MAX_RNGS 64
+
+int trainer_rngs_gather(const Dist *d, Model *m, uint64_t **rng, int64_t *nstreams) {
+  Rng *r[MAX_RNGS];
+  const int n = m->rngs ? m->rngs(m, r, MAX_RNGS) : 0;
+  *rng = NULL;
+  *nstreams = 0;
+  if (n > MAX_RNGS) return mh_errorf("the model has %d random streams, at most %d", n, MAX_RNGS);
+  if (n == 0) return MH_OK;
+  uint64_t mine[MAX_RNGS * 4];
+  for (int i = 0; i < n; i++) memcpy(mine + 4 * i, r[i]->s, sizeof r[i]->s);
+  int64_t *counts = mh_malloc((size_t)d->size * sizeof *counts);
+  *rng = mh_malloc((size_t)(d->size * n * 4) * sizeof **rng);
+  int rc = dist_agree(d, counts && *rng ? MH_OK : MH_ERR);
+  for (int i = 0; !rc && i < d->size; i++) counts[i] = 4 * n;
+  if (!rc) rc = dist_allgatherv(d, mine, counts, sizeof *mine, *rng);
+  free(counts);
+  if (!rc) *nstreams = n;
+  return rc;
+}
+
+void trainer_rngs_restore(const Dist *d, Model *m, const uint64_t *rng, int64_t nstreams,
+                          int ranks) {
+  Rng *r[MAX_RNGS];
+  const int n = m->rngs ? m->rngs(m, r, MAX_RNGS) : 0;
+  if (n != nstreams || n > MAX_RNGS || ranks != d->size || !rng) return;
+  for (int i = 0; i < n; i++) memcpy(r[i]->s, rng + (d->rank * n + i) * 4, sizeof r[i]->s);
+}
+
+/* After a global batch: save where training stands when a stop signal
+ * reached some rank (then end training) or when `interval` more steps ran.
+ * Every rank decides alike (the stop is agreed, the steps are counted
+ * everywhere). Returns MH_ERR on every rank when training stops here. */
+static int loop_checkpoint(Loop *L) {
+  TrainCheckpointer *c = L->ckpt;
+  const int stop = L->ss.stop;
+  const int periodic =
+      c->interval > 0 && L->st->steps / c->interval > L->saved_at / c->interval;
+  if (!stop && !periodic) return MH_OK;
+  const TrainStats *st = L->st;
+  const FilterBuffers *f = &L->b->f;
+  TrainPoint p = {st->steps, st->samples, st->scored, st->epochs, st->first_loss, st->last_loss,
+                  mh_now() - L->t_start, L->epoch, L->epoch_loss, L->epoch_wsum, L->visited,
+                  L->batches, L->d->size, L->plan->filter ? f->agn : 0, f->agrows, f->agweights,
+                  f->agowner, 0, NULL};
+  /* a GPU model's trained state comes back to the host arrays first */
+  int rc = MH_OK;
+  if (L->m->gpu) rc = dist_agree(L->d, gpu_state_pull(L->b, L->m, L->o));
+  if (!rc) rc = trainer_rngs_gather(L->d, L->m, &p.rng, &p.nrng);
+  char where[1100] = "";
+  if (!rc) rc = c->save(c, &p, stop, where, sizeof where);
+  free(p.rng);
+  L->saved_at = st->steps;
+  if (rc || !stop) return rc;
+  if (!mh_stop_signal()) mh_stop_learned(); /* another rank got it: this one stops too */
+  return mh_errorf("stopped by %s during training after step %lld (epoch %lld), saved in %s "
+                   "for resume to go on from",
+                   mh_signal_name(mh_stop_signal()), (long long)st->steps, (long long)L->epoch,
+                   where[0] ? where : "the run directory");
+}
+
 /* Train on the reader's pass; its epoch 0 is epoch e0 of the trigger.
  * Returns this rank's own status (L->any: some rank failed). */
-static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int64_t en) {
+static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows,
+                     const float *eweights) {
   const TrainPlan *plan = L->plan;
   L->erows = erows;
-  L->en = en;
-  L->cur_epoch = -1;
-  L->cur_off = 0;
+  L->eweights = eweights;
   for (;;) {
     Batch bt;
     const double tr = g_prof.on ? mh_now() : 0.0;
@@ -811,24 +958,54 @@ static int loop_pass(Loop *L, Reader *rd, int64_t e0, const int64_t *erows, int6
       L->epoch = e0 + bt.epoch;
     }
     if (plan->filter) {
-      /* the batch's rows: the reader cuts each epoch's order into batches */
-      if (!own && bt.epoch != L->cur_epoch) {
-        L->cur_epoch = bt.epoch;
-        L->cur_off = 0;
-      }
-      const int64_t *rows = L->erows + L->cur_epoch * L->en + L->cur_off;
-      if (!own) L->cur_off += bt.global_len;
-      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, own,
-                         L->opt->bce, L->st->steps, &L->any, L->st);
+      /* the batch's rows and weights in the pass's visiting order */
+      const int64_t *rows = own ? L->erows : L->erows + bt.start;
+      const float *gw = own || !L->eweights ? NULL : L->eweights + bt.start;
+      /* a batch may train no step: a stop is agreed in its gather as well */
+      int stop = 0;
+      own = filter_batch(L->d, L->m, plan->filter, &L->b->f, &bt, L->store, rows, gw, own,
+                         L->opt->bce, L->st->steps, &L->any, &stop, L->st);
       if (own || L->any) return own; /* a failure every rank shares, or one they all saw */
       own = loop_drain(L, 0);
+      if (stop && L->ckpt) L->ss.stop = 1;
     } else {
       own = loop_step(L, &bt, own);
     }
     if (own || L->any) return own;
     L->visited += bt.global_len;
+    L->batches = bt.index + 1;
     progress_update(&L->prog, L->visited);
+    if (L->ckpt) MH_TRY(loop_checkpoint(L));
   }
+}
+
+/* A resumed point's waiting kept samples back in the accumulator: each rank
+ * reads the features of its own. With another rank count than the one that
+ * saved them, they are dealt out in contiguous runs (the result then agrees
+ * within rounding, as any run on another rank count does). */
+static int accum_restore(FilterBuffers *b, const Dist *d, Model *m, Store *store,
+                         const TrainPoint *p) {
+  if (p->nacc > b->acap)
+    return mh_errorf("checkpoint: %lld waiting samples do not fit the accumulator (%lld)",
+                     (long long)p->nacc, (long long)b->acap);
+  b->an = 0;
+  for (int64_t i = 0; i < p->nacc; i++) {
+    const int owner = p->ranks == d->size ? p->acc_owner[i] : (int)(i * d->size / p->nacc);
+    b->agrows[i] = p->acc_rows[i];
+    b->agweights[i] = p->acc_weights[i];
+    b->agowner[i] = owner;
+    b->amine[i] = owner == d->rank;
+    if (owner != d->rank) continue;
+    if (p->acc_rows[i] < 0 || p->acc_rows[i] >= store->n)
+      return mh_errorf("checkpoint: waiting sample row %lld is outside the store",
+                       (long long)p->acc_rows[i]);
+    b->alabels[b->an] = store->labels[p->acc_rows[i]];
+    b->aweights[b->an] = p->acc_weights[i];
+    MH_TRY(store_read_features_f32(store, &p->acc_rows[i], 1, b->ax + b->an * m->shape.in_elems));
+    b->an++;
+  }
+  b->agn = p->nacc;
+  return MH_OK;
 }
 
 /* Row lookups and every epoch's visiting order for one reader pass over
@@ -965,6 +1142,30 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   L.plan = plan;
   L.st = st;
   L.store = store;
+  L.t_start = t_start;
+  /* An epoch hook's per-epoch state is not saved: no mid-trigger checkpoints
+   * then (a signal fails the step, and the trigger restarts on resume). */
+  L.ckpt = plan->epoch_hook ? NULL : plan->ckpt;
+  L.ss.can_save = L.ckpt != NULL;
+  const TrainPoint *rp = L.ckpt ? L.ckpt->resume : NULL;
+  if (rp) { /* continue where a mid-trigger checkpoint left off */
+    st->steps = rp->steps;
+    st->samples = rp->samples;
+    st->scored = rp->scored;
+    st->epochs = rp->epochs;
+    st->first_loss = rp->first_loss;
+    st->last_loss = rp->last_loss;
+    L.epoch = rp->epoch;
+    L.epoch_loss = rp->epoch_loss;
+    L.epoch_wsum = rp->epoch_wsum;
+    L.visited = rp->visited;
+    L.batches = rp->batches;
+    L.saved_at = rp->steps;
+    L.t_start = t_start - rp->seconds;
+    if (!rc && plan->filter) rc = accum_restore(&b.f, d, m, store, rp);
+    trainer_rngs_restore(d, m, rp->rng, rp->nrng, rp->ranks);
+    rc = dist_agree(d, rc);
+  }
   int64_t want_batches = 0, want_epochs = 0;
   trainer_expected_sizes(n, opt, plan, &want_batches, &want_epochs);
   L.sched = sched_resolve(&plan->sched, want_batches, want_epochs);
@@ -974,10 +1175,11 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
                                                            : epochs * per_epoch);
   /* rc: this rank's own failure; L.any: some rank's (all ranks stop at the
    * same step, then agree on the first failing rank's message). */
+  if (L.visited > 0) progress_update(&L.prog, L.visited); /* resumed mid-trigger */
   if (!rc && epochs > 0 && !plan->epoch_hook) {
-    rc = reader_start(rd, b.erows, weights ? b.eweights : NULL, n, epochs, B, opt->drop_last_batch,
-                      limit);
-    if (!rc) rc = loop_pass(&L, rd, 0, b.erows, n);
+    const float *ew = weights ? b.eweights : NULL;
+    rc = reader_start_at(rd, b.erows, ew, n, epochs, B, opt->drop_last_batch, limit, L.batches);
+    if (!rc) rc = loop_pass(&L, rd, 0, b.erows, ew);
     st->read_seconds += reader_wait_seconds(rd);
     reader_finish(rd);
   }
@@ -1009,7 +1211,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
       if (!rc)
         rc =
             reader_start(rd, b.erows, ew ? b.eweights : NULL, en, 1, B, opt->drop_last_batch, left);
-      if (!rc) rc = loop_pass(&L, rd, e, b.erows, en);
+      if (!rc) rc = loop_pass(&L, rd, e, b.erows, ew ? b.eweights : NULL);
       st->read_seconds += reader_wait_seconds(rd);
       reader_finish(rd);
     }
@@ -1023,6 +1225,13 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   /* A step failed somewhere: every rank is here; the lowest failing rank's
    * message becomes everyone's. */
   if (L.any) rc = dist_agree(d, rc);
+  /* a signal failed the step (no checkpointer here): every rank learned it
+   * in the step's allreduce and ends alike */
+  if (rc && L.ss.stop && !mh_stop_signal()) mh_stop_learned();
+  if (rc && L.ss.stop && plan->ckpt && !L.ckpt)
+    mh_errorf("stopped by %s during training; a sample-then-batch downsampler's per-epoch state "
+              "cannot be saved mid-trigger, so `modyn resume` trains this trigger again from its "
+              "start", mh_signal_name(mh_stop_signal()));
   if (!rc) end_epoch(&L);
   for (int g = 0; g < o->ngroups; g++) o->groups[g].lr = o->groups[g].lr0;
   if (m->gpu && b.dm) {
@@ -1031,7 +1240,7 @@ int trainer_run(const Dist *d, Model *m, Optimizer *o, Store *store, const int64
   }
   reader_free(rd);
   buffers_free(&b);
-  st->seconds = mh_now() - t_start;
+  st->seconds = mh_now() - L.t_start;
   prof_end(d);
   return rc;
 }

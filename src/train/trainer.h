@@ -75,7 +75,9 @@ struct BatchFilter {
   unsigned outputs; /* PASS_* the selection needs */
   /* Called on every rank with the same global batch (scores in global
    * batch order, g->keys the samples' store keys; step counts the
-   * trigger's steps). Write the kept positions
+   * trigger's steps; a filter created again for the same trigger must
+   * choose alike at the same step, which resuming a mid-trigger checkpoint
+   * relies on). Write the kept positions
    * (increasing, in [0, g->n)) to keep and their loss weights to weights
    * (both have room for g->n), and their number to *nkeep. Must depend on
    * nothing but its arguments and the filter's own deterministic state. */
@@ -123,6 +125,60 @@ struct EpochHook {
 };
 void epoch_hook_free(EpochHook *h);
 
+/* Where training stood after a step: what a mid-trigger checkpoint holds
+ * besides the model's weights and buffers and the optimizer's state (the
+ * caller saves and loads those), with every rank's random streams (dropout
+ * masks; restored when resumed on as many ranks). The visiting order is not kept: it follows
+ * from the seed and the epoch (plan_pass). Neither is the batch filter's
+ * own state: its choice depends on the step (BatchFilter.select). */
+typedef struct {
+  int64_t steps, samples, scored, epochs; /* TrainStats so far */
+  double first_loss, last_loss;           /* TrainStats so far */
+  double seconds;        /* training seconds before this point (timing only) */
+  int64_t epoch;         /* the epoch of the last batch */
+  double epoch_loss;     /* its (weighted) loss sum so far */
+  double epoch_wsum;     /* its weight sum so far */
+  int64_t visited;       /* samples of the global batches read, before any filter */
+  int64_t batches;       /* global batches read: the reader starts at the next one */
+  int ranks;             /* ranks of the run that saved it (acc_owner's meaning) */
+  int64_t nacc;          /* kept samples waiting for a step (batch filter), global order */
+  int64_t *acc_rows;     /* [nacc] their store rows */
+  float *acc_weights;    /* [nacc] their loss weights (the filter's times the strategy's) */
+  int32_t *acc_owner;    /* [nacc] the rank whose share each came from */
+  int64_t nrng;          /* the model's random streams per rank (Model.rngs: dropout) */
+  uint64_t *rng;         /* [ranks * nrng * 4] their xoshiro states, rank after rank */
+} TrainPoint;
+void train_point_free(TrainPoint *p);
+
+/* Collective: every rank's random streams of m (Model.rngs: dropout
+ * masks) onto every rank: *rng [ranks * *nstreams * 4] (free it; NULL when
+ * the model has none). */
+int trainer_rngs_gather(const Dist *d, Model *m, uint64_t **rng, int64_t *nstreams);
+/* This rank's streams from rng as trainer_rngs_gather left it on `ranks`
+ * ranks; nothing when the model's streams or the rank count differ (each
+ * rank then draws from where it stands). */
+void trainer_rngs_restore(const Dist *d, Model *m, const uint64_t *rng, int64_t nstreams,
+                          int ranks);
+
+/* Mid-trigger checkpoints (training.checkpointing): the trainer calls save
+ * at a step boundary every `interval` steps, and after the step at which a
+ * stop signal (signals.h) reached any rank; the ranks learn of the signal
+ * in that step's allreduce, so they all stop after the same step. Then
+ * trainer_run returns an error saying where it stopped. With an epoch hook
+ * (its per-epoch state is not saved) nothing is saved: a signal fails the
+ * step, as without a checkpointer, and the trigger trains again from its
+ * start on resume. */
+typedef struct TrainCheckpointer TrainCheckpointer;
+struct TrainCheckpointer {
+  int64_t interval; /* steps between saves; 0: only when a signal stops training */
+  /* Collective: every rank calls it with the same point; the model's host
+   * arrays and the optimizer's state are current. stop: a signal ends
+   * training here. *where (rank 0) names the file, for the stop message. */
+  int (*save)(TrainCheckpointer *c, const TrainPoint *p, int stop, char *where, size_t cap);
+  const TrainPoint *resume; /* continue from here (the model and optimizer loaded), or NULL */
+  void *ctx;
+};
+
 /* How one trigger trains, besides the options. */
 typedef struct {
   ReaderConfig io;      /* partitions and prefetching */
@@ -133,6 +189,7 @@ typedef struct {
   const char *progress; /* label of the progress line (core/progress.h), e.g. "trigger 3:
                            training"; NULL: none */
   EpochHook *epoch_hook; /* NULL: every epoch trains on the keys given */
+  TrainCheckpointer *ckpt; /* NULL: no mid-trigger checkpoints; a stop signal fails training */
 } TrainPlan;
 
 /* The batches (optimizer steps) and epochs training n samples is expected
