@@ -4,7 +4,8 @@
 # a damaged config.yaml and a damaged base of a difference model are each
 # named as the first damaged file with what to do; `modyn resume` refuses
 # the same flipped byte (the same checksum code); a gap in models/ is a
-# note, not damage; stores and run directories mix in one call.
+# note, not damage; stores and run directories mix in one call; RHOLoss's
+# IL models in aux/ are verified and a damaged one named.
 . "$(dirname "$0")/lib.sh"
 W=$PWD/tmp_run_check
 rm -rf "$W" && mkdir -p "$W"
@@ -12,7 +13,24 @@ CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
 "$MODYN_BIN" synth --out "$W/data/quickstart" --years 5 --train-per-year 60 --test-per-year 10 > /dev/null
 Q=(--set training.epochs_per_trigger=1 --quiet)
 mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/run" "${Q[@]}" > /dev/null ||
-  { fail "the run"; finish run_check; exit 1; }
+  { fail "the run"; # RHOLoss: the IL models in aux/ are verified too; a flipped byte in one is
+# named with what to do (resume trains it again).
+IL="{il_model_id: LogisticRegression, il_model_config: {num_classes: 4}, batch_size: 32,"
+IL+=" optimizers: [{name: default, algorithm: SGD, param_groups: [{module: model, config: {lr: 0.1}}]}]}"
+mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/rho" "${Q[@]}" \
+  --set selection_strategy.name=CoresetStrategy --set selection_strategy.maximum_keys_in_memory=1000 \
+  --set "selection_strategy.downsampling_config={strategy: RHOLoss, ratio: 50, holdout_set_ratio: 30, holdout_set_strategy: Simple, il_training_config: $IL}" \
+  > /dev/null || fail "the RHOLoss run"
+"$MODYN_BIN" check "$W/rho" > "$W/rho.out" 2> "$W/rho.err"
+check_eq "rho: exit code" "$?" 0
+check_eq "rho: an IL model per trigger, ok" \
+  "$(grep -c '^aux/trigger_000[0-3]_il\.h5  *ok (LogisticRegression, 68 parameters, 3 checksums)$' "$W/rho.out")" 4
+flip "$W/rho/aux/trigger_0001_il.h5" /params 20
+"$MODYN_BIN" check "$W/rho" > "$W/rho2.out" 2> "$W/rho2.err"
+check_eq "rho damaged: exit code" "$?" 1
+check "rho damaged: named, with what to do" grep -q \
+  "^modyn: error: $W/rho/aux/trigger_0001_il.h5 is damaged: damaged file: its weights_checksum .*; delete it: \`modyn resume\` trains this model of the downsampler again" "$W/rho2.err"
+finish run_check; exit 1; }
 R=$W/run
 check_eq "four checkpoints" "$(ls "$R/models" | grep -c '^trigger_000[0-3]\.h5$')" 4
 
@@ -114,4 +132,21 @@ flip "$W/delta/models/trigger_0000.h5" /params 12
 check_eq "delta base: exit code" "$?" 1
 check "delta base: the base is the first named" grep -q "^modyn: error: $W/delta/models/trigger_0000.h5 is damaged" "$W/d2.err"
 check_eq "delta base: every model on it is damaged too" "$(grep -c '^models/trigger_000[0-3]\.h5  *DAMAGED$' "$W/d2.out")" 4
+# RHOLoss: the IL models in aux/ are verified too; a flipped byte in one is
+# named with what to do (resume trains it again).
+IL="{il_model_id: LogisticRegression, il_model_config: {num_classes: 4}, batch_size: 32,"
+IL+=" optimizers: [{name: default, algorithm: SGD, param_groups: [{module: model, config: {lr: 0.1}}]}]}"
+mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/rho" "${Q[@]}" \
+  --set selection_strategy.name=CoresetStrategy --set selection_strategy.maximum_keys_in_memory=1000 \
+  --set "selection_strategy.downsampling_config={strategy: RHOLoss, ratio: 50, holdout_set_ratio: 30, holdout_set_strategy: Simple, il_training_config: $IL}" \
+  > /dev/null || fail "the RHOLoss run"
+"$MODYN_BIN" check "$W/rho" > "$W/rho.out" 2> "$W/rho.err"
+check_eq "rho: exit code" "$?" 0
+check_eq "rho: an IL model per trigger, ok" \
+  "$(grep -c '^aux/trigger_000[0-3]_il\.h5  *ok (LogisticRegression, 68 parameters, 3 checksums)$' "$W/rho.out")" 4
+flip "$W/rho/aux/trigger_0001_il.h5" /params 20
+"$MODYN_BIN" check "$W/rho" > "$W/rho2.out" 2> "$W/rho2.err"
+check_eq "rho damaged: exit code" "$?" 1
+check "rho damaged: named, with what to do" grep -q \
+  "^modyn: error: $W/rho/aux/trigger_0001_il.h5 is damaged: damaged file: its weights_checksum .*; delete it: \`modyn resume\` trains this model of the downsampler again" "$W/rho2.err"
 finish run_check
