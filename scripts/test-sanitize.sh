@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test-sanitize.sh - the test programs (tests/test_*.c, one and several
-# ranks) built with AddressSanitizer and UndefinedBehaviorSanitizer into
-# build-san/; any memory error or undefined behaviour fails its test.
+# ranks) and the fuzz corpus replays (fuzz_replay_*: every committed fuzz
+# input and regression case) built with AddressSanitizer and
+# UndefinedBehaviorSanitizer into build-san/; any memory error or undefined
+# behaviour fails its test.
 # CI runs it after scripts/test.sh. Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +16,4 @@ cmake --build build-san -j "$(nproc)" > build-san/build.log 2>&1 || { tail -40 b
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-san
-ctest --output-on-failure -j "$(nproc)" -R '^test_' "$@"
+ctest --output-on-failure -j "$(nproc)" -R '^(test_|fuzz_replay_)' "$@"
