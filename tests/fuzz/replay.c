@@ -3,13 +3,27 @@
  * order) to LLVMFuzzerTestOneInput once. Built with any compiler, so the
  * committed corpus and every crasher found so far run as regression tests
  * in the normal CTest suite. A path that does not exist is skipped with a
- * note; no input at all is an error (a test that ran nothing). */
+ * note; no input at all is an error (a test that ran nothing).
+ * Built with AddressSanitizer and run with leak detection on
+ * (scripts/test-sanitize.sh), it checks for leaks after every input, as
+ * libFuzzer does, and fails naming the input. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPLAY_LSAN 1
+#endif
+#endif
+#ifdef REPLAY_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,6 +55,12 @@ static int run_file(const char *path) {
   free(buf);
   LLVMFuzzerTestOneInput(in, n);
   free(in);
+#ifdef REPLAY_LSAN
+  if (__lsan_do_recoverable_leak_check()) {
+    fprintf(stderr, "replay: memory leaked while running %s\n", path);
+    return -1;
+  }
+#endif
   return 0;
 }
 
