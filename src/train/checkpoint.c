@@ -122,14 +122,19 @@ int checkpoint_write(const char *path, const Model *m, const Optimizer *o,
     rc = write_weights(f, "params", H5T_NATIVE_FLOAT, m->nparams, m->params, ms && ms->zip);
   }
   if (!rc) rc = h5_write_f32(f, "buffers", m->nbuffers, m->buffers);
-  if (!rc) rc = h5_attr_write_i64(f, "weights_checksum", (int64_t)weights_checksum(m->params, m->nparams, m->buffers, m->nbuffers));
+  if (!rc)
+    rc = h5_attr_write_i64(f, "weights_checksum",
+                           (int64_t)weights_checksum(m->params, m->nparams, m->buffers,
+                                                     m->nbuffers));
   if (!rc && o) {
     hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) rc = mh_h5_error("H5Gcreate2", __FILE__, __LINE__);
     if (!rc) rc = h5_attr_write_i64(g, "step", o->step);
     if (!rc) rc = h5_write_f32(g, "m", o->n, o->m);
     if (!rc && o->v) rc = h5_write_f32(g, "v", o->n, o->v);
-    if (!rc) rc = h5_attr_write_i64(g, "optimizer_checksum", (int64_t)optimizer_checksum(o->step, o->m, o->v, o->n));
+    if (!rc)
+      rc = h5_attr_write_i64(g, "optimizer_checksum",
+                             (int64_t)optimizer_checksum(o->step, o->m, o->v, o->n));
     if (g >= 0) H5Gclose(g);
   }
   if (rc) {
