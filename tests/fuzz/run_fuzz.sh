@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run_fuzz.sh BUILD NAME SECONDS [WORK]: fuzz one harness (built with
 # -DMODYN_FUZZ=ON in BUILD) for SECONDS, niced, one process, starting from
-# the committed corpus; then minimise the corpus (-merge=1) back into
-# tests/fuzz/corpus/NAME. Crashes, hangs (-timeout=10) and leaks land in
+# the committed corpus; then minimise the committed corpus plus what the
+# run found (-merge=1) into WORK/merged, which replaces
+# tests/fuzz/corpus/NAME when committed. Crashes, hangs (-timeout=10) and leaks land in
 # WORK/artifacts (default /tmp/modyn-fuzz-NAME); add each one to
 # tests/fuzz/regress/NAME once the bug is fixed.
 set -euo pipefail
