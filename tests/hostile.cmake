@@ -9,3 +9,5 @@ set_property(TEST hostile APPEND PROPERTY ENVIRONMENT
 # modyn check and run --verify on the command line (uses hostile_h5 too).
 modyn_script_test(store_check "mpi" store_check.sh)
 set_property(TEST store_check APPEND PROPERTY ENVIRONMENT "HOSTILE_H5=$<TARGET_FILE:hostile_h5>")
+# modyn check RUN_DIR: checkpoints and the files resume reads.
+modyn_script_test(run_check "mpi" run_check.sh)

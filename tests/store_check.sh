@@ -45,5 +45,5 @@ check "no checksum: exit 0" "$MODYN_BIN" check "$D/train" > "$W/old.out"
 check "no checksum: the shard line" grep -q '^shard_00001.h5 .* -  *no checksum (not verified)$' "$W/old.out"
 check "no checksum: the summary" grep -q "1 shard verified ok, 1 without a checksum" "$W/old.out"
 check "run --verify passes" mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/d" --out "$W/run_old" --verify --quiet
-check "usage error without a store" bash -c "'$MODYN_BIN' check 2>&1 | grep -q 'expected one or more store directories'"
+check "usage error without a store" bash -c "'$MODYN_BIN' check 2>&1 | grep -q 'expected one or more store or run directories'"
 finish store_check

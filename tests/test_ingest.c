@@ -192,6 +192,33 @@ static void test_idx(void) {
            lpath);
   CHECK_STR(mh_error(), want);
 
+  /* Sizes whose product passes 2^64 and wraps round to the file's size
+   * (2 x 2147549185 x 4294836226 = 2^64 + 4: a 16-byte header and 4 bytes
+   * of pixels would match). Found by fuzzing (tests/fuzz/regress). */
+  unsigned char wrap[20] = {0}, lab2[10] = {0};
+  put_be32(wrap, 0x803);
+  put_be32(wrap + 4, 2);
+  put_be32(wrap + 8, 2147549185u);
+  put_be32(wrap + 12, 4294836226u);
+  put_be32(lab2, 0x801);
+  put_be32(lab2 + 4, 2);
+  char wpath[512], l2path[512];
+  snprintf(wpath, sizeof wpath, "%s", path_in("images_wrap"));
+  snprintf(l2path, sizeof l2path, "%s", path_in("labels_wrap"));
+  write_bytes(wpath, wrap, sizeof wrap);
+  write_bytes(l2path, lab2, sizeof lab2);
+  ingest_set(&o, "images", wpath);
+  ingest_set(&o, "labels", l2path);
+  o.out = path_in("idx_wrap");
+  CHECK(ingest_run("idx", &o, &res) == MH_ERR);
+  snprintf(want, sizeof want,
+           "%s: the IDX header's sizes (2 x 2147549185 x 4294836226) promise more bytes than "
+           "any file holds; the header is damaged",
+           wpath);
+  CHECK_STR(mh_error(), want);
+  CHECK(access(path_in("idx_wrap"), F_OK) != 0);
+  ingest_set(&o, "labels", lpath);
+
   /* An option of another format. */
   ingest_set(&o, "input", "x.csv");
   CHECK(ingest_run("idx", &o, &res) == MH_ERR);

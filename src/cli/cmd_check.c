@@ -1,7 +1,8 @@
-/* cmd_check.c - `modyn check STORE...`: open each store (every structural
- * rule of store_open) and verify every shard's checksum, the shards shared
- * out over the ranks. Also the verification `modyn run --verify` does
- * before it starts (check_stores, declared in commands.h). */
+/* cmd_check.c - `modyn check STORE|RUN_DIR...`: open each store (every
+ * structural rule of store_open) and verify every shard's checksum, the
+ * shards shared out over the ranks; a run directory is verified by
+ * check_run.c. Also the verification `modyn run --verify` does before it
+ * starts (check_stores, declared in commands.h). */
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -21,13 +22,18 @@ static const CliOpt check_opts[] = {
 };
 
 static const CliSpec check_spec = {
-    "modyn check", "STORE...",
+    "modyn check", "STORE|RUN_DIR...",
     "Verify sample stores: open each one (schema, dataset shapes, unique keys, label\n"
     "range, timestamp order) and read every shard, comparing its contents with the\n"
     "checksum modyn recorded when it wrote the shard. Prints one line per shard and a\n"
     "summary with the throughput; names the first damaged shard. Shards written before\n"
     "modyn recorded checksums (or by other tools) are reported as having none. Under\n"
-    "mpirun the ranks share the shards. Exit code 0 when no shard is damaged, 1 otherwise.",
+    "mpirun the ranks share the shards.\n"
+    "A run directory (config.yaml, models/, triggers.csv) is checked for what\n"
+    "`modyn resume` reads: config.yaml parses, data_dir and follow are well-formed, and\n"
+    "every checkpoint (models/*.h5, aux/*.h5) loads with all its checksums matching\n"
+    "(weights, optimizer state, metadata); names the first damaged file and what to do.\n"
+    "Exit code 0 when nothing is damaged, 1 otherwise.",
     check_opts,
 };
 
@@ -156,11 +162,12 @@ int cmd_check(const Dist *d, int argc, char **argv) {
   if (rc == CLI_HELP) return 0;
   if (rc != CLI_OK) return 2;
   if (first >= argc)
-    return 2 * cli_arg_error("modyn check", "expected one or more store directories");
+    return 2 * cli_arg_error("modyn check", "expected one or more store or run directories");
   int bad = 0;
   /* Every store is checked, even after a damaged one; the exit code says
    * whether any was. */
   for (int i = first; i < argc; i++)
-    bad |= check_stores(d, (const char *const *)&argv[i], 1, 1, !quiet);
+    bad |= check_is_run_dir(argv[i]) ? check_run_dir(d, argv[i], 1, !quiet)
+                                     : check_stores(d, (const char *const *)&argv[i], 1, 1, !quiet);
   return bad ? 1 : 0;
 }

@@ -9,7 +9,7 @@ const Command mh_commands[] = {
     {"ingest", cmd_ingest, "convert IDX (MNIST-style) or CSV files into a sample store"},
     {"eval", cmd_eval, "re-evaluate the checkpoints of a run (new metrics or intervals, no retraining)"},
     {"sweep", cmd_sweep, "run a grid of pipelines (jobs/), here or as a SLURM job array"},
-    {"check", cmd_check, "verify sample stores: structure and every shard's checksum"},
+    {"check", cmd_check, "verify stores (shard checksums) and run directories (checkpoints)"},
     {"report", cmd_report, "HTML report with SVG figures and CSV tables of one or more runs"},
     {0, 0, 0},
 };

@@ -23,6 +23,11 @@ int cmd_check(const Dist *d, int argc, char **argv);
  * line per shard). Returns 0, or 1 after the first failing store with its
  * error printed once (the first damaged shard named). */
 int check_stores(const Dist *d, const char *const *dirs, int n, int verbose, int table);
+/* 1 when dir is a run directory (config.yaml, models/ or triggers.csv). */
+int check_is_run_dir(const char *dir);
+/* Collective: verify a run directory as `modyn check RUN_DIR` does (rank 0
+ * reads; check_run.c). 0, or 1 with the first damaged file named. */
+int check_run_dir(const Dist *d, const char *dir, int verbose, int table);
 
 /* The environment as the process started, before MPI_Init added its
  * runtime variables (an MPI singleton's PMIX_*, OMPI_MCA_ess, ...): what a

@@ -53,13 +53,25 @@ static int idx_open(const char *path, uint32_t magic, const char *what, const ch
     rc = mh_errorf("%s: the IDX header is truncated", path);
   } else {
     uint64_t bytes = want, n = 1;
+    int overflow = 0;
     for (int i = 0; i < nd; i++) {
       dims[i] = be32(hdr + 4 + 4 * i);
+      /* Three 32-bit sizes can multiply past 2^64: a product that wrapped
+       * round to the file's size would pass the size check below. */
+      if (dims[i] && n > (UINT64_MAX - want) / dims[i]) overflow = 1;
       n *= dims[i];
     }
     bytes += n;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
+    if (overflow) {
+      char sizes[64] = "";
+      for (int i = 0; i < nd; i++)
+        snprintf(sizes + strlen(sizes), sizeof sizes - strlen(sizes), "%s%u", i ? " x " : "",
+                 dims[i]);
+      rc = mh_errorf("%s: the IDX header's sizes (%s) promise more bytes than any file holds; "
+                     "the header is damaged",
+                     path, sizes);
+    } else if (fstat(fileno(f), &st) != 0) {
       rc = mh_errorf("cannot stat %s: %s", path, strerror(errno));
     } else if ((uint64_t)st.st_size != bytes) {
       rc = mh_errorf("%s: the IDX header promises %llu bytes but the file has %llu; the file is "

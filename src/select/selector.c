@@ -67,9 +67,16 @@ int selector_new(const CfgRef *cfg, const char *const *own, size_t impl_size, Se
     return MH_ERR;
   }
   s->impl = x;
+  /* On an error the caller gets nothing to free (its create returns before
+   * it hands *out on), so nothing must stay allocated. */
+  if (selector_parse_common(cfg, &s->common)) {
+    free(s);
+    free(x);
+    return MH_ERR;
+  }
   *impl = x;
   *out = s;
-  return selector_parse_common(cfg, &s->common);
+  return MH_OK;
 }
 
 int selector_create(const CfgRef *cfg, PluginEnv *env, Selector **out) {

@@ -84,7 +84,8 @@ void selector_free(Selector *s);
 /* What every strategy's create does first: check cfg's keys (the common
  * ones and own, NULL-terminated), allocate the Selector and impl_size
  * zeroed bytes of the strategy's own state (*impl, also s->impl), and parse
- * the common fields. *out is set even on a parse error (selector_free it). */
+ * the common fields. On an error nothing stays allocated and *out is not
+ * set (the strategies' creates return at once, before handing *out on). */
 int selector_new(const CfgRef *cfg, const char *const *own, size_t impl_size, Selector **out,
                  void **impl);
 

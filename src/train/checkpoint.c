@@ -47,15 +47,16 @@ static void sibling_path(const char *path, int64_t t, char *out, size_t cap) {
 /* Checksums of what a checkpoint restores: the weights (params as the model
  * holds them, whatever the file's encoding) with the buffers, and the
  * optimizer state. Stored as attributes, verified on every read. */
-static uint64_t weights_checksum(const Model *m) {
-  uint64_t h = mh_checksum(m->params, (size_t)m->nparams * sizeof(float), 0);
-  return mh_checksum(m->buffers, (size_t)m->nbuffers * sizeof(float), h);
+static uint64_t weights_checksum(const float *params, int64_t np, const float *buffers,
+                                 int64_t nb) {
+  uint64_t h = mh_checksum(params, (size_t)np * sizeof(float), 0);
+  return mh_checksum(buffers, (size_t)nb * sizeof(float), h);
 }
 
-static uint64_t optimizer_checksum(const Optimizer *o) {
-  uint64_t h = mh_checksum(&o->step, sizeof o->step, 0);
-  h = mh_checksum(o->m, (size_t)o->n * sizeof(float), h);
-  return o->v ? mh_checksum(o->v, (size_t)o->n * sizeof(float), h) : h;
+static uint64_t optimizer_checksum(int64_t step, const float *m, const float *v, int64_t n) {
+  uint64_t h = mh_checksum(&step, sizeof step, 0);
+  h = mh_checksum(m, (size_t)n * sizeof(float), h);
+  return v ? mh_checksum(v, (size_t)n * sizeof(float), h) : h;
 }
 
 /* The metadata a result depends on (evaluation intervals use the
@@ -71,9 +72,11 @@ static uint64_t meta_checksum(const CheckpointMeta *meta, const char *model_id) 
   return mh_checksum(d, sizeof d, h);
 }
 
-/* A stored checksum must match (files written before checksums have none). */
-static int verify(hid_t loc, const char *name, uint64_t got) {
+/* A stored checksum must match (files written before checksums have none).
+ * *checked (may be NULL) counts the checksums that were present. */
+static int verify(hid_t loc, const char *name, uint64_t got, int *checked) {
   if (H5Aexists(loc, name) <= 0) return MH_OK;
+  if (checked) (*checked)++;
   int64_t want = 0;
   MH_TRY(h5_attr_read_i64(loc, name, &want));
   if ((uint64_t)want != got)
@@ -183,7 +186,7 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
     p->seconds = fv[2];
     p->epoch_loss = fv[3];
     p->epoch_wsum = fv[4];
-    rc = verify(g, "point_checksum", point_checksum(iv, fv, p, owner));
+    rc = verify(g, "point_checksum", point_checksum(iv, fv, p, owner), NULL);
   }
   for (int64_t i = 0; !rc && i < p->nacc; i++) {
     if (owner[i] < 0 || owner[i] >= p->ranks)
@@ -234,14 +237,19 @@ static int write_file(const char *path, const Model *m, const Optimizer *o,
     rc = write_weights(f, "params", H5T_NATIVE_FLOAT, m->nparams, m->params, ms && ms->zip);
   }
   if (!rc) rc = h5_write_f32(f, "buffers", m->nbuffers, m->buffers);
-  if (!rc) rc = h5_attr_write_i64(f, "weights_checksum", (int64_t)weights_checksum(m));
+  if (!rc)
+    rc = h5_attr_write_i64(f, "weights_checksum",
+                           (int64_t)weights_checksum(m->params, m->nparams, m->buffers,
+                                                     m->nbuffers));
   if (!rc && o) {
     hid_t g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) rc = mh_h5_error("H5Gcreate2", __FILE__, __LINE__);
     if (!rc) rc = h5_attr_write_i64(g, "step", o->step);
     if (!rc) rc = h5_write_f32(g, "m", o->n, o->m);
     if (!rc && o->v) rc = h5_write_f32(g, "v", o->n, o->v);
-    if (!rc) rc = h5_attr_write_i64(g, "optimizer_checksum", (int64_t)optimizer_checksum(o));
+    if (!rc)
+      rc = h5_attr_write_i64(g, "optimizer_checksum",
+                             (int64_t)optimizer_checksum(o->step, o->m, o->v, o->n));
     if (g >= 0) H5Gclose(g);
   }
   if (!rc && point) rc = write_point(f, point, set_checksum);
@@ -289,7 +297,8 @@ int checkpoint_read_rng(const char *path, uint64_t **rng, int64_t *rng_words) {
     if (!rc && !*rng) rc = MH_ERR;
     if (!rc) rc = h5_read_i64(f, "rng", *rng_words, (int64_t *)*rng);
     if (!rc)
-      rc = verify(f, "rng_checksum", mh_checksum(*rng, (size_t)*rng_words * sizeof **rng, 0));
+      rc = verify(f, "rng_checksum", mh_checksum(*rng, (size_t)*rng_words * sizeof **rng, 0),
+                  NULL);
   }
   H5Fclose(f);
   if (rc) {
@@ -318,79 +327,205 @@ int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMe
   return MH_OK;
 }
 
-int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
-                    const float *prev) {
+/* The attributes every checkpoint has, and the statistics (files without
+ * them read as 0), checked against meta_checksum. */
+static int read_meta(hid_t f, char *id, size_t cap, CheckpointMeta *meta, int *checked) {
+  MH_TRY(h5_attr_read_str(f, "model_id", id, cap));
+  MH_TRY(h5_attr_read_i64(f, "trigger", &meta->trigger));
+  MH_TRY(h5_attr_read_i64(f, "first_timestamp", &meta->first_timestamp));
+  MH_TRY(h5_attr_read_i64(f, "last_timestamp", &meta->last_timestamp));
+  MH_TRY(h5_attr_read_i64(f, "parent", &meta->parent));
+  MH_TRY(h5_attr_read_i64(f, "num_samples", &meta->num_samples));
+  /* Statistics are informational: files without them read as 0. */
+  meta->stream_index = meta->new_samples = meta->samples_trained = meta->epochs = 0;
+  meta->samples_scored = 0;
+  meta->loss_first = meta->loss_last = meta->train_seconds = 0;
+  h5_attr_read_i64(f, "stream_index", &meta->stream_index);
+  h5_attr_read_i64(f, "new_samples", &meta->new_samples);
+  h5_attr_read_i64(f, "samples_trained", &meta->samples_trained);
+  h5_attr_read_i64(f, "samples_scored", &meta->samples_scored);
+  h5_attr_read_i64(f, "epochs", &meta->epochs);
+  h5_attr_read_f64(f, "loss_first_epoch", &meta->loss_first);
+  h5_attr_read_f64(f, "loss_last_epoch", &meta->loss_last);
+  h5_attr_read_f64(f, "train_seconds", &meta->train_seconds);
+  return verify(f, "meta_checksum", meta_checksum(meta, id), checked);
+}
+
+/* The arrays a checkpoint's weights are read into. n < 0 on entry: take
+ * the file's length, allocating the array here (freed by weights_free);
+ * otherwise the array has that many elements and the file must agree. */
+typedef struct {
+  float *params, *buffers;
+  int64_t np, nb;
+  int own_params, own_buffers; /* allocated here */
+  int checked;                 /* checksums present (and matching) */
+  int delta;                   /* 1: stored as a difference */
+} Weights;
+
+static void weights_free(Weights *w) {
+  if (w->own_params) free(w->params);
+  if (w->own_buffers) free(w->buffers);
+  w->params = w->buffers = NULL;
+  w->own_params = w->own_buffers = 0;
+}
+
+/* Room for the file's length of dataset name when *n < 0. */
+static int size_array(hid_t f, const char *name, int64_t *n, float **data, int *own) {
+  if (*n >= 0) return MH_OK;
+  MH_TRY(h5_len(f, name, n));
+  if (!(*data = mh_malloc((size_t)(*n > 0 ? *n : 1) * sizeof(float)))) return MH_ERR;
+  *own = 1;
+  return MH_OK;
+}
+
+static int read_file(const char *path, int64_t expect_trigger, const char *expect_id, Weights *w,
+                     Optimizer *o, CheckpointMeta *meta, const float *prev, char *id,
+                     size_t id_cap);
+
+/* /params, or /params_delta applied to the base model's weights. The base
+ * must hold trigger base_trigger (< this trigger), so a chain of
+ * differences strictly descends and ends. prev: the previous trigger's
+ * weights when the caller holds them. */
+static int read_params(hid_t f, const char *path, const CheckpointMeta *meta, const char *id,
+                       Weights *w, const float *prev) {
+  if (H5Lexists(f, "params_delta", H5P_DEFAULT) <= 0) {
+    MH_TRY(size_array(f, "params", &w->np, &w->params, &w->own_params));
+    return h5_read_f32(f, "params", w->np, w->params);
+  }
+  /* Difference model: load the base (recursively), then apply. */
+  w->delta = 1;
+  int64_t base_t = -1, len = 0;
+  char op[8] = "", base_path[2048];
+  MH_TRY(h5_attr_read_i64(f, "base_trigger", &base_t));
+  MH_TRY(h5_attr_read_str(f, "delta_operator", op, sizeof op));
+  if (base_t < 0 || base_t >= meta->trigger)
+    return mh_errorf("base_trigger %lld is not an earlier trigger", (long long)base_t);
+  MH_TRY(size_array(f, "params_delta", &w->np, &w->params, &w->own_params));
+  MH_TRY(h5_len(f, "params_delta", &len));
+  if (len != w->np)
+    return mh_errorf("params_delta has %lld values, the model %lld", (long long)len,
+                     (long long)w->np);
+  if (prev && base_t == meta->trigger - 1) {
+    memmove(w->params, prev, (size_t)w->np * sizeof(float));
+  } else {
+    sibling_path(path, base_t, base_path, sizeof base_path);
+    /* The base's params land in ours; its buffers (needed only for its
+     * checksum) in a scratch array. */
+    Weights bw = {w->params, NULL, w->np, -1, 0, 0, 0, 0};
+    CheckpointMeta bm;
+    char bid[128];
+    int rc = read_file(base_path, base_t, id, &bw, NULL, &bm, NULL, bid, sizeof bid);
+    weights_free(&bw);
+    MH_TRY(rc);
+  }
+  uint32_t *d = mh_malloc((size_t)(w->np > 0 ? w->np : 1) * sizeof *d);
+  if (!d) return MH_ERR;
+  int rc = MH_OK;
+  hid_t ds = H5Dopen2(f, "params_delta", H5P_DEFAULT);
+  if (ds < 0 ||
+      (w->np > 0 && H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) < 0))
+    rc = mh_h5_error("H5Dread", __FILE__, __LINE__);
+  if (ds >= 0) H5Dclose(ds);
+  if (!rc) model_storage_apply(strcmp(op, "xor") ? DELTA_SUB : DELTA_XOR, d, w->params, w->np);
+  free(d);
+  return rc;
+}
+
+/* One checkpoint file: metadata, weights, optimizer state (o may be NULL),
+ * every stored checksum verified. expect_trigger >= 0: the file must hold
+ * that trigger (a difference model's base); expect_id: the model id it
+ * must hold (NULL: any). id gets the file's model id. */
+static int read_file(const char *path, int64_t expect_trigger, const char *expect_id, Weights *w,
+                     Optimizer *o, CheckpointMeta *meta, const float *prev, char *id,
+                     size_t id_cap) {
   hid_t f = h5_open_ro(path);
   if (f < 0) return MH_ERR;
-  char id[128] = "";
-  int rc = h5_attr_read_str(f, "model_id", id, sizeof id);
-  if (!rc && strcmp(id, m->type->id))
-    rc = mh_errorf("holds a %s model, expected %s", id, m->type->id);
-  if (!rc) rc = h5_attr_read_i64(f, "trigger", &meta->trigger);
-  if (!rc) rc = h5_attr_read_i64(f, "first_timestamp", &meta->first_timestamp);
-  if (!rc) rc = h5_attr_read_i64(f, "last_timestamp", &meta->last_timestamp);
-  if (!rc) rc = h5_attr_read_i64(f, "parent", &meta->parent);
-  if (!rc) rc = h5_attr_read_i64(f, "num_samples", &meta->num_samples);
-  if (!rc) {
-    /* Statistics are informational: files without them read as 0. */
-    meta->stream_index = meta->new_samples = meta->samples_trained = meta->epochs = 0;
-    meta->samples_scored = 0;
-    meta->loss_first = meta->loss_last = meta->train_seconds = 0;
-    h5_attr_read_i64(f, "stream_index", &meta->stream_index);
-    h5_attr_read_i64(f, "new_samples", &meta->new_samples);
-    h5_attr_read_i64(f, "samples_trained", &meta->samples_trained);
-    h5_attr_read_i64(f, "samples_scored", &meta->samples_scored);
-    h5_attr_read_i64(f, "epochs", &meta->epochs);
-    h5_attr_read_f64(f, "loss_first_epoch", &meta->loss_first);
-    h5_attr_read_f64(f, "loss_last_epoch", &meta->loss_last);
-    h5_attr_read_f64(f, "train_seconds", &meta->train_seconds);
-    rc = verify(f, "meta_checksum", meta_checksum(meta, id));
-  }
-  if (!rc && H5Lexists(f, "params_delta", H5P_DEFAULT) > 0) {
-    /* Difference model: load the base (recursively), then apply. */
-    int64_t base_t = -1;
-    char op[8] = "", base_path[2048];
-    rc = h5_attr_read_i64(f, "base_trigger", &base_t);
-    if (!rc) rc = h5_attr_read_str(f, "delta_operator", op, sizeof op);
-    if (!rc && (base_t < 0 || base_t >= meta->trigger))
-      rc = mh_errorf("base_trigger %lld is not an earlier trigger", (long long)base_t);
-    if (!rc && prev && base_t == meta->trigger - 1) {
-      memmove(m->params, prev, (size_t)m->nparams * sizeof(float));
-    } else if (!rc) {
-      sibling_path(path, base_t, base_path, sizeof base_path);
-      CheckpointMeta bm;
-      rc = checkpoint_read(base_path, m, NULL, &bm, NULL);
-    }
-    uint32_t *d = rc ? NULL : mh_malloc((size_t)m->nparams * sizeof *d);
-    if (!rc && !d) rc = MH_ERR;
-    int64_t len = 0;
-    if (!rc) rc = h5_len(f, "params_delta", &len);
-    if (!rc && len != m->nparams)
-      rc = mh_errorf("params_delta has %lld values, the model %lld", (long long)len,
-                     (long long)m->nparams);
-    if (!rc) {
-      hid_t ds = H5Dopen2(f, "params_delta", H5P_DEFAULT);
-      if (ds < 0 || H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) < 0)
-        rc = mh_h5_error("H5Dread", __FILE__, __LINE__);
-      if (ds >= 0) H5Dclose(ds);
-    }
-    if (!rc) model_storage_apply(strcmp(op, "xor") ? DELTA_SUB : DELTA_XOR, d, m->params, m->nparams);
-    free(d);
-  } else if (!rc) {
-    rc = h5_read_f32(f, "params", m->nparams, m->params);
-  }
-  if (!rc) rc = h5_read_f32(f, "buffers", m->nbuffers, m->buffers);
-  if (!rc) rc = verify(f, "weights_checksum", weights_checksum(m));
+  id[0] = '\0';
+  int rc = read_meta(f, id, id_cap, meta, &w->checked);
+  if (!rc && expect_id && strcmp(id, expect_id))
+    rc = mh_errorf("holds a %s model, expected %s", id, expect_id);
+  if (!rc && expect_trigger >= 0 && meta->trigger != expect_trigger)
+    rc = mh_errorf("holds trigger %lld, expected %lld (the base of a difference model)",
+                   (long long)meta->trigger, (long long)expect_trigger);
+  if (!rc) rc = read_params(f, path, meta, id, w, prev);
+  if (!rc) rc = size_array(f, "buffers", &w->nb, &w->buffers, &w->own_buffers);
+  if (!rc) rc = h5_read_f32(f, "buffers", w->nb, w->buffers);
+  if (!rc)
+    rc = verify(f, "weights_checksum", weights_checksum(w->params, w->np, w->buffers, w->nb),
+                &w->checked);
   if (!rc && o) {
     hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
     if (g < 0) rc = mh_errorf("has no optimizer state");
     if (!rc) rc = h5_attr_read_i64(g, "step", &o->step);
     if (!rc) rc = h5_read_f32(g, "m", o->n, o->m);
     if (!rc && o->v) rc = h5_read_f32(g, "v", o->n, o->v);
-    if (!rc) rc = verify(g, "optimizer_checksum", optimizer_checksum(o));
+    if (!rc)
+      rc = verify(g, "optimizer_checksum", optimizer_checksum(o->step, o->m, o->v, o->n),
+                  &w->checked);
     if (g >= 0) H5Gclose(g);
   }
   H5Fclose(f);
   if (rc) return mh_error_context("checkpoint %s", path);
   return MH_OK;
+}
+
+int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
+                    const float *prev) {
+  Weights w = {m->params, m->buffers, m->nparams, m->nbuffers, 0, 0, 0, 0};
+  char id[128];
+  return read_file(path, -1, m->type->id, &w, o, meta, prev, id, sizeof id);
+}
+
+int checkpoint_verify(const char *path, CheckpointInfo *info) {
+  memset(info, 0, sizeof *info);
+  /* The optimizer state's stored size (m, and v when present), so that it
+   * is read and its checksum verified the way a load does. */
+  Optimizer o;
+  memset(&o, 0, sizeof o);
+  int rc = MH_OK, has_opt = 0;
+  hid_t f = h5_open_ro(path);
+  if (f < 0) return mh_error_context("checkpoint %s", path);
+  if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
+    has_opt = 1;
+    hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+    if (g < 0) rc = mh_h5_error("H5Gopen2", __FILE__, __LINE__);
+    if (!rc) rc = h5_len(g, "m", &o.n);
+    if (!rc && !(o.m = mh_malloc((size_t)(o.n > 0 ? o.n : 1) * sizeof(float)))) rc = MH_ERR;
+    if (!rc && H5Lexists(g, "v", H5P_DEFAULT) > 0 &&
+        !(o.v = mh_malloc((size_t)(o.n > 0 ? o.n : 1) * sizeof(float))))
+      rc = MH_ERR;
+    if (g >= 0) H5Gclose(g);
+  }
+  H5Fclose(f);
+  if (rc) mh_error_context("checkpoint %s", path);
+  Weights w = {NULL, NULL, -1, -1, 0, 0, 0, 0};
+  if (!rc)
+    rc = read_file(path, -1, NULL, &w, has_opt ? &o : NULL, &info->meta, NULL, info->model_id,
+                   sizeof info->model_id);
+  if (!rc) { /* a mid-trigger checkpoint's training point, and any saved RNG state */
+    hid_t pf = h5_open_ro(path);
+    if (pf < 0) rc = MH_ERR;
+    if (!rc && H5Lexists(pf, "train_point", H5P_DEFAULT) > 0) {
+      TrainPoint p;
+      uint64_t set_checksum = 0;
+      info->partial = 1;
+      rc = read_point(pf, &p, &set_checksum);
+      if (!rc) train_point_free(&p);
+    }
+    if (pf >= 0) H5Fclose(pf);
+    if (rc) mh_error_context("checkpoint %s", path);
+    uint64_t *rng = NULL;
+    int64_t rng_words = 0;
+    if (!rc) rc = checkpoint_read_rng(path, &rng, &rng_words);
+    free(rng);
+  }
+  info->nparams = w.np;
+  info->nbuffers = w.nb;
+  info->noptim = o.n;
+  info->checksums = w.checked;
+  info->delta = w.delta;
+  weights_free(&w);
+  free(o.m);
+  free(o.v);
+  return rc;
 }

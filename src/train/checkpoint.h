@@ -75,4 +75,24 @@ int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,
 int checkpoint_read_point(const char *path, Model *m, Optimizer *o, CheckpointMeta *meta,
                           TrainPoint *p, uint64_t *set_checksum);
 
+/* What checkpoint_verify found in a file. */
+typedef struct {
+  char model_id[128];
+  CheckpointMeta meta;
+  int64_t nparams, nbuffers; /* the file's weights (after a difference is applied) */
+  int64_t noptim;            /* optimizer state per moment; 0: none stored */
+  int checksums;             /* stored checksums that were present, all matching */
+  int delta;                 /* stored as a difference to an earlier trigger */
+  int partial;               /* a mid-trigger checkpoint (its /train_point verified too) */
+} CheckpointInfo;
+
+/* Verify a checkpoint without a model: read everything a load reads, at
+ * the sizes the file gives (a difference model through its base chain),
+ * and compare every stored checksum (meta_checksum, weights_checksum,
+ * optimizer_checksum; a mid-trigger checkpoint's point_checksum and
+ * rng_checksum) with the same code checkpoint_read uses. MH_ERR with
+ * "checkpoint PATH: what is wrong" when the file is damaged or unreadable.
+ * For `modyn check RUN_DIR`. */
+int checkpoint_verify(const char *path, CheckpointInfo *info);
+
 #endif
