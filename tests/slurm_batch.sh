@@ -60,7 +60,9 @@ check "resumed matrix equals the uninterrupted one" cmp "$W/batch/eval/matrix.cs
 # the script passes SIGUSR1 to the ranks, which stop after their current
 # step and save it, and requeues the job; the job starts again (Restarts=1),
 # resumes the run, and ends with the matrix of a run never stopped.
-LONG=(--set training.epochs_per_trigger=100)
+# Each trigger trains 3.2M samples (about a second on a quiet machine),
+# so the signal, sent once trigger 1 is saved, reaches a run still training.
+LONG=(--set training.epochs_per_trigger=10000)
 check "uninterrupted run for the requeue" mpi 2 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" \
   --out "$W/long" --quiet "${LONG[@]}"
 id=$(cd "$MODYN_SOURCE_DIR" && sbatch --parsable -n 2 -J requeue -o "$W/requeue.out" \
