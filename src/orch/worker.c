@@ -150,15 +150,15 @@ static int load_point(Orch *o, const TrainArgs *a, const PointSave *x, TrainPoin
   MH_TRY(dist_bcast_f32(d, m->buffers, m->nbuffers));
   MH_TRY(dist_bcast_f32(d, o->opt.m, o->opt.n));
   if (o->opt.v) MH_TRY(dist_bcast_f32(d, o->opt.v, o->opt.n));
-  int64_t iv[11] = {o->opt.step, p->steps,   p->samples, p->scored, p->epochs, p->epoch,
-                    p->visited,  p->batches, p->ranks,   p->nacc,   p->nrng};
-  double fv[5] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss, p->epoch_wsum};
-  MH_TRY(dist_bcast_i64(d, iv, 11));
-  MH_TRY(dist_bcast_f64(d, fv, 5));
+  int64_t iv[TRAIN_POINT_NI + 1]; /* the point, then the optimizer's step count */
+  double fv[TRAIN_POINT_NF];
+  train_point_pack(p, iv, fv);
+  iv[TRAIN_POINT_NI] = o->opt.step;
+  MH_TRY(dist_bcast_i64(d, iv, TRAIN_POINT_NI + 1));
+  MH_TRY(dist_bcast_f64(d, fv, TRAIN_POINT_NF));
   if (d->rank != 0) {
-    o->opt.step = iv[0];
-    *p = (TrainPoint){iv[1], iv[2], iv[3], iv[4], fv[0], fv[1], fv[2], iv[5], fv[3], fv[4], iv[6],
-                      iv[7], (int)iv[8], iv[9], NULL, NULL, NULL, iv[10], NULL};
+    o->opt.step = iv[TRAIN_POINT_NI];
+    train_point_unpack(p, iv, fv);
     p->acc_rows = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_rows);
     p->acc_weights = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_weights);
     p->acc_owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_owner);

@@ -89,29 +89,18 @@ static int verify(hid_t loc, const char *name, uint64_t got, int *checked) {
 
 /* ---- mid-trigger checkpoints: /train_point ------------------------------------ */
 
-/* The point's scalars as stored, in one order for the file and the checksum. */
-#define POINT_NI 10
-#define POINT_NF 5
-static const char *const point_i_names[POINT_NI] = {"steps", "samples", "scored", "epochs",
-                                                     "epoch", "visited", "batches", "ranks",
-                                                     "set_checksum", "rng_streams"};
-static const char *const point_f_names[POINT_NF] = {"loss_first_epoch", "loss_last_epoch",
-                                                     "train_seconds", "epoch_loss", "epoch_wsum"};
+/* The point's scalars (train_point_pack's order) as stored, one attribute each. */
+static const char *const point_i_names[TRAIN_POINT_NI] = {
+    "steps", "samples", "scored", "epochs", "epoch", "visited", "batches", "ranks", "waiting",
+    "rng_streams"};
+static const char *const point_f_names[TRAIN_POINT_NF] = {
+    "loss_first_epoch", "loss_last_epoch", "train_seconds", "epoch_loss", "epoch_wsum"};
 
-static void point_values(const TrainPoint *p, uint64_t set_checksum, int64_t *iv, double *fv) {
-  const int64_t i[POINT_NI] = {p->steps,   p->samples, p->scored,  p->epochs,
-                               p->epoch,   p->visited, p->batches, p->ranks,
-                               (int64_t)set_checksum, p->nrng};
-  const double f[POINT_NF] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss,
-                              p->epoch_wsum};
-  memcpy(iv, i, sizeof i);
-  memcpy(fv, f, sizeof f);
-}
-
-static uint64_t point_checksum(const int64_t *iv, const double *fv, const TrainPoint *p,
-                               const int64_t *owner) {
-  uint64_t h = mh_checksum(iv, POINT_NI * sizeof *iv, 0);
-  h = mh_checksum(fv, POINT_NF * sizeof *fv, h);
+static uint64_t point_checksum(const int64_t *iv, const double *fv, uint64_t set_checksum,
+                               const TrainPoint *p, const int64_t *owner) {
+  uint64_t h = mh_checksum(iv, TRAIN_POINT_NI * sizeof *iv, 0);
+  h = mh_checksum(fv, TRAIN_POINT_NF * sizeof *fv, h);
+  h = mh_checksum(&set_checksum, sizeof set_checksum, h);
   h = mh_checksum(p->acc_rows, (size_t)p->nacc * sizeof *p->acc_rows, h);
   h = mh_checksum(p->acc_weights, (size_t)p->nacc * sizeof *p->acc_weights, h);
   h = mh_checksum(owner, (size_t)p->nacc * sizeof *owner, h);
@@ -119,21 +108,26 @@ static uint64_t point_checksum(const int64_t *iv, const double *fv, const TrainP
 }
 
 static int write_point(hid_t f, const TrainPoint *p, uint64_t set_checksum) {
-  int64_t iv[POINT_NI];
-  double fv[POINT_NF];
-  point_values(p, set_checksum, iv, fv);
+  int64_t iv[TRAIN_POINT_NI];
+  double fv[TRAIN_POINT_NF];
+  train_point_pack(p, iv, fv);
   int64_t *owner = mh_malloc((size_t)(p->nacc + 1) * sizeof *owner);
   if (!owner) return MH_ERR;
   for (int64_t i = 0; i < p->nacc; i++) owner[i] = p->acc_owner[i];
   hid_t g = H5Gcreate2(f, "train_point", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   int rc = g < 0 ? mh_h5_error("H5Gcreate2", __FILE__, __LINE__) : MH_OK;
-  for (int i = 0; !rc && i < POINT_NI; i++) rc = h5_attr_write_i64(g, point_i_names[i], iv[i]);
-  for (int i = 0; !rc && i < POINT_NF; i++) rc = h5_attr_write_f64(g, point_f_names[i], fv[i]);
+  for (int i = 0; !rc && i < TRAIN_POINT_NI; i++)
+    rc = h5_attr_write_i64(g, point_i_names[i], iv[i]);
+  for (int i = 0; !rc && i < TRAIN_POINT_NF; i++)
+    rc = h5_attr_write_f64(g, point_f_names[i], fv[i]);
+  if (!rc) rc = h5_attr_write_i64(g, "set_checksum", (int64_t)set_checksum);
   if (!rc) rc = h5_write_i64(g, "acc_rows", p->nacc, p->acc_rows);
   if (!rc) rc = h5_write_f32(g, "acc_weights", p->nacc, p->acc_weights);
   if (!rc) rc = h5_write_i64(g, "acc_owner", p->nacc, owner);
   if (!rc) rc = h5_write_i64(g, "rng", p->ranks * p->nrng * 4, (const int64_t *)p->rng);
-  if (!rc) rc = h5_attr_write_i64(g, "point_checksum", (int64_t)point_checksum(iv, fv, p, owner));
+  if (!rc)
+    rc = h5_attr_write_i64(g, "point_checksum",
+                           (int64_t)point_checksum(iv, fv, set_checksum, p, owner));
   if (g >= 0) H5Gclose(g);
   free(owner);
   return rc;
@@ -143,14 +137,18 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
   memset(p, 0, sizeof *p);
   hid_t g = H5Gopen2(f, "train_point", H5P_DEFAULT);
   if (g < 0) return mh_errorf("has no /train_point (not a mid-trigger checkpoint)");
-  int64_t iv[POINT_NI], *owner = NULL;
-  double fv[POINT_NF];
+  int64_t iv[TRAIN_POINT_NI], *owner = NULL, sum = 0;
+  double fv[TRAIN_POINT_NF];
   int rc = MH_OK;
-  for (int i = 0; !rc && i < POINT_NI; i++) rc = h5_attr_read_i64(g, point_i_names[i], &iv[i]);
-  for (int i = 0; !rc && i < POINT_NF; i++) rc = h5_attr_read_f64(g, point_f_names[i], &fv[i]);
+  for (int i = 0; !rc && i < TRAIN_POINT_NI; i++)
+    rc = h5_attr_read_i64(g, point_i_names[i], &iv[i]);
+  for (int i = 0; !rc && i < TRAIN_POINT_NF; i++)
+    rc = h5_attr_read_f64(g, point_f_names[i], &fv[i]);
+  if (!rc) rc = h5_attr_read_i64(g, "set_checksum", &sum);
   if (!rc) rc = h5_len(g, "acc_rows", &p->nacc);
-  if (!rc && (p->nacc < 0 || p->nacc > ((int64_t)1 << 40)))
-    rc = mh_errorf("/train_point/acc_rows has %lld values", (long long)p->nacc);
+  if (!rc && (p->nacc != iv[8] || p->nacc > ((int64_t)1 << 40)))
+    rc = mh_errorf("/train_point/acc_rows has %lld values, %lld waiting samples",
+                   (long long)p->nacc, (long long)iv[8]);
   if (!rc) {
     p->acc_rows = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_rows);
     p->acc_weights = mh_malloc((size_t)(p->nacc + 1) * sizeof *p->acc_weights);
@@ -171,22 +169,9 @@ static int read_point(hid_t f, TrainPoint *p, uint64_t *set_checksum) {
   }
   if (!rc) rc = h5_read_i64(g, "rng", nrng, (int64_t *)p->rng);
   if (!rc) {
-    p->steps = iv[0];
-    p->samples = iv[1];
-    p->scored = iv[2];
-    p->epochs = iv[3];
-    p->epoch = iv[4];
-    p->visited = iv[5];
-    p->batches = iv[6];
-    p->ranks = (int)iv[7];
-    *set_checksum = (uint64_t)iv[8];
-    p->nrng = iv[9];
-    p->first_loss = fv[0];
-    p->last_loss = fv[1];
-    p->seconds = fv[2];
-    p->epoch_loss = fv[3];
-    p->epoch_wsum = fv[4];
-    rc = verify(g, "point_checksum", point_checksum(iv, fv, p, owner), NULL);
+    train_point_unpack(p, iv, fv);
+    *set_checksum = (uint64_t)sum;
+    rc = verify(g, "point_checksum", point_checksum(iv, fv, *set_checksum, p, owner), NULL);
   }
   for (int64_t i = 0; !rc && i < p->nacc; i++) {
     if (owner[i] < 0 || owner[i] >= p->ranks)

@@ -61,11 +61,12 @@ int checkpoint_read(const char *path, Model *m, Optimizer *o, CheckpointMeta *me
 
 /* A mid-trigger checkpoint (training.checkpointing; trainer.h): the model
  * (full /params) and the optimizer as above, with meta, plus the group
- * /train_point: where training stood (attributes steps, samples, scored,
- * epochs, epoch, visited, batches, ranks, loss_first_epoch,
- * loss_last_epoch, train_seconds, epoch_loss, epoch_wsum), the batch
- * filter's waiting samples (acc_rows int64, acc_weights float32, acc_owner
- * int64), set_checksum (of the trigger's training set, so that a resume
+ * /train_point: where training stood (the attributes of train_point_pack's
+ * scalars: steps, samples, scored, epochs, epoch, visited, batches, ranks,
+ * waiting, rng_streams, loss_first_epoch, loss_last_epoch, train_seconds,
+ * epoch_loss, epoch_wsum), the batch filter's waiting samples (acc_rows
+ * int64, acc_weights float32, acc_owner int64), every rank's random
+ * streams (rng), set_checksum (of the trigger's training set, so that a resume
  * that selected another set does not continue it) and point_checksum,
  * verified on reading. */
 int checkpoint_write_point(const char *path, const Model *m, const Optimizer *o,

@@ -865,6 +865,33 @@ static int loop_drain(Loop *L, int all) {
 
 /* ---- mid-trigger checkpoints ---------------------------------------------------- */
 
+void train_point_pack(const TrainPoint *p, int64_t *iv, double *fv) {
+  const int64_t i[TRAIN_POINT_NI] = {p->steps, p->samples, p->scored,  p->epochs, p->epoch,
+                                     p->visited, p->batches, p->ranks, p->nacc,   p->nrng};
+  const double f[TRAIN_POINT_NF] = {p->first_loss, p->last_loss, p->seconds, p->epoch_loss,
+                                    p->epoch_wsum};
+  memcpy(iv, i, sizeof i);
+  memcpy(fv, f, sizeof f);
+}
+
+void train_point_unpack(TrainPoint *p, const int64_t *iv, const double *fv) {
+  p->steps = iv[0];
+  p->samples = iv[1];
+  p->scored = iv[2];
+  p->epochs = iv[3];
+  p->epoch = iv[4];
+  p->visited = iv[5];
+  p->batches = iv[6];
+  p->ranks = (int)iv[7];
+  p->nacc = iv[8];
+  p->nrng = iv[9];
+  p->first_loss = fv[0];
+  p->last_loss = fv[1];
+  p->seconds = fv[2];
+  p->epoch_loss = fv[3];
+  p->epoch_wsum = fv[4];
+}
+
 void train_point_free(TrainPoint *p) {
   if (!p) return;
   free(p->acc_rows);
@@ -919,10 +946,23 @@ static int loop_checkpoint(Loop *L) {
   if (!stop && !periodic) return MH_OK;
   const TrainStats *st = L->st;
   const FilterBuffers *f = &L->b->f;
-  TrainPoint p = {st->steps, st->samples, st->scored, st->epochs, st->first_loss, st->last_loss,
-                  mh_now() - L->t_start, L->epoch, L->epoch_loss, L->epoch_wsum, L->visited,
-                  L->batches, L->d->size, L->plan->filter ? f->agn : 0, f->agrows, f->agweights,
-                  f->agowner, 0, NULL};
+  TrainPoint p = {.steps = st->steps,
+                  .samples = st->samples,
+                  .scored = st->scored,
+                  .epochs = st->epochs,
+                  .first_loss = st->first_loss,
+                  .last_loss = st->last_loss,
+                  .seconds = mh_now() - L->t_start,
+                  .epoch = L->epoch,
+                  .epoch_loss = L->epoch_loss,
+                  .epoch_wsum = L->epoch_wsum,
+                  .visited = L->visited,
+                  .batches = L->batches,
+                  .ranks = L->d->size,
+                  .nacc = L->plan->filter ? f->agn : 0,
+                  .acc_rows = f->agrows,
+                  .acc_weights = f->agweights,
+                  .acc_owner = f->agowner};
   /* a GPU model's trained state comes back to the host arrays first */
   int rc = MH_OK;
   if (L->m->gpu) rc = dist_agree(L->d, gpu_state_pull(L->b, L->m, L->o));

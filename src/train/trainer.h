@@ -149,6 +149,14 @@ typedef struct {
   uint64_t *rng;         /* [ranks * nrng * 4] their xoshiro states, rank after rank */
 } TrainPoint;
 void train_point_free(TrainPoint *p);
+/* The point's scalars in one fixed order, for its file and its broadcast:
+ * iv = steps, samples, scored, epochs, epoch, visited, batches, ranks, nacc,
+ * nrng; fv = first_loss, last_loss, seconds, epoch_loss, epoch_wsum.
+ * Unpacking sets those fields only (not the arrays). */
+#define TRAIN_POINT_NI 10
+#define TRAIN_POINT_NF 5
+void train_point_pack(const TrainPoint *p, int64_t *iv, double *fv);
+void train_point_unpack(TrainPoint *p, const int64_t *iv, const double *fv);
 
 /* Collective: every rank's random streams of m (Model.rngs: dropout
  * masks) onto every rank: *rng [ranks * *nstreams * 4] (free it; NULL when
