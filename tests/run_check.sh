@@ -13,24 +13,7 @@ CFG=$MODYN_SOURCE_DIR/configs/quickstart.yaml
 "$MODYN_BIN" synth --out "$W/data/quickstart" --years 5 --train-per-year 60 --test-per-year 10 > /dev/null
 Q=(--set training.epochs_per_trigger=1 --quiet)
 mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/run" "${Q[@]}" > /dev/null ||
-  { fail "the run"; # RHOLoss: the IL models in aux/ are verified too; a flipped byte in one is
-# named with what to do (resume trains it again).
-IL="{il_model_id: LogisticRegression, il_model_config: {num_classes: 4}, batch_size: 32,"
-IL+=" optimizers: [{name: default, algorithm: SGD, param_groups: [{module: model, config: {lr: 0.1}}]}]}"
-mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/rho" "${Q[@]}" \
-  --set selection_strategy.name=CoresetStrategy --set selection_strategy.maximum_keys_in_memory=1000 \
-  --set "selection_strategy.downsampling_config={strategy: RHOLoss, ratio: 50, holdout_set_ratio: 30, holdout_set_strategy: Simple, il_training_config: $IL}" \
-  > /dev/null || fail "the RHOLoss run"
-"$MODYN_BIN" check "$W/rho" > "$W/rho.out" 2> "$W/rho.err"
-check_eq "rho: exit code" "$?" 0
-check_eq "rho: an IL model per trigger, ok" \
-  "$(grep -c '^aux/trigger_000[0-3]_il\.h5  *ok (LogisticRegression, 68 parameters, 3 checksums)$' "$W/rho.out")" 4
-flip "$W/rho/aux/trigger_0001_il.h5" /params 20
-"$MODYN_BIN" check "$W/rho" > "$W/rho2.out" 2> "$W/rho2.err"
-check_eq "rho damaged: exit code" "$?" 1
-check "rho damaged: named, with what to do" grep -q \
-  "^modyn: error: $W/rho/aux/trigger_0001_il.h5 is damaged: damaged file: its weights_checksum .*; delete it: \`modyn resume\` trains this model of the downsampler again" "$W/rho2.err"
-finish run_check; exit 1; }
+  { fail "the run"; finish run_check; exit 1; }
 R=$W/run
 check_eq "four checkpoints" "$(ls "$R/models" | grep -c '^trigger_000[0-3]\.h5$')" 4
 
@@ -149,4 +132,19 @@ flip "$W/rho/aux/trigger_0001_il.h5" /params 20
 check_eq "rho damaged: exit code" "$?" 1
 check "rho damaged: named, with what to do" grep -q \
   "^modyn: error: $W/rho/aux/trigger_0001_il.h5 is damaged: damaged file: its weights_checksum .*; delete it: \`modyn resume\` trains this model of the downsampler again" "$W/rho2.err"
+# A mid-trigger checkpoint (a stop signal in trigger 0) is verified with its
+# training point; a flipped byte in it is named, with what to do.
+MODYN_FAULT=0:10:SIGUSR1 mpi 1 "$MODYN_BIN" run "$CFG" --data-dir "$W/data" --out "$W/part" \
+  --set training.epochs_per_trigger=50 --quiet > /dev/null 2>&1
+"$MODYN_BIN" check "$W/part" > "$W/p.out" 2> "$W/p.err"
+check_eq "partial: exit code" "$?" 0
+check "partial: verified" grep -q \
+  '^models/trigger_0000_partial\.h5  *ok (mid-trigger checkpoint of trigger 0: resume continues from it)$' \
+  "$W/p.out"
+flip "$W/part/models/trigger_0000_partial.h5" /params 4
+"$MODYN_BIN" check "$W/part" > "$W/p2.out" 2> "$W/p2.err"
+check_eq "partial damaged: exit code" "$?" 1
+check "partial damaged: named, with what to do" grep -q \
+  "^modyn: error: $W/part/models/trigger_0000_partial.h5 is damaged: .*; delete it: \`modyn resume\` then trains this trigger again from its start" \
+  "$W/p2.err"
 finish run_check
