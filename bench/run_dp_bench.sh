@@ -38,10 +38,8 @@ D=$W/data_$N
   --years 4 --train-per-year $((N / 4)) --test-per-year 10 > /dev/null
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(grep -c ^processor /proc/cpuinfo) cores," \
-  "avx2: $(grep -qw avx2 /proc/cpuinfo && echo yes || echo no)," \
-  "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"
-echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+. bench/lib.sh
+bench_header "$BUILD" 1 # the machine, binding, load and the 1-thread sgemm peak
 
 # measure NAME: samples/s, train_s, allreduce_s of the run's first trigger,
 # the CPU seconds of training summed over ranks, and the ms/step of rank 0
@@ -99,7 +97,7 @@ awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { if (a > 0 && b > 0) printf "cpu efficienc
   awk -v a="$bt" -v b="$b2" 'BEGIN { printf "np=2 / (np=1 x 2 threads) on the same 2 cores: %.3f\n", b / a }'
 [ "$cpu2" = 0.000 ] || echo "# np=2 rank 0, ms per step: waiting in the gradient allreduce $(best "${A2[@]}" | awk '{ printf "%.2f", $1 }') (max over rounds)," \
   "in batchnorm's collectives $(best "${K2[@]}" | awk '{ printf "%.2f", $1 }')"
-echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load average after the efficiency part: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Open MPI binds a rank to one core by default, which would put the prefetch
 # thread on the trainer's core: give the rank both cores here.
@@ -119,4 +117,4 @@ share=$(awk -F'[,:]' '/"event":"trigger"/ { for (i = 1; i < NF; i++) { if ($i ~ 
 echo "# overlap: MLP 3072-$HID-4 on 3x32x32, 1 rank with 1 compute thread, --bind-to none; reads are ${share}% of training time without prefetching"
 printf "prefetch off %12.1f samples/s\nprefetch on  %12.1f samples/s\nspeed-up     %12.2f\n" "$o0" "$o2" \
   "$(awk -v a="$o0" -v b="$o2" 'BEGIN { print b / a }')"
-echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_footer
